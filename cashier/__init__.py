@@ -1,0 +1,1 @@
+"""Unified Cashier's public contract: generated gRPC stubs live in `cashier.v1`."""

@@ -1,0 +1,1 @@
+"""The Unified Cashier gateway: domain, service layer, storage, gRPC and HTTP faces, CLI."""

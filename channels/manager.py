@@ -1,0 +1,115 @@
+"""Building a plugin manager: load the ``cashier.channels`` entry points and collect the channels.
+
+There is no global manager: every caller (the server, the CLI, each test) makes its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Collection, Iterable, Mapping
+
+import pluggy
+
+import channels
+from channels import hookspecs
+from channels.protocol import Channel
+
+ENTRY_POINT_GROUP = "cashier.channels"
+PROJECT = "cashier"
+log = logging.getLogger(__name__)
+
+
+class PluginError(RuntimeError):
+    """A plugin failed to load or returned something unusable; the message names the plugin."""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    name: str
+    distribution: str
+    version: str
+    hooks: tuple[str, ...]
+
+
+class CashierPluginManager(pluggy.PluginManager):
+    """A pluggy manager that remembers which distribution each entry-point plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT)
+        self.distributions: dict[str, Any] = {}
+
+
+def make_plugin_manager(
+    *, load_entrypoints: bool = True, allow: Collection[str] | None = None, plugins: Iterable[object] = ()
+) -> CashierPluginManager:
+    """A fresh manager with the hookspecs, the allowed entry-point plugins and any `plugins` given.
+
+    `allow` (from CASHIER_LOAD_CHANNELS) names the entry points to load; None loads all of them.
+    """
+    if not getattr(channels, "IS_CASHIER_CHANNELS", False):
+        raise PluginError(
+            f"the 'channels' package at {getattr(channels, '__file__', '?')} is not Unified Cashier's "
+            "(Django Channels installed in the same environment?); use a separate virtualenv"
+        )
+    pm = CashierPluginManager()
+    pm.add_hookspecs(hookspecs)
+    if load_entrypoints:
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if allow is not None and ep.name not in allow:
+                continue
+            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must say which one it is
+                raise PluginError(f"channel plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+            pm.register(plugin, name=ep.name)
+            pm.distributions[ep.name] = ep.dist
+    for plugin in plugins:
+        pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin!r} implements an unknown hook: {exc}") from exc
+    return pm
+
+
+def collect_channels(pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]]) -> list[Channel]:
+    """Ask every plugin for its channels; check each satisfies the protocol and names are unique."""
+    return [channel for channel, _plugin in collect_channels_by_plugin(pm, config)]
+
+
+def collect_channels_by_plugin(
+    pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[Channel, str]]:
+    """Like collect_channels, with the name of the plugin that registered each channel."""
+    found: dict[str, tuple[Channel, str]] = {}
+    for impl in pm.hook.cashier_register_channels.get_hookimpls():
+        plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        try:
+            result = impl.function(config=config)
+        except Exception as exc:
+            raise PluginError(f"channel plugin {plugin_name!r} failed to register its channels: {exc}") from exc
+        for channel in result or ():
+            if not isinstance(channel, Channel):
+                raise PluginError(f"plugin {plugin_name!r} returned {channel!r}, which is not a Channel")
+            if channel.name in found:
+                raise PluginError(f"plugin {plugin_name!r} registers channel {channel.name!r} twice")
+            found[channel.name] = (channel, plugin_name)
+    return [found[name] for name in sorted(found)]
+
+
+def list_plugins(pm: CashierPluginManager) -> list[PluginInfo]:
+    infos = []
+    for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
+        dist = pm.distributions.get(name)
+        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
+        infos.append(PluginInfo(
+            name=name,
+            distribution=dist.metadata["name"] if dist else "",
+            version=dist.version if dist else "",
+            hooks=hooks,
+        ))
+    return infos

@@ -1,0 +1,182 @@
+"""Translation between the wire (cashier.v1 messages) and the domain. Resource names live here."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from cashier.v1 import cashier_service_pb2 as svc
+from cashier.v1 import merchant_pb2, payment_pb2, routing_pb2
+from channels.protocol import Channel
+from gateway.domain.actions import AppPay, BuyerAction, HostedCheckout, QrCode, Redirect
+from gateway.domain.errors import Violations
+from gateway.domain.merchants import Merchant, MerchantState, SettlementPlan
+from gateway.domain.payments import ClientInfo, LineItem, NewPayment, Payment, PaymentState, Platform, Scenario
+from gateway.service.routing import RouteDecision
+
+_MERCHANT_NAME = re.compile(r"merchants/([^/]+)")
+_PAYMENT_NAME = re.compile(r"merchants/([^/]+)/payments/([^/]+)")
+DEFAULT_EXPIRY = timedelta(minutes=30)
+
+
+def _enum_maps(pb_enum, prefix: str, domain_enum):  # type: ignore[no-untyped-def]
+    to_domain = {}
+    for name, number in pb_enum.items():
+        short = name.removeprefix(prefix)
+        if short in domain_enum.__members__:
+            to_domain[number] = domain_enum[short]
+    return to_domain, {v: k for k, v in to_domain.items()}
+
+
+PLATFORM_IN, PLATFORM_OUT = _enum_maps(payment_pb2.Platform, "PLATFORM_", Platform)
+SCENARIO_IN, SCENARIO_OUT = _enum_maps(payment_pb2.Scenario, "SCENARIO_", Scenario)
+STATE_IN, STATE_OUT = _enum_maps(payment_pb2.PaymentState, "PAYMENT_STATE_", PaymentState)
+MERCHANT_STATE_IN, MERCHANT_STATE_OUT = _enum_maps(merchant_pb2.MerchantState, "MERCHANT_STATE_", MerchantState)
+PLAN_IN, PLAN_OUT = _enum_maps(merchant_pb2.SettlementPlan, "SETTLEMENT_PLAN_", SettlementPlan)
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+
+def merchant_id_from(v: Violations, field: str, name: str, *, allow_wildcard: bool = False) -> str:
+    match = _MERCHANT_NAME.fullmatch(name)
+    if match is None or (match.group(1) == "-" and not allow_wildcard):
+        wildcard = " or merchants/-" if allow_wildcard else ""
+        v.add(field, f"must be a merchant name such as merchants/shop-1{wildcard}")
+        return ""
+    return match.group(1)
+
+
+def payment_name_parts(v: Violations, field: str, name: str) -> tuple[str, str]:
+    match = _PAYMENT_NAME.fullmatch(name)
+    if match is None:
+        v.add(field, "must be a payment name such as merchants/shop-1/payments/pay_…")
+        return "", ""
+    return match.group(1), match.group(2)
+
+
+def payment_name(p: Payment) -> str:
+    return f"merchants/{p.merchant_id}/payments/{p.id}"
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+
+def client_from(v: Violations, field: str, msg: payment_pb2.Client) -> ClientInfo:
+    platform = PLATFORM_IN.get(msg.platform)
+    if platform is None:
+        v.add(f"{field}.platform", "required: the buyer's platform, e.g. PLATFORM_IOS_APP or PLATFORM_PC_BROWSER")
+        platform = Platform.PC_BROWSER
+    return ClientInfo(platform, msg.app_name, msg.app_version, msg.user_agent)
+
+
+def scenario_from(v: Violations, field: str, value: int) -> Scenario:
+    if value == payment_pb2.SCENARIO_UNSPECIFIED:
+        return Scenario.OTHER
+    scenario = SCENARIO_IN.get(value)
+    if scenario is None:
+        v.add(field, f"unknown scenario {value}")
+        return Scenario.OTHER
+    return scenario
+
+
+def new_payment_from(v: Violations, req: svc.CreatePaymentRequest) -> NewPayment:
+    merchant_id = merchant_id_from(v, "parent", req.parent)
+    expire_after = DEFAULT_EXPIRY
+    if req.HasField("expire_after"):
+        expire_after = req.expire_after.ToTimedelta()
+    return NewPayment(
+        merchant_id=merchant_id,
+        out_trade_no=req.out_trade_no,
+        amount=req.amount,
+        currency=req.currency_code,
+        subject=req.subject,
+        client=client_from(v, "client", req.client),
+        scenario=scenario_from(v, "scenario", req.scenario),
+        line_items=tuple(LineItem(i.sku, i.name, i.quantity, i.unit_price) for i in req.line_items),
+        return_url=req.return_url,
+        expire_after=expire_after,
+        metadata=dict(req.metadata),
+    )
+
+
+def timestamp_to_datetime(ts: Timestamp) -> datetime:
+    return ts.ToDatetime(tzinfo=timezone.utc)
+
+
+# --- responses ------------------------------------------------------------------------------------
+
+
+def _ts(dt: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(dt)
+    return ts
+
+
+def action_to_proto(action: BuyerAction | None) -> payment_pb2.BuyerAction:
+    msg = payment_pb2.BuyerAction()
+    if isinstance(action, AppPay):
+        msg.app_pay.order_string = action.order_string
+    elif isinstance(action, Redirect):
+        msg.redirect.url = action.url
+        msg.redirect.form_html = action.form_html
+    elif isinstance(action, QrCode):
+        msg.qr_code.code = action.code
+        msg.qr_code.svg = action.svg
+        msg.qr_code.png = action.png
+    elif isinstance(action, HostedCheckout):
+        msg.hosted_checkout.url = action.url
+        if action.expires_at:
+            msg.hosted_checkout.expire_time.CopyFrom(_ts(action.expires_at))
+    return msg
+
+
+def payment_to_proto(p: Payment) -> payment_pb2.Payment:
+    return payment_pb2.Payment(
+        name=payment_name(p),
+        out_trade_no=p.out_trade_no,
+        amount=p.amount,
+        currency_code=p.currency,
+        subject=p.subject,
+        line_items=[payment_pb2.LineItem(sku=i.sku, name=i.name, quantity=i.quantity, unit_price=i.unit_price)
+                    for i in p.line_items],
+        state=STATE_OUT[p.state],
+        channel=p.channel,
+        client=payment_pb2.Client(platform=PLATFORM_OUT[p.client.platform], app_name=p.client.app_name,
+                                  app_version=p.client.app_version, user_agent=p.client.user_agent),
+        scenario=SCENARIO_OUT[p.scenario],
+        action=action_to_proto(p.action),
+        return_url=p.return_url,
+        create_time=_ts(p.created_at),
+        update_time=_ts(p.updated_at),
+        expire_time=_ts(p.expires_at),
+        metadata=dict(p.metadata),
+    )
+
+
+def route_to_proto(decision: RouteDecision) -> svc.PreviewRouteResponse:
+    return svc.PreviewRouteResponse(
+        channel=decision.channel.name if decision.channel else "",
+        candidates=[routing_pb2.RouteCandidate(channel=c.channel, offered=c.offered, priority=c.priority,
+                                               reason=c.reason, rule=c.rule, chosen=c.chosen)
+                    for c in decision.candidates],
+        refusal=decision.refusal,
+    )
+
+
+def channel_to_proto(channel: Channel, plugin: str, version: str) -> routing_pb2.Channel:
+    return routing_pb2.Channel(
+        name=channel.name, display_name=channel.display_name, plugin=plugin, version=version,
+        actions=list(channel.actions), platforms=[p.value for p in channel.platforms],
+        scenarios=[s.value for s in channel.scenarios],
+    )
+
+
+def merchant_to_proto(m: Merchant) -> merchant_pb2.Merchant:
+    return merchant_pb2.Merchant(
+        name=f"merchants/{m.id}", display_name=m.display_name, state=MERCHANT_STATE_OUT[m.state],
+        collection_enabled=m.collection_enabled, business_category=m.business_category,
+        settlement_plan=PLAN_OUT[m.settlement_plan], create_time=_ts(m.created_at),
+    )

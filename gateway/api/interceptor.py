@@ -1,0 +1,108 @@
+"""One server interceptor for every call: request id, authentication, error mapping, metrics, access log.
+
+Doing all of it in one wrapper (built once per method, then cached) keeps the per-call cost to a few
+microseconds; no Python traceback ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from typing import Any, Callable
+
+import grpc
+
+from gateway.api.status import internal_status, status_code_for, to_status
+from gateway.domain.errors import CashierError, PermissionDenied
+from gateway.domain.merchants import Principal, PrincipalKind
+from gateway.logs import request_id_var
+from gateway.metrics import Metrics
+from gateway.service.auth import Authenticator
+
+principal_var: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+log = logging.getLogger("cashier.rpc")
+
+# Which credentials each service demands; anything else (health, reflection) is open.
+SERVICE_PRINCIPALS = {
+    "cashier.v1.CashierService": PrincipalKind.APP,
+    "cashier.v1.OperatorService": PrincipalKind.OPERATOR,
+}
+
+
+def current_principal() -> Principal:
+    return principal_var.get()
+
+
+class CashierInterceptor(grpc.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator, metrics: Metrics):
+        self.authenticator = authenticator
+        self.metrics = metrics
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails) -> Any:
+        method = details.method
+        if method in self._wrapped:
+            return self._wrapped[method]
+        handler = continuation(details)
+        service, _, name = method.lstrip("/").partition("/")
+        required = SERVICE_PRINCIPALS.get(service)
+        if handler is None or required is None or handler.unary_unary is None:
+            return handler  # health, reflection, unknown methods: untouched, not cached
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            self._wrap(handler.unary_unary, name, required),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, behavior: Callable[[Any, grpc.ServicerContext], Any], name: str,
+              required: PrincipalKind) -> Callable[[Any, grpc.ServicerContext], Any]:
+        authenticate = self.authenticator.authenticate
+        observe = self.metrics.observe_rpc
+
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            metadata = dict(context.invocation_metadata())
+            request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+            id_token = request_id_var.set(request_id)
+            code = grpc.StatusCode.OK
+            principal_id = ""
+            try:
+                context.send_initial_metadata((("x-request-id", request_id),))
+                principal = authenticate(_bearer(metadata.get("authorization")))
+                principal_id = principal.id
+                if principal.kind is not required:
+                    raise PermissionDenied(
+                        f"{principal.kind.value.lower()} credentials cannot call {name}; "
+                        f"it needs {required.value.lower()} credentials", reason="WRONG_CREDENTIALS")
+                principal_token = principal_var.set(principal)
+                try:
+                    return behavior(request, context)
+                finally:
+                    principal_var.reset(principal_token)
+            except CashierError as exc:
+                code = status_code_for(exc)
+                context.abort_with_status(to_status(exc))
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", name, extra={"method": name})
+                context.abort_with_status(internal_status(request_id))
+            finally:
+                seconds = time.perf_counter() - started
+                observe(name, code.name, seconds)
+                if log.isEnabledFor(logging.INFO):
+                    log.info("rpc", extra={"method": name, "code": code.name, "ms": round(seconds * 1000, 3),
+                                           "principal": principal_id})
+                request_id_var.reset(id_token)
+
+        return call
+
+
+def _bearer(value: str | None) -> str | None:
+    if not value:
+        return None
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None

@@ -1,0 +1,54 @@
+"""Domain errors → gRPC status with rich details (google.rpc.BadRequest, google.rpc.ErrorInfo)."""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from gateway.domain import errors
+
+ERROR_DOMAIN = "cashier.v1"
+
+_CODES: list[tuple[type[errors.CashierError], grpc.StatusCode]] = [
+    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (errors.ChannelUnavailable, grpc.StatusCode.UNAVAILABLE),
+]
+
+
+def status_code_for(exc: errors.CashierError) -> grpc.StatusCode:
+    for cls, code in _CODES:
+        if isinstance(exc, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def _pack(message: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)  # type: ignore[arg-type]
+    return packed
+
+
+def to_status(exc: errors.CashierError) -> grpc.Status:
+    code = status_code_for(exc)
+    details = []
+    if isinstance(exc, errors.InvalidArgument):
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in exc.violations
+        ])))
+    details.append(_pack(error_details_pb2.ErrorInfo(reason=exc.reason, domain=ERROR_DOMAIN, metadata=exc.metadata)))
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=exc.message, details=details))
+
+
+def internal_status(request_id: str) -> grpc.Status:
+    return rpc_status.to_status(status_pb2.Status(
+        code=code_pb2.INTERNAL,
+        message=f"internal error; the operator can find it in the logs under request id {request_id}",
+    ))

@@ -1,0 +1,89 @@
+"""The composition root: the only place that wires real adapters (database, plugins, metrics) together."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from channels.manager import CashierPluginManager, collect_channels_by_plugin, list_plugins, make_plugin_manager
+from channels.protocol import Channel
+from gateway.config import Settings
+from gateway.metrics import Metrics
+from gateway.service.admin import AdminService
+from gateway.service.auth import Authenticator
+from gateway.service.payments import PaymentService
+from gateway.service.routing import Router, RoutingRule
+from gateway.storage import migrate
+from gateway.storage.engine import make_engine
+from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    engine: Engine
+    plugins: CashierPluginManager
+    channels: list[Channel]
+    metrics: Metrics
+    authenticator: Authenticator
+    payments: PaymentService
+    admin: AdminService
+    _origins: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def channel_origin(self, channel_name: str) -> tuple[str, str]:
+        """(distribution, version) of the plugin that registered a channel."""
+        return self._origins.get(channel_name, ("", ""))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def allowed_channels(env: dict[str, str] | None = None) -> set[str] | None:
+    """CASHIER_LOAD_CHANNELS=a,b loads only those entry points; unset loads all."""
+    value = (env if env is not None else os.environ).get("CASHIER_LOAD_CHANNELS")
+    return None if value is None else {name.strip() for name in value.split(",") if name.strip()}
+
+
+def rules_from(settings: Settings) -> list[RoutingRule]:
+    return [
+        RoutingRule(
+            name=r.name, merchants=frozenset(r.merchants), business_categories=frozenset(r.business_categories),
+            platforms=frozenset(r.platforms), scenarios=frozenset(r.scenarios), app_version=r.app_version,
+            pin=r.pin, deny=frozenset(r.deny),
+        )
+        for r in settings.routing.rules
+    ]
+
+
+def build_plugins(plugins: tuple[object, ...] = ()) -> CashierPluginManager:
+    return make_plugin_manager(allow=allowed_channels(), plugins=plugins)
+
+
+def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migrations: bool = True,
+              metrics: Metrics | None = None) -> Gateway:
+    engine = make_engine(settings.database.url, pool_size=settings.database.pool_size,
+                         sqlite_synchronous=settings.database.sqlite_synchronous)
+    if run_migrations:
+        migrate.upgrade(engine)
+    pm = build_plugins(plugins)
+    registered = collect_channels_by_plugin(pm, settings.channels)
+    channels = [channel for channel, _plugin in registered]
+    metrics = metrics or Metrics()
+    uow = SqlUnitOfWorkFactory(engine)
+    router = Router(channels, rules_from(settings), observe=metrics.observe_channel)
+    infos = {info.name: info for info in list_plugins(pm)}
+    origins = {channel.name: (infos[plugin].distribution, infos[plugin].version) if plugin in infos else ("", "")
+               for channel, plugin in registered}
+    return Gateway(
+        settings=settings,
+        engine=engine,
+        plugins=pm,
+        channels=channels,
+        metrics=metrics,
+        authenticator=Authenticator(uow, cache_seconds=settings.auth.cache_seconds),
+        payments=PaymentService(uow, router),
+        admin=AdminService(uow),
+        _origins=origins,
+    )

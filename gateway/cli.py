@@ -1,0 +1,260 @@
+"""The `cashier` command: serve, migrate, operate (merchants, apps, operators), list channels, demo."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.domain.errors import CashierError
+from gateway.domain.merchants import MerchantState, SettlementPlan
+
+
+class Context:
+    def __init__(self, config_path: str | None):
+        self.config_path = config_path
+        self._admin: Any = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        try:
+            return load_settings(self.config_path, overrides=overrides)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def admin(self) -> Any:
+        """The operator use cases over the configured database (migrated first)."""
+        if self._admin is None:
+            from gateway.service.admin import AdminService
+            from gateway.storage import migrate
+            from gateway.storage.engine import make_engine
+            from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+
+            settings = self.settings()
+            engine = make_engine(settings.database.url, pool_size=1)
+            migrate.upgrade(engine)
+            self._admin = AdminService(SqlUnitOfWorkFactory(engine))
+        return self._admin
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+class CashierGroup(click.Group):
+    """Turns domain errors into one clear line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CashierError as exc:
+            raise click.ClickException(exc.message) from None
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=CashierGroup)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CASHIER_CONFIG",
+              help="TOML configuration file (also CASHIER_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """Unified Cashier: one gRPC cashier for every trading app. The database comes from
+    CASHIER_DATABASE_URL (default: sqlite:///cashier.db in the current folder)."""
+    ctx.obj = Context(config_path)
+
+
+@main.command()
+@click.option("--grpc", "grpc_addr", help="gRPC HOST:PORT [127.0.0.1:50051].")
+@click.option("--http", "http_addr", help="HTTP face HOST:PORT [127.0.0.1:8080].")
+@click.option("--workers", type=int, help="Worker processes sharing the ports [1].")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate chain.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
+@pass_ctx
+def serve(obj: Context, grpc_addr: str | None, http_addr: str | None, workers: int | None,
+          tls_cert: str | None, tls_key: str | None) -> None:
+    """Run the gateway until SIGTERM or Ctrl-C (in-flight calls finish first)."""
+    from gateway.runtime import serve as run
+
+    run(obj.settings(server={"grpc": grpc_addr, "http": http_addr, "workers": workers,
+                             "tls_cert": tls_cert, "tls_key": tls_key}))
+
+
+@main.command()
+@pass_ctx
+def migrate(obj: Context) -> None:
+    """Apply the database migrations (serve also does this at start)."""
+    from gateway.storage import migrate as migrations
+    from gateway.storage.engine import make_engine
+
+    settings = obj.settings()
+    engine = make_engine(settings.database.url, pool_size=1)
+    before = migrations.current_revision(engine)
+    migrations.upgrade(engine)
+    after = migrations.current_revision(engine)
+    click.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+# --- merchants ------------------------------------------------------------------------------------
+
+STATES = [s.value.lower() for s in MerchantState]
+PLANS = [p.value.lower() for p in SettlementPlan]
+
+
+@main.group()
+def merchants() -> None:
+    """Register and review merchants (full onboarding arrives in its own release)."""
+
+
+@merchants.command("create")
+@click.argument("merchant_id")
+@click.option("--name", "display_name", required=True, help="Display name shown to buyers.")
+@click.option("--business", "business_category", default="general", show_default=True,
+              help="Line of business; routing rules may depend on it.")
+@click.option("--state", type=click.Choice(STATES), default="approved", show_default=True)
+@click.option("--account-verified/--account-unverified", default=True, show_default=True,
+              help="Whether the settlement account is verified.")
+@click.option("--plan", type=click.Choice(PLANS), default="t15", show_default=True)
+@pass_ctx
+def merchants_create(obj: Context, merchant_id: str, display_name: str, business_category: str, state: str,
+                     account_verified: bool, plan: str) -> None:
+    """Register MERCHANT_ID (approved and able to collect, unless told otherwise)."""
+    from gateway.service.admin import NewMerchant
+
+    m = obj.admin().create_merchant(NewMerchant(
+        merchant_id, display_name, business_category, MerchantState(state.upper()), account_verified,
+        SettlementPlan(plan.upper())))
+    click.echo(f"merchant {m.id} created: {m.state.value}, collection "
+               f"{'enabled' if m.collection_enabled else 'disabled'}")
+
+
+@merchants.command("update")
+@click.argument("merchant_id")
+@click.option("--state", type=click.Choice(STATES))
+@click.option("--account-verified/--account-unverified", default=None)
+@pass_ctx
+def merchants_update(obj: Context, merchant_id: str, state: str | None, account_verified: bool | None) -> None:
+    """Change a merchant's review state or account verification."""
+    m = obj.admin().update_merchant(merchant_id, state=MerchantState(state.upper()) if state else None,
+                                    settlement_account_verified=account_verified)
+    click.echo(f"merchant {m.id}: {m.state.value}, collection {'enabled' if m.collection_enabled else 'disabled'}")
+
+
+@merchants.command("list")
+@pass_ctx
+def merchants_list(obj: Context) -> None:
+    """List merchants."""
+    token = ""
+    while True:
+        page, token = obj.admin().list_merchants(100, token)
+        for m in page:
+            click.echo(f"{m.id}\t{m.state.value}\tcollection={'on' if m.collection_enabled else 'off'}\t"
+                       f"{m.business_category}\t{m.display_name}")
+        if not token:
+            break
+
+
+# --- apps and operators ----------------------------------------------------------------------------
+
+
+@main.group()
+def apps() -> None:
+    """Trading apps and their API keys."""
+
+
+@apps.command("create")
+@click.argument("app_id")
+@click.option("--name", "display_name", required=True)
+@pass_ctx
+def apps_create(obj: Context, app_id: str, display_name: str) -> None:
+    """Create APP_ID and print its API key. The key is shown once; only its hash is stored."""
+    issued = obj.admin().create_app(app_id, display_name)
+    click.echo(f"app {issued.principal_id} created. API key (shown once, store it now):", err=True)
+    click.echo(issued.key)
+
+
+@apps.command("authorize")
+@click.argument("app_id")
+@click.argument("merchant_id")
+@pass_ctx
+def apps_authorize(obj: Context, app_id: str, merchant_id: str) -> None:
+    """Let APP_ID act for MERCHANT_ID."""
+    obj.admin().authorize_app(app_id, merchant_id)
+    click.echo(f"app {app_id} may now act for merchant {merchant_id}")
+
+
+@apps.command("deauthorize")
+@click.argument("app_id")
+@click.argument("merchant_id")
+@pass_ctx
+def apps_deauthorize(obj: Context, app_id: str, merchant_id: str) -> None:
+    """Withdraw APP_ID's right to act for MERCHANT_ID."""
+    removed = obj.admin().deauthorize_app(app_id, merchant_id)
+    click.echo(f"app {app_id} {'no longer acts' if removed else 'did not act'} for merchant {merchant_id}")
+
+
+@apps.command("list")
+@pass_ctx
+def apps_list(obj: Context) -> None:
+    """List apps (key prefixes only) and the merchants they act for."""
+    for app, merchant_ids in obj.admin().list_apps():
+        click.echo(f"{app.id}\t{app.key_prefix}…\t{','.join(merchant_ids) or '-'}\t{app.display_name}")
+
+
+@main.group()
+def operators() -> None:
+    """Operator credentials for OperatorService."""
+
+
+@operators.command("create")
+@click.argument("operator_id")
+@pass_ctx
+def operators_create(obj: Context, operator_id: str) -> None:
+    """Create OPERATOR_ID and print its key once."""
+    issued = obj.admin().create_operator(operator_id)
+    click.echo(f"operator {issued.principal_id} created. Key (shown once):", err=True)
+    click.echo(issued.key)
+
+
+# --- channels, demo, sandbox ------------------------------------------------------------------------
+
+
+@main.command("channels")
+@pass_ctx
+def channels_cmd(obj: Context) -> None:
+    """List the installed channel plugins: name, distribution, version, hooks, channels."""
+    from channels.manager import collect_channels_by_plugin, list_plugins
+    from gateway.bootstrap import build_plugins
+
+    settings = obj.settings()
+    pm = build_plugins()
+    by_plugin: dict[str, list[str]] = {}
+    for channel, plugin in collect_channels_by_plugin(pm, settings.channels):
+        by_plugin.setdefault(plugin, []).append(channel.name)
+    infos = list_plugins(pm)
+    if not infos:
+        click.echo("no channel plugins installed")
+    for info in infos:
+        click.echo(f"{info.name}\t{info.distribution} {info.version}\thooks: {', '.join(info.hooks)}\t"
+                   f"channels: {', '.join(by_plugin.get(info.name, [])) or '-'}")
+
+
+@main.command()
+@click.option("--exit", "exit_after", is_flag=True, help="End after the walk-through (for scripts).")
+@click.option("--dir", "workdir", type=click.Path(file_okay=False), default="var/demo", show_default=True,
+              help="Where the demo keeps its SQLite database.")
+def demo(exit_after: bool, workdir: str) -> None:
+    """Start everything on embedded SQLite and walk through what the gateway does."""
+    from gateway.demo import run_demo
+
+    sys.exit(run_demo(workdir, exit_after=exit_after))
+
+
+def _add_optional_commands() -> None:
+    try:
+        from channels.alipay.sandbox.cli import sandbox_command
+    except ImportError:
+        return
+    main.add_command(sandbox_command, "sandbox")
+
+
+_add_optional_commands()

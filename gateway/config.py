@@ -1,0 +1,120 @@
+"""Configuration: a TOML file (`--config`), overridden by environment variables for deployment secrets
+and addresses. Every mistake is reported with its key path, all at once, before anything starts."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gateway.domain.payments import Platform, Scenario
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    grpc: str = "127.0.0.1:50051"
+    http: str = "127.0.0.1:8080"
+    workers: int = Field(1, ge=1, le=64)
+    threads: int = Field(16, ge=1, le=512)
+    grace_seconds: float = Field(10.0, ge=0)
+    tls_cert: str = ""
+    tls_key: str = ""
+    # The address buyers and channels reach the HTTP face at; defaults to http://<http>.
+    public_url: str = ""
+
+    @field_validator("grpc", "http")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:50051")
+        return value
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///cashier.db"
+    pool_size: int = Field(16, ge=1, le=256)
+    sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+
+
+class AuthSettings(_Section):
+    # How long a resolved API key is trusted before the database is asked again.
+    cache_seconds: float = Field(1.0, ge=0, le=300)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class IdempotencySettings(_Section):
+    retention_hours: int = Field(48, ge=24)
+
+
+class RuleSettings(_Section):
+    name: str
+    merchants: list[str] = []
+    business_categories: list[str] = []
+    platforms: list[Platform] = []
+    scenarios: list[Scenario] = []
+    app_version: str = ""
+    pin: str = ""
+    deny: list[str] = []
+
+    @field_validator("platforms", "scenarios", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return [v.upper() if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+
+
+class RoutingSettings(_Section):
+    rules: list[RuleSettings] = []
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    auth: AuthSettings = AuthSettings()
+    logging: LoggingSettings = LoggingSettings()
+    idempotency: IdempotencySettings = IdempotencySettings()
+    routing: RoutingSettings = RoutingSettings()
+    # [channels.<name>] tables, handed to the plugins as they are.
+    channels: dict[str, dict[str, Any]] = {}
+
+    @property
+    def public_url(self) -> str:
+        return self.server.public_url or f"http://{self.server.http}"
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None,
+                  overrides: dict[str, Any] | None = None) -> Settings:
+    env = dict(os.environ) if env is None else env
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such configuration file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    if env.get("CASHIER_DATABASE_URL"):
+        data.setdefault("database", {})["url"] = env["CASHIER_DATABASE_URL"]
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "\n".join(
+            f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"{path or 'configuration'} is not valid:\n{problems}") from None

@@ -1,0 +1,137 @@
+"""Payments: the aggregate a trading app creates, and the buyer's client that decides how it is paid."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Mapping
+
+from gateway.domain.actions import BuyerAction
+from gateway.domain.errors import FailedPrecondition
+
+
+class PaymentState(enum.Enum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    CLOSED = "CLOSED"
+    FAILED = "FAILED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+
+
+class Platform(enum.Enum):
+    IOS_APP = "IOS_APP"
+    ANDROID_APP = "ANDROID_APP"
+    HARMONYOS_APP = "HARMONYOS_APP"
+    PC_BROWSER = "PC_BROWSER"
+    MOBILE_BROWSER = "MOBILE_BROWSER"
+    IN_APP_BROWSER = "IN_APP_BROWSER"
+
+    @property
+    def is_platform_app(self) -> bool:
+        return self in (Platform.IOS_APP, Platform.ANDROID_APP, Platform.HARMONYOS_APP)
+
+
+class Scenario(enum.Enum):
+    POST_PRODUCT_CARD = "POST_PRODUCT_CARD"
+    SHOP_HOME = "SHOP_HOME"
+    SHARED_LINK = "SHARED_LINK"
+    OTHER = "OTHER"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    platform: Platform
+    app_name: str = ""
+    app_version: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int
+
+    @property
+    def total(self) -> int:
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True, slots=True)
+class NewPayment:
+    """A validated request to create a payment (see `validation.validate_new_payment`)."""
+
+    merchant_id: str
+    out_trade_no: str
+    amount: int
+    currency: str
+    subject: str
+    client: ClientInfo
+    scenario: Scenario
+    line_items: tuple[LineItem, ...] = ()
+    return_url: str = ""
+    expire_after: timedelta = timedelta(minutes=30)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    id: str
+    merchant_id: str
+    app_id: str
+    out_trade_no: str
+    amount: int
+    currency: str
+    subject: str
+    client: ClientInfo
+    scenario: Scenario
+    channel: str
+    action: BuyerAction | None
+    state: PaymentState
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    line_items: tuple[LineItem, ...] = ()
+    return_url: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, *, payment_id: str, app_id: str, new: NewPayment, channel: str, now: datetime) -> Payment:
+        return cls(
+            id=payment_id,
+            merchant_id=new.merchant_id,
+            app_id=app_id,
+            out_trade_no=new.out_trade_no,
+            amount=new.amount,
+            currency=new.currency,
+            subject=new.subject,
+            client=new.client,
+            scenario=new.scenario,
+            channel=channel,
+            action=None,
+            state=PaymentState.PENDING,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + new.expire_after,
+            line_items=new.line_items,
+            return_url=new.return_url,
+            metadata=dict(new.metadata),
+        )
+
+    def with_action(self, action: BuyerAction) -> Payment:
+        return replace(self, action=action)
+
+    def closed(self, now: datetime) -> Payment:
+        """The payment after a close request. Closing twice is harmless; closing a paid one is refused."""
+        if self.state is PaymentState.CLOSED:
+            return self
+        if self.state is not PaymentState.PENDING:
+            raise FailedPrecondition(
+                f"payment {self.id} is {self.state.value} and can no longer be closed",
+                reason="PAYMENT_NOT_PENDING",
+                metadata={"payment": self.id, "state": self.state.value},
+            )
+        return replace(self, state=PaymentState.CLOSED, updated_at=now)

@@ -1,0 +1,47 @@
+"""Prometheus metrics: calls, errors and latency per RPC and per channel operation.
+
+With several worker processes (`--workers N`), PROMETHEUS_MULTIPROC_DIR is set before the workers start
+and /metrics aggregates every worker's numbers, whichever worker answers the scrape.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import disable_created_metrics, multiprocess
+
+disable_created_metrics()  # the _created series double the output and nobody graphs them
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        self.rpc_calls = Counter(
+            "cashier_rpc_calls", "gRPC calls by method and status code", ["method", "code"],
+            registry=self.registry)
+        self.rpc_latency = Histogram(
+            "cashier_rpc_latency_seconds", "gRPC call latency by method", ["method"],
+            buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.channel_calls = Counter(
+            "cashier_channel_calls", "Channel operations by channel, operation and outcome",
+            ["channel", "operation", "outcome"], registry=self.registry)
+        self.channel_latency = Histogram(
+            "cashier_channel_latency_seconds", "Channel operation latency", ["channel", "operation"],
+            buckets=LATENCY_BUCKETS, registry=self.registry)
+
+    def observe_rpc(self, method: str, code: str, seconds: float) -> None:
+        self.rpc_calls.labels(method, code).inc()
+        self.rpc_latency.labels(method).observe(seconds)
+
+    def observe_channel(self, channel: str, operation: str, outcome: str, seconds: float) -> None:
+        self.channel_calls.labels(channel, operation, outcome).inc()
+        self.channel_latency.labels(channel, operation).observe(seconds)
+
+    def exposition(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -1,0 +1,217 @@
+"""Running the gateway: one worker in-process (tests, demo, --workers 1), or a supervisor that spawns
+N worker processes sharing the gRPC and HTTP ports through SO_REUSEPORT so that every core works."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import uvicorn
+from grpc_health.v1 import health, health_pb2
+
+from gateway.api.server import SERVICE_NAMES, create_server
+from gateway.bootstrap import Gateway, bootstrap
+from gateway.config import Settings
+from gateway.logs import configure_logging
+from gateway.storage import migrate
+from gateway.storage.engine import make_engine
+from gateway.web.app import create_app
+
+log = logging.getLogger("cashier.runtime")
+PURGE_EVERY_SECONDS = 3600.0
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def bind_socket(address: str, reuse_port: bool) -> socket.socket:
+    host, port = split_address(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+class HttpFace:
+    """uvicorn serving the Starlette app from a thread of the worker, on a socket bound beforehand."""
+
+    def __init__(self, gateway: Gateway, sock: socket.socket, tls: tuple[str, str] | None = None):
+        config = uvicorn.Config(
+            create_app(gateway), log_config=None, access_log=False, lifespan="off",
+            ssl_keyfile=tls[0] if tls else None, ssl_certfile=tls[1] if tls else None,
+        )
+        self.server = uvicorn.Server(config)
+        self.sock = sock
+        self.port = sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._run, name="http-face", daemon=True)
+
+    def _run(self) -> None:
+        self.sock.listen(2048)
+        self.server.run(sockets=[self.sock])
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        self.sock.close()
+
+
+@dataclass
+class RunningGateway:
+    gateway: Gateway
+    grpc_server: grpc.Server
+    grpc_port: int
+    health: health.HealthServicer
+    http: HttpFace
+    _stop_purge: threading.Event
+
+    @property
+    def grpc_target(self) -> str:
+        host, _ = split_address(self.gateway.settings.server.grpc)
+        return f"{host}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        host, _ = split_address(self.gateway.settings.server.http)
+        return f"http://{host}:{self.http.port}"
+
+    def stop(self, grace: float | None = None) -> None:
+        """Graceful: report NOT_SERVING, refuse new calls, let in-flight calls finish within `grace`."""
+        grace = self.gateway.settings.server.grace_seconds if grace is None else grace
+        for name in ("", *SERVICE_NAMES):
+            self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self._stop_purge.set()
+        self.grpc_server.stop(grace).wait()
+        self.http.stop()
+        self.gateway.close()
+
+    def wait(self) -> None:
+        self.grpc_server.wait_for_termination()
+
+
+def _tls(settings: Settings) -> tuple[bytes, bytes] | None:
+    server = settings.server
+    if not server.tls_cert and not server.tls_key:
+        return None
+    if not (server.tls_cert and server.tls_key):
+        raise ValueError("TLS needs both server.tls_cert and server.tls_key")
+    return Path(server.tls_key).read_bytes(), Path(server.tls_cert).read_bytes()
+
+
+def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: bool = False,
+          run_migrations: bool = True, housekeeping: bool = True) -> RunningGateway:
+    """Start one worker in this process and return once both faces accept connections."""
+    gateway = bootstrap(settings, plugins=plugins, run_migrations=run_migrations)
+    tls = _tls(settings)
+    server, port, health_servicer = create_server(gateway, settings.server.grpc, reuse_port=reuse_port, tls=tls)
+    http_sock = bind_socket(settings.server.http, reuse_port)
+    http = HttpFace(gateway, http_sock,
+                    (settings.server.tls_key, settings.server.tls_cert) if tls else None)
+    server.start()
+    http.start()
+    stop_purge = threading.Event()
+    if housekeeping:
+        threading.Thread(target=_purge_loop, args=(gateway, stop_purge), name="purge", daemon=True).start()
+    return RunningGateway(gateway, server, port, health_servicer, http, stop_purge)
+
+
+def _purge_loop(gateway: Gateway, stop: threading.Event) -> None:
+    retention = timedelta(hours=gateway.settings.idempotency.retention_hours)
+    while not stop.wait(PURGE_EVERY_SECONDS):
+        try:
+            purged = gateway.admin.purge_idempotency_keys(retention)
+            log.info("purged idempotency keys", extra={"count": purged})
+        except Exception:
+            log.exception("purging idempotency keys failed; will try again")
+
+
+# --- serving until a signal -----------------------------------------------------------------------
+
+
+def serve(settings: Settings) -> None:
+    """`cashier serve`: migrate once, then run one worker here or supervise N worker processes."""
+    configure_logging(settings.logging.level, settings.logging.format)
+    engine = make_engine(settings.database.url, pool_size=1)
+    migrate.upgrade(engine)
+    engine.dispose()
+    if settings.server.workers == 1:
+        _serve_one(settings, reuse_port=False, announce=True)
+        return
+    _supervise(settings)
+
+
+def _serve_one(settings: Settings, *, reuse_port: bool, announce: bool) -> None:
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    running = start(settings, reuse_port=reuse_port, run_migrations=False)
+    log.info("serving", extra={"grpc": running.grpc_target, "http": running.http_url, "pid": os.getpid(),
+                               "channels": [c.name for c in running.gateway.channels]})
+    if announce:
+        print(f"cashier: gRPC on {running.grpc_target}, HTTP on {running.http_url}", flush=True)
+    stopping.wait()
+    log.info("shutting down: finishing in-flight calls", extra={"grace_seconds": settings.server.grace_seconds})
+    running.stop()
+    log.info("stopped")
+
+
+def _worker_main(settings_json: str) -> None:
+    settings = Settings.model_validate_json(settings_json)
+    configure_logging(settings.logging.level, settings.logging.format)
+    _serve_one(settings, reuse_port=True, announce=False)
+
+
+def _supervise(settings: Settings) -> None:
+    # Reserve concrete ports (the addresses may say :0) and keep the reservations open, so that every
+    # worker binds the same ports with SO_REUSEPORT; workers are spawned, never forked after gRPC starts.
+    grpc_res = bind_socket(settings.server.grpc, reuse_port=True)
+    http_res = bind_socket(settings.server.http, reuse_port=True)
+    grpc_host, _ = split_address(settings.server.grpc)
+    http_host, _ = split_address(settings.server.http)
+    bound = settings.model_copy(update={"server": settings.server.model_copy(update={
+        "grpc": f"{grpc_host}:{grpc_res.getsockname()[1]}",
+        "http": f"{http_host}:{http_res.getsockname()[1]}",
+    })})
+    metrics_dir = tempfile.mkdtemp(prefix="cashier-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_worker_main, args=(bound.model_dump_json(),), name=f"cashier-worker-{i}")
+               for i in range(settings.server.workers)]
+    for w in workers:
+        w.start()
+    print(f"cashier: gRPC on {bound.server.grpc}, HTTP on http://{bound.server.http}, "
+          f"{len(workers)} workers", flush=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    while not stopping.wait(0.5):
+        if not any(w.is_alive() for w in workers):
+            break
+    for w in workers:
+        if w.is_alive() and w.pid is not None:
+            os.kill(w.pid, signal.SIGTERM)
+    for w in workers:
+        w.join(settings.server.grace_seconds + 10)
+    grpc_res.close()
+    http_res.close()

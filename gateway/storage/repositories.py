@@ -1,0 +1,241 @@
+"""Repositories over one SQLAlchemy Connection (owned by the unit of work). SQLAlchemy Core, not the ORM:
+the hot path maps rows to frozen domain objects directly, with statements compiled once and cached."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Insert, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.domain.actions import action_from_dict, action_to_dict
+from gateway.domain.merchants import App, Merchant, MerchantState, Principal, PrincipalKind, SettlementPlan
+from gateway.domain.payments import ClientInfo, LineItem, Payment, PaymentState, Platform, Scenario
+from gateway.service.ports import IdempotencyRecord, PaymentQuery
+from gateway.storage.tables import app_merchants, apps, idempotency_keys, merchants, operators, payments
+
+
+def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when the row was written. The database decides races."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt: Insert = dialect.insert(table).on_conflict_do_nothing()
+    return conn.execute(stmt, values).rowcount == 1
+
+
+# --- payments ------------------------------------------------------------------------------------------
+
+
+def _payment_values(p: Payment) -> dict[str, Any]:
+    return {
+        "merchant_id": p.merchant_id,
+        "payment_id": p.id,
+        "out_trade_no": p.out_trade_no,
+        "app_id": p.app_id,
+        "amount": p.amount,
+        "currency": p.currency,
+        "subject": p.subject,
+        "line_items": [[i.sku, i.name, i.quantity, i.unit_price] for i in p.line_items],
+        "client": {"platform": p.client.platform.value, "app_name": p.client.app_name,
+                   "app_version": p.client.app_version, "user_agent": p.client.user_agent},
+        "scenario": p.scenario.value,
+        "channel": p.channel,
+        "action": action_to_dict(p.action) if p.action else None,
+        "return_url": p.return_url,
+        "metadata": dict(p.metadata),
+        "state": p.state.value,
+        "version": 1,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        "expires_at": p.expires_at,
+    }
+
+
+def _payment(row: Any) -> Payment:
+    c = row.client
+    return Payment(
+        id=row.payment_id,
+        merchant_id=row.merchant_id,
+        app_id=row.app_id,
+        out_trade_no=row.out_trade_no,
+        amount=row.amount,
+        currency=row.currency,
+        subject=row.subject,
+        client=ClientInfo(Platform(c["platform"]), c["app_name"], c["app_version"], c["user_agent"]),
+        scenario=Scenario(row.scenario),
+        channel=row.channel,
+        action=action_from_dict(row.action),
+        state=PaymentState(row.state),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        expires_at=row.expires_at,
+        line_items=tuple(LineItem(*item) for item in row.line_items),
+        return_url=row.return_url,
+        metadata=row.metadata,
+    )
+
+
+class SqlPaymentRepository:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def add(self, payment: Payment) -> bool:
+        return _insert_ignore(self.conn, payments, _payment_values(payment))
+
+    def get(self, merchant_id: str, payment_id: str) -> Payment | None:
+        row = self.conn.execute(
+            select(payments).where(payments.c.merchant_id == merchant_id, payments.c.payment_id == payment_id)
+        ).first()
+        return _payment(row) if row else None
+
+    def get_by_out_trade_no(self, merchant_id: str, out_trade_no: str) -> Payment | None:
+        row = self.conn.execute(
+            select(payments).where(payments.c.merchant_id == merchant_id, payments.c.out_trade_no == out_trade_no)
+        ).first()
+        return _payment(row) if row else None
+
+    def list(self, query: PaymentQuery) -> list[Payment]:
+        stmt = select(payments).where(payments.c.merchant_id.in_(query.merchant_ids))
+        if query.state is not None:
+            stmt = stmt.where(payments.c.state == query.state.value)
+        if query.id_from is not None:
+            stmt = stmt.where(payments.c.payment_id >= query.id_from)
+        if query.id_before is not None:
+            stmt = stmt.where(payments.c.payment_id < query.id_before)
+        if query.after_id is not None:
+            stmt = stmt.where(payments.c.payment_id < query.after_id)
+        stmt = stmt.order_by(payments.c.payment_id.desc()).limit(query.limit)
+        return [_payment(row) for row in self.conn.execute(stmt)]
+
+    def save_state(self, payment: Payment, expected: PaymentState) -> bool:
+        result = self.conn.execute(
+            update(payments)
+            .where(payments.c.merchant_id == payment.merchant_id, payments.c.payment_id == payment.id,
+                   payments.c.state == expected.value)
+            .values(state=payment.state.value, updated_at=payment.updated_at, version=payments.c.version + 1)
+        )
+        return result.rowcount == 1
+
+
+# --- idempotency ------------------------------------------------------------------------------------
+
+
+def _record(row: Any) -> IdempotencyRecord:
+    return IdempotencyRecord(row.merchant_id, row.app_id, row.idempotency_key, row.fingerprint,
+                             row.payment_id, row.created_at)
+
+
+class SqlIdempotencyRepository:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def get(self, merchant_id: str, app_id: str, key: str) -> IdempotencyRecord | None:
+        row = self.conn.execute(select(idempotency_keys).where(
+            idempotency_keys.c.merchant_id == merchant_id,
+            idempotency_keys.c.app_id == app_id,
+            idempotency_keys.c.idempotency_key == key,
+        )).first()
+        return _record(row) if row else None
+
+    def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        written = _insert_ignore(self.conn, idempotency_keys, {
+            "merchant_id": record.merchant_id, "app_id": record.app_id, "idempotency_key": record.key,
+            "fingerprint": record.fingerprint, "payment_id": record.payment_id, "created_at": record.created_at,
+        })
+        if written:
+            return None
+        return self.get(record.merchant_id, record.app_id, record.key)
+
+    def purge(self, older_than: datetime) -> int:
+        return self.conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < older_than)).rowcount
+
+
+# --- merchants, apps, operators --------------------------------------------------------------------
+
+
+def _merchant(row: Any) -> Merchant:
+    return Merchant(
+        id=row.merchant_id, display_name=row.display_name, state=MerchantState(row.state),
+        settlement_account_verified=row.settlement_account_verified,
+        business_category=row.business_category, settlement_plan=SettlementPlan(row.settlement_plan),
+        created_at=row.created_at,
+    )
+
+
+class SqlMerchantRepository:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def get(self, merchant_id: str) -> Merchant | None:
+        row = self.conn.execute(select(merchants).where(merchants.c.merchant_id == merchant_id)).first()
+        return _merchant(row) if row else None
+
+    def add(self, merchant: Merchant) -> bool:
+        return _insert_ignore(self.conn, merchants, {
+            "merchant_id": merchant.id, "display_name": merchant.display_name, "state": merchant.state.value,
+            "settlement_account_verified": merchant.settlement_account_verified,
+            "business_category": merchant.business_category,
+            "settlement_plan": merchant.settlement_plan.value, "created_at": merchant.created_at,
+        })
+
+    def update(self, merchant: Merchant) -> None:
+        self.conn.execute(update(merchants).where(merchants.c.merchant_id == merchant.id).values(
+            display_name=merchant.display_name, state=merchant.state.value,
+            settlement_account_verified=merchant.settlement_account_verified,
+            business_category=merchant.business_category, settlement_plan=merchant.settlement_plan.value,
+        ))
+
+    def list(self, after_id: str | None, limit: int) -> list[Merchant]:
+        stmt = select(merchants).order_by(merchants.c.merchant_id).limit(limit)
+        if after_id is not None:
+            stmt = stmt.where(merchants.c.merchant_id > after_id)
+        return [_merchant(row) for row in self.conn.execute(stmt)]
+
+
+class SqlAccessRepository:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def add_app(self, app: App, key_hash: str) -> bool:
+        return _insert_ignore(self.conn, apps, {
+            "app_id": app.id, "display_name": app.display_name, "key_hash": key_hash,
+            "key_prefix": app.key_prefix, "disabled": app.disabled, "created_at": app.created_at,
+        })
+
+    def get_app(self, app_id: str) -> App | None:
+        row = self.conn.execute(select(apps).where(apps.c.app_id == app_id)).first()
+        return App(row.app_id, row.display_name, row.key_prefix, row.created_at, row.disabled) if row else None
+
+    def list_apps(self) -> list[tuple[App, list[str]]]:
+        grants: dict[str, list[str]] = {}
+        for row in self.conn.execute(select(app_merchants).order_by(app_merchants.c.merchant_id)):
+            grants.setdefault(row.app_id, []).append(row.merchant_id)
+        return [
+            (App(row.app_id, row.display_name, row.key_prefix, row.created_at, row.disabled),
+             grants.get(row.app_id, []))
+            for row in self.conn.execute(select(apps).order_by(apps.c.app_id))
+        ]
+
+    def add_operator(self, operator_id: str, key_hash: str, created_at: datetime) -> bool:
+        return _insert_ignore(self.conn, operators, {
+            "operator_id": operator_id, "key_hash": key_hash, "created_at": created_at})
+
+    def principal_for_key(self, key_hash: str) -> Principal | None:
+        app_id = self.conn.execute(
+            select(apps.c.app_id).where(apps.c.key_hash == key_hash, apps.c.disabled.is_(False))
+        ).scalar()
+        if app_id is not None:
+            granted = self.conn.execute(
+                select(app_merchants.c.merchant_id).where(app_merchants.c.app_id == app_id)).scalars()
+            return Principal(PrincipalKind.APP, app_id, frozenset(granted))
+        operator_id = self.conn.execute(
+            select(operators.c.operator_id).where(operators.c.key_hash == key_hash)).scalar()
+        return Principal(PrincipalKind.OPERATOR, operator_id) if operator_id is not None else None
+
+    def authorize(self, app_id: str, merchant_id: str, at: datetime) -> bool:
+        return _insert_ignore(self.conn, app_merchants, {
+            "app_id": app_id, "merchant_id": merchant_id, "created_at": at})
+
+    def deauthorize(self, app_id: str, merchant_id: str) -> bool:
+        return self.conn.execute(delete(app_merchants).where(
+            app_merchants.c.app_id == app_id, app_merchants.c.merchant_id == merchant_id)).rowcount == 1

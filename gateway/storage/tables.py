@@ -1,0 +1,123 @@
+"""The schema. Tables that grow with traffic carry merchant_id first in their keys, so that they can be
+distributed by merchant (Citus-style) without changing the code. Changes go through Alembic only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which stores no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if getattr(dialect, "name", "") == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+merchants = Table(
+    "merchants", metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("display_name", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("settlement_account_verified", Boolean, nullable=False),
+    Column("business_category", String(64), nullable=False),
+    Column("settlement_plan", String(8), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+apps = Table(
+    "apps", metadata,
+    Column("app_id", String(40), primary_key=True),
+    Column("display_name", String(128), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(16), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+operators = Table(
+    "operators", metadata,
+    Column("operator_id", String(40), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+app_merchants = Table(
+    "app_merchants", metadata,
+    Column("merchant_id", String(40), ForeignKey("merchants.merchant_id"), primary_key=True),
+    Column("app_id", String(40), ForeignKey("apps.app_id"), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_app_merchants_app_id", "app_id"),
+)
+
+payments = Table(
+    "payments", metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("payment_id", String(30), primary_key=True),
+    Column("out_trade_no", String(64), nullable=False),
+    Column("app_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("subject", String(256), nullable=False),
+    Column("line_items", JSON, nullable=False),
+    Column("client", JSON, nullable=False),
+    Column("scenario", String(24), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("action", JSON, nullable=True),
+    Column("return_url", Text, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    UniqueConstraint("merchant_id", "out_trade_no", name="uq_payments_merchant_out_trade_no"),
+    Index("ix_payments_merchant_state", "merchant_id", "state", "payment_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("app_id", String(40), primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("payment_id", String(30), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),
+)
