@@ -19,8 +19,9 @@ from gateway.storage.tables import app_merchants, apps, idempotency_keys, mercha
 def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was written. The database decides races."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt: Insert = dialect.insert(table).on_conflict_do_nothing()
-    return conn.execute(stmt, values).rowcount == 1
+    # RETURNING, not rowcount: drivers disagree on rowcount for a skipped row (psycopg reports -1).
+    stmt: Insert = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return conn.execute(stmt, values).first() is not None
 
 
 # --- payments ------------------------------------------------------------------------------------------

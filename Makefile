@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+TEST_PLUGINS := $(VENV)/test-plugins
+BUF := .tools/node_modules/.bin/buf
+
+.PHONY: demo test lint proto bench serve clean
+
+$(STAMP): pyproject.toml tests/plugins/cashier_test_channels/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	# The test-only channel plugin goes beside, not into, the environment: only the tests see it.
+	rm -rf $(TEST_PLUGINS)
+	$(BIN)/python -m pip install -q --no-deps --target $(TEST_PLUGINS) ./tests/plugins/cashier_test_channels
+	touch $(STAMP)
+
+$(BUF): .tools/package.json .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $(BUF)
+
+demo: $(STAMP)
+	$(BIN)/cashier demo $(DEMO_ARGS)
+
+test: $(STAMP) $(BUF)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) $(BUF)
+	$(BUF) lint
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+proto: $(STAMP)
+	$(BIN)/python scripts/protogen.py
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+serve: $(STAMP)
+	$(BIN)/cashier serve
+
+clean:
+	rm -rf $(VENV) .tools/node_modules var .pytest_cache

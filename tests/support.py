@@ -1,0 +1,120 @@
+"""Helpers shared by the tests: a real gateway on port 0, seeded tenants, a gRPC client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import grpc
+from grpc_status import rpc_status
+from google.rpc import error_details_pb2
+from sqlalchemy import create_engine, text
+
+from cashier.v1 import cashier_service_pb2 as svc
+from cashier.v1 import cashier_service_pb2_grpc as svc_grpc
+from cashier.v1 import payment_pb2 as pb
+from gateway.bootstrap import Gateway
+from gateway.config import Settings, load_settings
+from gateway.service.admin import NewMerchant
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL_ENV = "CASHIER_TEST_DATABASE_URL"
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    base = os.environ[PG_URL_ENV]
+    schema = "t_" + uuid.uuid4().hex[:12]
+    engine = create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def make_settings(database_url: str, **sections: dict[str, Any]) -> Settings:
+    overrides: dict[str, dict[str, Any]] = {
+        "server": {"grpc": "127.0.0.1:0", "http": "127.0.0.1:0", "grace_seconds": 2, "threads": 16},
+        "database": {"url": database_url, "pool_size": 8},
+        "logging": {"level": "WARNING"},
+    }
+    for name, values in sections.items():
+        overrides.setdefault(name, {}).update(values)
+    return load_settings(None, env={}, overrides=overrides)
+
+
+@dataclass
+class Tenant:
+    app_id: str
+    key: str
+    merchant_id: str
+
+    @property
+    def parent(self) -> str:
+        return f"merchants/{self.merchant_id}"
+
+
+def seed_tenant(gateway: Gateway, merchant_id: str = "shop-1", app_id: str = "app-1", **merchant: Any) -> Tenant:
+    admin = gateway.admin
+    admin.create_merchant(NewMerchant(merchant_id, merchant.pop("display_name", "Tea House"), **merchant))
+    issued = admin.create_app(app_id, f"App {app_id}")
+    admin.authorize_app(app_id, merchant_id)
+    return Tenant(app_id, issued.key, merchant_id)
+
+
+@dataclass
+class CashierClient:
+    """A trading app's view: a stub on a real channel, its key, its merchant."""
+
+    channel: grpc.Channel
+    tenant: Tenant
+    stub: svc_grpc.CashierServiceStub = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stub = svc_grpc.CashierServiceStub(self.channel)
+
+    def metadata(self, idempotency_key: str | None = None, key: str | None = None) -> list[tuple[str, str]]:
+        md = [("authorization", f"Bearer {key or self.tenant.key}")]
+        if idempotency_key is not None:
+            md.append(("idempotency-key", idempotency_key))
+        return md
+
+    def request(self, **fields: Any) -> svc.CreatePaymentRequest:
+        values: dict[str, Any] = {
+            "parent": self.tenant.parent,
+            "out_trade_no": "order-" + uuid.uuid4().hex[:12],
+            "amount": 2590,
+            "currency_code": "CNY",
+            "subject": "Oolong tea, 250 g",
+            "client": pb.Client(platform=pb.PLATFORM_IOS_APP, app_name="Platform", app_version="9.2.0"),
+            "scenario": pb.SCENARIO_POST_PRODUCT_CARD,
+        }
+        values.update(fields)
+        return svc.CreatePaymentRequest(**values)
+
+    def create(self, idempotency_key: str | None = None, **fields: Any) -> pb.Payment:
+        return self.stub.CreatePayment(self.request(**fields), metadata=self.metadata(idempotency_key)).payment
+
+
+def error_details(err: grpc.RpcError) -> tuple[dict[str, str], error_details_pb2.ErrorInfo | None]:
+    """(field → description from BadRequest, ErrorInfo) of a failed call."""
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
+    fields: dict[str, str] = {}
+    info = None
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields.update({v.field: v.description for v in bad.field_violations})
+        elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+    return fields, info
