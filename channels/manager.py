@@ -86,10 +86,12 @@ def collect_channels_by_plugin(
 ) -> list[tuple[Channel, str]]:
     """Like collect_channels, with the name of the plugin that registered each channel."""
     found: dict[str, tuple[Channel, str]] = {}
+    # Each implementation is called on its own (not through pm.hook) so that a failure names its plugin.
+    arguments = {"config": config}
     for impl in pm.hook.cashier_register_channels.get_hookimpls():
-        plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
+        plugin_name = plugin_display_name(pm, impl.plugin)
         try:
-            result = impl.function(config=config)
+            result = impl.function(**{name: arguments[name] for name in impl.argnames})
         except Exception as exc:
             raise PluginError(f"channel plugin {plugin_name!r} failed to register its channels: {exc}") from exc
         for channel in result or ():
@@ -99,6 +101,14 @@ def collect_channels_by_plugin(
                 raise PluginError(f"plugin {plugin_name!r} registers channel {channel.name!r} twice")
             found[channel.name] = (channel, plugin_name)
     return [found[name] for name in sorted(found)]
+
+
+def plugin_display_name(pm: pluggy.PluginManager, plugin: object) -> str:
+    """The entry-point name, or for plugins registered as objects, their module or class."""
+    name = pm.get_name(plugin) or ""
+    if name and not name.isdigit():  # pluggy names unnamed plugins by id()
+        return name
+    return getattr(plugin, "__name__", None) or type(plugin).__qualname__
 
 
 def list_plugins(pm: CashierPluginManager) -> list[PluginInfo]:

@@ -3,6 +3,7 @@ plugin and found through the `cashier.channels` entry point; nothing in the core
 
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping
 
 from channels.hookspecs import hookimpl
@@ -71,9 +72,14 @@ class FaultyChannel:
             raise RuntimeError("offer exploded")
         if request.client.app_name == "explode-prepare":
             return Offer(1000, "wants this one, then fails")
+        if request.client.app_name == "slow-prepare":
+            return Offer(1000, "takes its time")
         return None
 
     def prepare(self, payment: Payment) -> Redirect:
+        if payment.client.app_name == "slow-prepare":
+            time.sleep(1.5)  # long enough for a test to stop the server mid-call
+            return Redirect(f"https://pay.example.test/slow/{payment.id}")
         raise RuntimeError("prepare exploded")
 
 
