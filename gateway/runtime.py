@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import socket
 import tempfile
@@ -13,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import grpc
 import uvicorn
@@ -157,7 +158,8 @@ def serve(settings: Settings) -> None:
     _supervise(settings)
 
 
-def _serve_one(settings: Settings, *, reuse_port: bool, announce: bool) -> None:
+def _serve_one(settings: Settings, *, reuse_port: bool, announce: bool,
+               on_ready: Callable[[], None] | None = None) -> None:
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -170,16 +172,18 @@ def _serve_one(settings: Settings, *, reuse_port: bool, announce: bool) -> None:
                                "channels": [c.name for c in running.gateway.channels]})
     if announce:
         print(f"cashier: gRPC on {running.grpc_target}, HTTP on {running.http_url}", flush=True)
+    if on_ready is not None:
+        on_ready()
     stopping.wait()
     log.info("shutting down: finishing in-flight calls", extra={"grace_seconds": settings.server.grace_seconds})
     running.stop()
     log.info("stopped")
 
 
-def _worker_main(settings_json: str) -> None:
+def _worker_main(settings_json: str, ready: Any) -> None:
     settings = Settings.model_validate_json(settings_json)
     configure_logging(settings.logging.level, settings.logging.format)
-    _serve_one(settings, reuse_port=True, announce=False)
+    _serve_one(settings, reuse_port=True, announce=False, on_ready=lambda: ready.put(os.getpid()))
 
 
 def _supervise(settings: Settings) -> None:
@@ -196,10 +200,17 @@ def _supervise(settings: Settings) -> None:
     metrics_dir = tempfile.mkdtemp(prefix="cashier-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_worker_main, args=(bound.model_dump_json(),), name=f"cashier-worker-{i}")
+    ready = ctx.Queue()
+    workers = [ctx.Process(target=_worker_main, args=(bound.model_dump_json(), ready), name=f"cashier-worker-{i}")
                for i in range(settings.server.workers)]
     for w in workers:
         w.start()
+    # Announce only once every worker accepts calls, so that a client never meets a half-started fleet.
+    for _ in workers:
+        try:
+            ready.get(timeout=120)
+        except queue.Empty:
+            break
     print(f"cashier: gRPC on {bound.server.grpc}, HTTP on http://{bound.server.http}, "
           f"{len(workers)} workers", flush=True)
     stopping = threading.Event()

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
+import subprocess
+import sys
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,3 +123,60 @@ def error_details(err: grpc.RpcError) -> tuple[dict[str, str], error_details_pb2
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
     return fields, info
+
+
+CASHIER = str(Path(sys.executable).parent / "cashier")
+
+
+def cashier_cli(*args: str, database_url: str, check: bool = True, extra_env: dict[str, str] | None = None
+                ) -> subprocess.CompletedProcess[str]:
+    """Run the real `cashier` console script against a database."""
+    env = {**os.environ, "CASHIER_DATABASE_URL": database_url, **(extra_env or {})}
+    result = subprocess.run([CASHIER, *args], env=env, capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise AssertionError(f"cashier {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+def seed_with_cli(database_url: str, merchant_id: str = "shop-1", app_id: str = "app-1") -> Tenant:
+    cashier_cli("merchants", "create", merchant_id, "--name", "Tea House", database_url=database_url)
+    key = cashier_cli("apps", "create", app_id, "--name", "Shop app", database_url=database_url).stdout.strip()
+    cashier_cli("apps", "authorize", app_id, merchant_id, database_url=database_url)
+    return Tenant(app_id, key, merchant_id)
+
+
+_ANNOUNCE = re.compile(r"gRPC on (\S+), HTTP on (\S+?)(,|$)")
+
+
+class ServeProcess:
+    """`cashier serve` in a subprocess on free ports; stderr (the JSON logs) is collected."""
+
+    def __init__(self, database_url: str, *args: str, extra_env: dict[str, str] | None = None):
+        env = {**os.environ, "CASHIER_DATABASE_URL": database_url, **(extra_env or {})}
+        self.proc = subprocess.Popen(
+            [CASHIER, "serve", "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", *args],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.stderr_lines: list[str] = []
+        threading.Thread(target=self._drain, daemon=True).start()
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        match = _ANNOUNCE.search(line)
+        if match is None:
+            self.kill()
+            raise AssertionError(f"cashier serve did not start: {line!r}\n{''.join(self.stderr_lines)}")
+        self.grpc_target, self.http_url = match.group(1), match.group(2)
+
+    def _drain(self) -> None:
+        for line in self.proc.stderr:  # type: ignore[union-attr]
+            self.stderr_lines.append(line)
+
+    def terminate(self, timeout: float = 20) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
