@@ -7,7 +7,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from channels.manager import CashierPluginManager, collect_channels_by_plugin, list_plugins, make_plugin_manager
+from channels.manager import (
+    CashierPluginManager,
+    collect_channels_by_plugin,
+    list_plugins,
+    make_plugin_manager,
+)
 from channels.protocol import Channel
 from gateway.config import Settings
 from gateway.metrics import Metrics

@@ -249,12 +249,10 @@ def demo(exit_after: bool, workdir: str) -> None:
     sys.exit(run_demo(workdir, exit_after=exit_after))
 
 
-def _add_optional_commands() -> None:
-    try:
-        from channels.alipay.sandbox.cli import sandbox_command
-    except ImportError:
-        return
-    main.add_command(sandbox_command, "sandbox")
+def _sandbox_command() -> click.Command:
+    from channels.alipay.sandbox.cli import sandbox_command
+
+    return sandbox_command
 
 
-_add_optional_commands()
+main.add_command(_sandbox_command(), "sandbox")

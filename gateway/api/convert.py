@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -13,7 +13,15 @@ from channels.protocol import Channel
 from gateway.domain.actions import AppPay, BuyerAction, HostedCheckout, QrCode, Redirect
 from gateway.domain.errors import Violations
 from gateway.domain.merchants import Merchant, MerchantState, SettlementPlan
-from gateway.domain.payments import ClientInfo, LineItem, NewPayment, Payment, PaymentState, Platform, Scenario
+from gateway.domain.payments import (
+    ClientInfo,
+    LineItem,
+    NewPayment,
+    Payment,
+    PaymentState,
+    Platform,
+    Scenario,
+)
 from gateway.service.routing import RouteDecision
 
 _MERCHANT_NAME = re.compile(r"merchants/([^/]+)")
@@ -103,7 +111,7 @@ def new_payment_from(v: Violations, req: svc.CreatePaymentRequest) -> NewPayment
 
 
 def timestamp_to_datetime(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=timezone.utc)
+    return ts.ToDatetime(tzinfo=UTC)
 
 
 # --- responses ------------------------------------------------------------------------------------

@@ -9,7 +9,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from cashier.v1 import cashier_service_pb2, cashier_service_pb2_grpc, operator_service_pb2, operator_service_pb2_grpc
+from cashier.v1 import (
+    cashier_service_pb2,
+    cashier_service_pb2_grpc,
+    operator_service_pb2,
+    operator_service_pb2_grpc,
+)
 from gateway.api.interceptor import CashierInterceptor
 from gateway.api.servicers import CashierServicer, OperatorServicer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Union
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class HostedCheckout:
     kind = "hosted_checkout"
 
 
-BuyerAction = Union[AppPay, Redirect, QrCode, HostedCheckout]
+BuyerAction = AppPay | Redirect | QrCode | HostedCheckout
 ACTION_KINDS = ("app_pay", "redirect", "qr_code", "hosted_checkout")
 
 

@@ -4,7 +4,7 @@ index serves "newest first" listing and creation-time filters without a second i
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAYMENT_PREFIX = "pay_"
@@ -33,4 +33,4 @@ def payment_id_floor(at: datetime) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Mapping
 
 from gateway.domain.actions import BuyerAction
 from gateway.domain.errors import FailedPrecondition

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Callable
 
 from gateway.domain.errors import AlreadyExists, NotFound, Violations
 from gateway.domain.ids import utcnow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from gateway.domain.errors import Unauthenticated
 from gateway.domain.merchants import Principal

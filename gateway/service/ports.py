@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from gateway.domain.merchants import App, Merchant, Principal
 from gateway.domain.payments import Payment, PaymentState

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import httpx
@@ -83,8 +83,8 @@ def test_list_pages_newest_first_without_gaps_or_repeats(client: CashierClient) 
 
 def test_list_filters_by_creation_time(client: CashierClient) -> None:
     first = client.create()
-    cut = datetime.now(timezone.utc) + timedelta(milliseconds=5)
-    while datetime.now(timezone.utc) < cut + timedelta(milliseconds=5):
+    cut = datetime.now(UTC) + timedelta(milliseconds=5)
+    while datetime.now(UTC) < cut + timedelta(milliseconds=5):
         pass
     second = client.create()
     stamp = Timestamp()

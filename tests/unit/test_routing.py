@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,7 @@ from gateway.domain.payments import ClientInfo
 from gateway.service.routing import Router, RoutingRule
 
 MERCHANT = Merchant("shop-1", "Tea", MerchantState.APPROVED, True, "food", SettlementPlan.T15,
-                    datetime(2026, 1, 1, tzinfo=timezone.utc))
+                    datetime(2026, 1, 1, tzinfo=UTC))
 
 
 class Fixed:

@@ -1,0 +1,157 @@
+"""Trade bills in Alipay's layout: ``<PID>0156_<YYYYMMDD>.csv.zip`` holding two GBK CSV files.
+
+Text cells end in a TAB before the comma (as in Alipay's files); times and amounts do not. Refund rows carry
+the order amount as is and a negative 商家实收. The sandbox charges no service fee (服务费 0.00).
+Zip member names are GBK bytes without the UTF-8 flag, as Alipay's archives have them.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .store import Trade
+from .values import fen_to_yuan, fmt_time, mask_logon_id
+
+DETAIL_COLUMNS = (
+    "支付宝交易号", "商户订单号", "业务类型", "商品名称", "创建时间", "完成时间", "门店编号", "门店名称",
+    "操作员", "终端号", "对方账户", "订单金额（元）", "商家实收（元）", "支付宝红包（元）", "集分宝（元）",
+    "支付宝优惠（元）", "商家优惠（元）", "券核销金额（元）", "券名称", "商家红包消费金额（元）",
+    "卡消费金额（元）", "退款批次号/请求号", "服务费（元）", "分润（元）", "备注",
+)  # fmt: skip
+SUMMARY_COLUMNS = (
+    "门店编号", "门店名称", "交易订单总笔数", "退款订单总笔数", "订单金额（元）", "商家实收（元）",
+    "支付宝优惠（元）", "商家优惠（元）", "卡消费金额（元）", "服务费（元）", "分润（元）", "实收净额（元）",
+)  # fmt: skip
+TEXT = "\t"
+ZERO = "0.00"
+
+
+@dataclass
+class BillRow:
+    kind: str  # 交易 | 退款
+    trade: Trade
+    finished: datetime
+    amount_fen: int  # signed: what the merchant received
+    out_request_no: str = ""
+
+
+def bill_rows(trades: Iterable[Trade], start: datetime, end: datetime) -> list[BillRow]:
+    """Payments and refunds of ``trades`` completed in ``[start, end)``, in completion order."""
+    rows = []
+    for trade in trades:
+        if trade.gmt_payment and start <= trade.gmt_payment < end:
+            rows.append(BillRow("交易", trade, trade.gmt_payment, trade.amount_fen))
+        for refund in trade.refunds:
+            if start <= refund.gmt_refund < end:
+                rows.append(BillRow("退款", trade, refund.gmt_refund, -refund.amount_fen, refund.out_request_no))
+    rows.sort(key=lambda r: (r.finished, r.trade.trade_no, r.kind))
+    return rows
+
+
+def _total(rows: list[BillRow]) -> str:
+    return fen_to_yuan(sum(r.amount_fen for r in rows))
+
+
+def _cn_date(moment: datetime) -> str:
+    return moment.strftime("%Y年%m月%d日 %H:%M:%S")
+
+
+def _line(cells: Iterable[str]) -> str:
+    return ",".join(cells)
+
+
+def _detail_line(row: BillRow) -> str:
+    t = row.trade
+    cells = [
+        t.trade_no + TEXT,
+        t.out_trade_no + TEXT,
+        row.kind + TEXT,
+        t.subject.replace(",", "，") + TEXT,
+        fmt_time(t.gmt_create),
+        fmt_time(row.finished),
+        TEXT,  # 门店编号
+        TEXT,  # 门店名称
+        TEXT,  # 操作员
+        TEXT,  # 终端号
+        mask_logon_id(t.buyer_logon_id) + TEXT,
+        fen_to_yuan(t.amount_fen),
+        fen_to_yuan(row.amount_fen),
+        ZERO, ZERO, ZERO, ZERO, ZERO,
+        TEXT,  # 券名称
+        ZERO, ZERO,
+        row.out_request_no + TEXT,
+        ZERO, ZERO,
+        TEXT,  # 备注
+    ]  # fmt: skip
+    return _line(cells)
+
+
+def render_detail(account: str, start: datetime, end: datetime, rows: list[BillRow], now: datetime) -> str:
+    payments = [r for r in rows if r.kind == "交易"]
+    refunds = [r for r in rows if r.kind == "退款"]
+    lines = [
+        "#支付宝业务明细查询",
+        f"#账号：[{account}]",
+        f"#起始日期：[{_cn_date(start)}]   终止日期：[{_cn_date(end)}]",
+        "#-----------------------------------------业务明细列表----------------------------------------",
+        _line(DETAIL_COLUMNS),
+        *(_detail_line(r) for r in rows),
+        "#-----------------------------------------业务明细列表结束------------------------------------",
+        f"#交易合计：{len(payments)}笔，商家实收共{_total(payments)}元，商家优惠共0.00元",
+        f"#退款合计：{len(refunds)}笔，商家实收退款共{_total(refunds)}元，商家优惠退款共0.00元",
+        f"#导出时间：[{_cn_date(now)}]",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def render_summary(account: str, start: datetime, end: datetime, rows: list[BillRow], now: datetime) -> str:
+    payments = [r for r in rows if r.kind == "交易"]
+    refunds = [r for r in rows if r.kind == "退款"]
+    order_fen = sum(r.trade.amount_fen for r in payments)
+    net_fen = sum(r.amount_fen for r in rows)
+    store_cells = [TEXT, TEXT]
+    totals = [
+        str(len(payments)), str(len(refunds)), fen_to_yuan(order_fen), fen_to_yuan(net_fen),
+        ZERO, ZERO, ZERO, ZERO, ZERO, fen_to_yuan(net_fen),
+    ]  # fmt: skip
+    lines = [
+        "#支付宝业务汇总查询",
+        f"#账号：[{account}]",
+        f"#起始日期：[{_cn_date(start)}]   终止日期：[{_cn_date(end)}]",
+        "#-----------------------------------------业务汇总列表----------------------------------------",
+        _line(SUMMARY_COLUMNS),
+        _line(store_cells + totals),
+        _line(["合计" + TEXT, TEXT] + totals),
+        "#-----------------------------------------业务汇总列表结束------------------------------------",
+        f"#导出时间：[{_cn_date(now)}]",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+class _GbkName(zipfile.ZipInfo):
+    """A member whose name is stored as GBK bytes with no UTF-8 flag, like Alipay's bill archives."""
+
+    def _encodeFilenameFlags(self):  # overrides zipfile's private hook
+        return self.filename.encode("gbk"), self.flag_bits & ~0x800
+
+
+def build_zip(seller_id: str, label: str, rows: list[BillRow], start: datetime, end: datetime,
+              now: datetime) -> tuple[str, bytes]:
+    """Return ``(<PID>0156_<label>.csv.zip, bytes)``; ``label`` is ``YYYYMMDD`` or ``YYYYMM``."""
+    account = f"{seller_id}0156"
+    stem = f"{account}_{label}"
+    members = {
+        f"{stem}_业务明细.csv": render_detail(account, start, end, rows, now),
+        f"{stem}_业务明细(汇总).csv": render_summary(account, start, end, rows, now),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            info = _GbkName(name, date_time=now.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, text.encode("gbk", errors="replace"))
+    return f"{stem}.csv.zip", buffer.getvalue()

@@ -1,0 +1,36 @@
+"""Settings of one sandbox instance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .values import beijing_now
+
+
+@dataclass
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    port: int = 8090  # 0 = any free port
+    # app_id -> the app's public key (PEM text, or Alipay's bare one-line Base64)
+    apps: dict[str, str] = field(default_factory=dict)
+    # The sandbox's own private key ("the Alipay key"): PEM/Base64 text, or a file (created when missing).
+    # With neither, a fresh key is generated at start.
+    private_key: str | None = None
+    key_file: Path | None = None
+    # Multiplies the notification retry gaps (4m, 10m, ...); 0.001 turns 4 minutes into 0.24 s.
+    time_scale: float = 1.0
+    state_file: Path | None = None
+    # Base URL written into qr_code, checkout and bill links; default: the URL the request came in on.
+    public_url: str | None = None
+    notify_timeout: float = 5.0
+    # Alipay notifies TRADE_SUCCESS by default; refund notifications are opt-in here.
+    notify_refunds: bool = False
+    # Alipay answers ACQ.TRADE_NOT_EXIST for a precreated trade until the buyer scans its QR code.
+    hide_unscanned_precreate: bool = True
+    # Alipay serves a day's bill from the next day on (T+1); the sandbox serves today's too unless strict.
+    strict_bill_date: bool = False
+    bill_url_ttl: float = 30.0
+    clock: Callable[[], datetime] = beijing_now
