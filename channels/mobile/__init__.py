@@ -1,0 +1,32 @@
+"""Built-in channel: native Alipay payment inside the platform's own mobile app.
+
+Registered through the `cashier.channels` entry point `mobile`, exactly like a third-party plugin.
+Needs the shared `[channels.alipay]` table; `[channels.mobile]` sets the minimum app versions:
+
+    [channels.mobile.min_native_version]
+    ios = "8.0"
+    android = "8.0"
+    harmonyos = "1.0"
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from channels.alipay.settings import AlipaySettings
+from channels.hookspecs import hookimpl
+from channels.mobile.channel import DEFAULT_MIN_VERSIONS, MobileChannel
+
+log = logging.getLogger(__name__)
+
+
+@hookimpl
+def cashier_register_channels(config: Mapping[str, Mapping[str, Any]]) -> list[MobileChannel]:
+    if "alipay" not in config:
+        log.info("channel mobile not registered: the configuration has no [channels.alipay] table")
+        return []
+    table = config.get("mobile", {})
+    versions = {**DEFAULT_MIN_VERSIONS, **table.get("min_native_version", {})}
+    return [MobileChannel(AlipaySettings.from_table(config["alipay"]).client(), versions)]
