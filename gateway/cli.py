@@ -241,12 +241,14 @@ def channels_cmd(obj: Context) -> None:
 @main.command()
 @click.option("--exit", "exit_after", is_flag=True, help="End after the walk-through (for scripts).")
 @click.option("--dir", "workdir", type=click.Path(file_okay=False), default="var/demo", show_default=True,
-              help="Where the demo keeps its SQLite database.")
-def demo(exit_after: bool, workdir: str) -> None:
+              help="Where the demo keeps its SQLite database and generated test keys.")
+@click.option("--grpc", "grpc_addr", default="127.0.0.1:50051", show_default=True)
+@click.option("--http", "http_addr", default="127.0.0.1:8080", show_default=True)
+def demo(exit_after: bool, workdir: str, grpc_addr: str, http_addr: str) -> None:
     """Start everything on embedded SQLite and walk through what the gateway does."""
     from gateway.demo import run_demo
 
-    sys.exit(run_demo(workdir, exit_after=exit_after))
+    sys.exit(run_demo(workdir, exit_after=exit_after, grpc_address=grpc_addr, http_address=http_addr))
 
 
 def _sandbox_command() -> click.Command:
