@@ -8,7 +8,8 @@ fails when a hook here lacks documentation or a ``test_hook_<name>`` test.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 

@@ -6,9 +6,10 @@ There is no global manager: every caller (the server, the CLI, each test) makes 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Collection, Iterable, Mapping
+from typing import Any
 
 import pluggy
 

@@ -8,8 +8,9 @@ operation answers with the closed `Outcome` enum; UNKNOWN means "ask again later
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from gateway.domain.actions import (  # re-exported for channel developers
     AppPay,

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 import grpc
 import pytest
 
 from gateway.runtime import RunningGateway, start
-from tests.support import PG_URL_ENV, ROOT, CashierClient, Tenant, postgres_schema_url, seed_tenant, make_settings
+from tests.support import (
+    PG_URL_ENV,
+    ROOT,
+    CashierClient,
+    Tenant,
+    make_settings,
+    postgres_schema_url,
+    seed_tenant,
+)
 
 # The test-only channel plugin is installed beside the environment (see the Makefile), so that only the
 # tests, and the servers they start, find its entry point.

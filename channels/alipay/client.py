@@ -9,8 +9,10 @@ Retries (bounded, doubling back-off, the *same signed bytes* each time):
 
 * query, refund query, close, bill URL and precreate are retried after timeouts, connection errors,
   HTTP 5xx and Alipay's own "unknown" answers (20000, SYSTEM_ERROR): repeating them changes nothing
-  (closing twice answers TRADE_HAS_CLOSE, which counts as success; Alipay de-duplicates precreate by
-  out_trade_no with identical parameters).
+  (Alipay de-duplicates precreate by out_trade_no with identical parameters). Closing is only allowed
+  in WAIT_BUYER_PAY, so a close that already went through answers the repeat with
+  ACQ.TRADE_STATUS_ERROR, exactly as for a paid trade: after a retry that answer is UNKNOWN
+  ("close_unconfirmed", query the trade), never a FAILURE.
 * refund and transfer move money. Alipay de-duplicates them by out_request_no / out_biz_no, but
   refunds of one trade must be 3 s apart and a too-quick repeat may be refused with a code that looks
   definite. So they are retried only when the request certainly never left (connection refused or
@@ -678,9 +680,18 @@ class AlipayClient:
         url = f"{self.gateway_url}?{request.query_string()}"
         body = request.form_body()
         attempt = 0
+        maybe_processed = False  # an earlier attempt may have reached Alipay and been carried out
         while True:
             attempt += 1
             outcome, node = self._attempt(operation, url, body)
+            if (
+                maybe_processed
+                and operation is Operation.CLOSE
+                and outcome.failed
+                and outcome.sub_code == "ACQ.TRADE_STATUS_ERROR"
+            ):
+                # "Not WAIT_BUYER_PAY" may be our own earlier attempt's doing: only a query can tell.
+                outcome = refine(outcome, to=Outcome.UNKNOWN, grpc_status="UNAVAILABLE", reason="close_unconfirmed")
             if outcome.code is not None and node:
                 mismatch = next((k for k, v in echoes.items() if k in node and node[k] != v), None)
                 if mismatch is not None:
@@ -708,6 +719,7 @@ class AlipayClient:
             )
             if not may_retry:
                 return result
+            maybe_processed = maybe_processed or outcome.request_sent
             self._sleep(self._retry.backoff_seconds * 2 ** (attempt - 1))
 
     def _attempt(

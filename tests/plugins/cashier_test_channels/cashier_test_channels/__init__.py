@@ -4,7 +4,8 @@ plugin and found through the `cashier.channels` entry point; nothing in the core
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from channels.hookspecs import hookimpl
 from channels.protocol import (
