@@ -37,6 +37,8 @@ class RouteRequest:
     currency: str
     client: ClientInfo
     scenario: Scenario
+    # The buyer will scan a QR code with another device.
+    scan_to_pay: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cashier/v1/cashier_service.proto\x12\ncashier.v1\x1a\x18\x63\x61shier/v1/payment.proto\x1a\x18\x63\x61shier/v1/routing.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa2\x03\n\x14\x43reatePaymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\nline_items\x18\x06 \x03(\x0b\x32\x14.cashier.v1.LineItem\x12\"\n\x06\x63lient\x18\x07 \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\x08 \x01(\x0e\x32\x14.cashier.v1.Scenario\x12\x12\n\nreturn_url\x18\t \x01(\t\x12/\n\x0c\x65xpire_after\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12@\n\x08metadata\x18\x0b \x03(\x0b\x32..cashier.v1.CreatePaymentRequest.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"=\n\x15\x43reatePaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"!\n\x11GetPaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x12GetPaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"\xdf\x01\n\x13ListPaymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\'\n\x05state\x18\x04 \x01(\x0e\x32\x18.cashier.v1.PaymentState\x12\x34\n\x10\x63reate_time_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reate_time_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x14ListPaymentsResponse\x12%\n\x08payments\x18\x01 \x03(\x0b\x32\x13.cashier.v1.Payment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x13\x43losePaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x14\x43losePaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"\x98\x01\n\x13PreviewRouteRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\"\n\x06\x63lient\x18\x04 \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\x05 \x01(\x0e\x32\x14.cashier.v1.Scenario\"h\n\x14PreviewRouteResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12.\n\ncandidates\x18\x02 \x03(\x0b\x32\x1a.cashier.v1.RouteCandidate\x12\x0f\n\x07refusal\x18\x03 \x01(\t\"<\n\x13ListChannelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x14ListChannelsResponse\x12%\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x13.cashier.v1.Channel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xff\x03\n\x0e\x43\x61shierService\x12T\n\rCreatePayment\x12 .cashier.v1.CreatePaymentRequest\x1a!.cashier.v1.CreatePaymentResponse\x12K\n\nGetPayment\x12\x1d.cashier.v1.GetPaymentRequest\x1a\x1e.cashier.v1.GetPaymentResponse\x12Q\n\x0cListPayments\x12\x1f.cashier.v1.ListPaymentsRequest\x1a .cashier.v1.ListPaymentsResponse\x12Q\n\x0c\x43losePayment\x12\x1f.cashier.v1.ClosePaymentRequest\x1a .cashier.v1.ClosePaymentResponse\x12Q\n\x0cPreviewRoute\x12\x1f.cashier.v1.PreviewRouteRequest\x1a .cashier.v1.PreviewRouteResponse\x12Q\n\x0cListChannels\x12\x1f.cashier.v1.ListChannelsRequest\x1a .cashier.v1.ListChannelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cashier/v1/cashier_service.proto\x12\ncashier.v1\x1a\x18\x63\x61shier/v1/payment.proto\x1a\x18\x63\x61shier/v1/routing.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n\x14\x43reatePaymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\nline_items\x18\x06 \x03(\x0b\x32\x14.cashier.v1.LineItem\x12\"\n\x06\x63lient\x18\x07 \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\x08 \x01(\x0e\x32\x14.cashier.v1.Scenario\x12\x12\n\nreturn_url\x18\t \x01(\t\x12/\n\x0c\x65xpire_after\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12@\n\x08metadata\x18\x0b \x03(\x0b\x32..cashier.v1.CreatePaymentRequest.MetadataEntry\x12\x13\n\x0bscan_to_pay\x18\x0c \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"=\n\x15\x43reatePaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"!\n\x11GetPaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x12GetPaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"\xdf\x01\n\x13ListPaymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\'\n\x05state\x18\x04 \x01(\x0e\x32\x18.cashier.v1.PaymentState\x12\x34\n\x10\x63reate_time_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reate_time_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x14ListPaymentsResponse\x12%\n\x08payments\x18\x01 \x03(\x0b\x32\x13.cashier.v1.Payment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x13\x43losePaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x14\x43losePaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"\xad\x01\n\x13PreviewRouteRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\"\n\x06\x63lient\x18\x04 \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\x05 \x01(\x0e\x32\x14.cashier.v1.Scenario\x12\x13\n\x0bscan_to_pay\x18\x06 \x01(\x08\"h\n\x14PreviewRouteResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12.\n\ncandidates\x18\x02 \x03(\x0b\x32\x1a.cashier.v1.RouteCandidate\x12\x0f\n\x07refusal\x18\x03 \x01(\t\"<\n\x13ListChannelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x14ListChannelsResponse\x12%\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x13.cashier.v1.Channel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xff\x03\n\x0e\x43\x61shierService\x12T\n\rCreatePayment\x12 .cashier.v1.CreatePaymentRequest\x1a!.cashier.v1.CreatePaymentResponse\x12K\n\nGetPayment\x12\x1d.cashier.v1.GetPaymentRequest\x1a\x1e.cashier.v1.GetPaymentResponse\x12Q\n\x0cListPayments\x12\x1f.cashier.v1.ListPaymentsRequest\x1a .cashier.v1.ListPaymentsResponse\x12Q\n\x0c\x43losePayment\x12\x1f.cashier.v1.ClosePaymentRequest\x1a .cashier.v1.ClosePaymentResponse\x12Q\n\x0cPreviewRoute\x12\x1f.cashier.v1.PreviewRouteRequest\x1a .cashier.v1.PreviewRouteResponse\x12Q\n\x0cListChannels\x12\x1f.cashier.v1.ListChannelsRequest\x1a .cashier.v1.ListChannelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,31 +38,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEPAYMENTREQUEST_METADATAENTRY']._loaded_options = None
   _globals['_CREATEPAYMENTREQUEST_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_CREATEPAYMENTREQUEST']._serialized_start=166
-  _globals['_CREATEPAYMENTREQUEST']._serialized_end=584
-  _globals['_CREATEPAYMENTREQUEST_METADATAENTRY']._serialized_start=537
-  _globals['_CREATEPAYMENTREQUEST_METADATAENTRY']._serialized_end=584
-  _globals['_CREATEPAYMENTRESPONSE']._serialized_start=586
-  _globals['_CREATEPAYMENTRESPONSE']._serialized_end=647
-  _globals['_GETPAYMENTREQUEST']._serialized_start=649
-  _globals['_GETPAYMENTREQUEST']._serialized_end=682
-  _globals['_GETPAYMENTRESPONSE']._serialized_start=684
-  _globals['_GETPAYMENTRESPONSE']._serialized_end=742
-  _globals['_LISTPAYMENTSREQUEST']._serialized_start=745
-  _globals['_LISTPAYMENTSREQUEST']._serialized_end=968
-  _globals['_LISTPAYMENTSRESPONSE']._serialized_start=970
-  _globals['_LISTPAYMENTSRESPONSE']._serialized_end=1056
-  _globals['_CLOSEPAYMENTREQUEST']._serialized_start=1058
-  _globals['_CLOSEPAYMENTREQUEST']._serialized_end=1093
-  _globals['_CLOSEPAYMENTRESPONSE']._serialized_start=1095
-  _globals['_CLOSEPAYMENTRESPONSE']._serialized_end=1155
-  _globals['_PREVIEWROUTEREQUEST']._serialized_start=1158
-  _globals['_PREVIEWROUTEREQUEST']._serialized_end=1310
-  _globals['_PREVIEWROUTERESPONSE']._serialized_start=1312
-  _globals['_PREVIEWROUTERESPONSE']._serialized_end=1416
-  _globals['_LISTCHANNELSREQUEST']._serialized_start=1418
-  _globals['_LISTCHANNELSREQUEST']._serialized_end=1478
-  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1480
-  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1566
-  _globals['_CASHIERSERVICE']._serialized_start=1569
-  _globals['_CASHIERSERVICE']._serialized_end=2080
+  _globals['_CREATEPAYMENTREQUEST']._serialized_end=605
+  _globals['_CREATEPAYMENTREQUEST_METADATAENTRY']._serialized_start=558
+  _globals['_CREATEPAYMENTREQUEST_METADATAENTRY']._serialized_end=605
+  _globals['_CREATEPAYMENTRESPONSE']._serialized_start=607
+  _globals['_CREATEPAYMENTRESPONSE']._serialized_end=668
+  _globals['_GETPAYMENTREQUEST']._serialized_start=670
+  _globals['_GETPAYMENTREQUEST']._serialized_end=703
+  _globals['_GETPAYMENTRESPONSE']._serialized_start=705
+  _globals['_GETPAYMENTRESPONSE']._serialized_end=763
+  _globals['_LISTPAYMENTSREQUEST']._serialized_start=766
+  _globals['_LISTPAYMENTSREQUEST']._serialized_end=989
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_start=991
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_end=1077
+  _globals['_CLOSEPAYMENTREQUEST']._serialized_start=1079
+  _globals['_CLOSEPAYMENTREQUEST']._serialized_end=1114
+  _globals['_CLOSEPAYMENTRESPONSE']._serialized_start=1116
+  _globals['_CLOSEPAYMENTRESPONSE']._serialized_end=1176
+  _globals['_PREVIEWROUTEREQUEST']._serialized_start=1179
+  _globals['_PREVIEWROUTEREQUEST']._serialized_end=1352
+  _globals['_PREVIEWROUTERESPONSE']._serialized_start=1354
+  _globals['_PREVIEWROUTERESPONSE']._serialized_end=1458
+  _globals['_LISTCHANNELSREQUEST']._serialized_start=1460
+  _globals['_LISTCHANNELSREQUEST']._serialized_end=1520
+  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1522
+  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1608
+  _globals['_CASHIERSERVICE']._serialized_start=1611
+  _globals['_CASHIERSERVICE']._serialized_end=2122
 # @@protoc_insertion_point(module_scope)

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreatePaymentRequest(_message.Message):
-    __slots__ = ("parent", "out_trade_no", "amount", "currency_code", "subject", "line_items", "client", "scenario", "return_url", "expire_after", "metadata")
+    __slots__ = ("parent", "out_trade_no", "amount", "currency_code", "subject", "line_items", "client", "scenario", "return_url", "expire_after", "metadata", "scan_to_pay")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class CreatePaymentRequest(_message.Message):
     RETURN_URL_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_AFTER_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    SCAN_TO_PAY_FIELD_NUMBER: _ClassVar[int]
     parent: str
     out_trade_no: str
     amount: int
@@ -43,7 +44,8 @@ class CreatePaymentRequest(_message.Message):
     return_url: str
     expire_after: _duration_pb2.Duration
     metadata: _containers.ScalarMap[str, str]
-    def __init__(self, parent: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., subject: _Optional[str] = ..., line_items: _Optional[_Iterable[_Union[_payment_pb2.LineItem, _Mapping]]] = ..., client: _Optional[_Union[_payment_pb2.Client, _Mapping]] = ..., scenario: _Optional[_Union[_payment_pb2.Scenario, str]] = ..., return_url: _Optional[str] = ..., expire_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    scan_to_pay: bool
+    def __init__(self, parent: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., subject: _Optional[str] = ..., line_items: _Optional[_Iterable[_Union[_payment_pb2.LineItem, _Mapping]]] = ..., client: _Optional[_Union[_payment_pb2.Client, _Mapping]] = ..., scenario: _Optional[_Union[_payment_pb2.Scenario, str]] = ..., return_url: _Optional[str] = ..., expire_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., scan_to_pay: _Optional[bool] = ...) -> None: ...
 
 class CreatePaymentResponse(_message.Message):
     __slots__ = ("payment",)
@@ -100,18 +102,20 @@ class ClosePaymentResponse(_message.Message):
     def __init__(self, payment: _Optional[_Union[_payment_pb2.Payment, _Mapping]] = ...) -> None: ...
 
 class PreviewRouteRequest(_message.Message):
-    __slots__ = ("parent", "amount", "currency_code", "client", "scenario")
+    __slots__ = ("parent", "amount", "currency_code", "client", "scenario", "scan_to_pay")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     SCENARIO_FIELD_NUMBER: _ClassVar[int]
+    SCAN_TO_PAY_FIELD_NUMBER: _ClassVar[int]
     parent: str
     amount: int
     currency_code: str
     client: _payment_pb2.Client
     scenario: _payment_pb2.Scenario
-    def __init__(self, parent: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., client: _Optional[_Union[_payment_pb2.Client, _Mapping]] = ..., scenario: _Optional[_Union[_payment_pb2.Scenario, str]] = ...) -> None: ...
+    scan_to_pay: bool
+    def __init__(self, parent: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., client: _Optional[_Union[_payment_pb2.Client, _Mapping]] = ..., scenario: _Optional[_Union[_payment_pb2.Scenario, str]] = ..., scan_to_pay: _Optional[bool] = ...) -> None: ...
 
 class PreviewRouteResponse(_message.Message):
     __slots__ = ("channel", "candidates", "refusal")

@@ -691,7 +691,9 @@ class AlipayClient:
                 and outcome.sub_code == "ACQ.TRADE_STATUS_ERROR"
             ):
                 # "Not WAIT_BUYER_PAY" may be our own earlier attempt's doing: only a query can tell.
-                outcome = refine(outcome, to=Outcome.UNKNOWN, grpc_status="UNAVAILABLE", reason="close_unconfirmed")
+                outcome = refine(
+                    outcome, to=Outcome.UNKNOWN, grpc_status="UNAVAILABLE", reason="close_unconfirmed"
+                )
             if outcome.code is not None and node:
                 mismatch = next((k for k, v in echoes.items() if k in node and node[k] != v), None)
                 if mismatch is not None:

@@ -107,6 +107,7 @@ def new_payment_from(v: Violations, req: svc.CreatePaymentRequest) -> NewPayment
         return_url=req.return_url,
         expire_after=expire_after,
         metadata=dict(req.metadata),
+        scan_to_pay=req.scan_to_pay,
     )
 
 
@@ -161,6 +162,7 @@ def payment_to_proto(p: Payment) -> payment_pb2.Payment:
         update_time=_ts(p.updated_at),
         expire_time=_ts(p.expires_at),
         metadata=dict(p.metadata),
+        scan_to_pay=p.scan_to_pay,
     )
 
 

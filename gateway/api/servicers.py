@@ -98,7 +98,8 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
         scenario = convert.scenario_from(v, "scenario", request.scenario)
         v.raise_if_any()
         decision = self.payments.preview(PreviewRoute(
-            current_principal(), merchant_id, request.amount, request.currency_code, client, scenario))
+            current_principal(), merchant_id, request.amount, request.currency_code, client, scenario,
+            request.scan_to_pay))
         return convert.route_to_proto(decision)
 
     def ListChannels(self, request: svc.ListChannelsRequest, context: grpc.ServicerContext) -> svc.ListChannelsResponse:

@@ -75,6 +75,7 @@ class NewPayment:
     return_url: str = ""
     expire_after: timedelta = timedelta(minutes=30)
     metadata: Mapping[str, str] = field(default_factory=dict)
+    scan_to_pay: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,7 @@ class Payment:
     line_items: tuple[LineItem, ...] = ()
     return_url: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    scan_to_pay: bool = False
 
     @classmethod
     def create(cls, *, payment_id: str, app_id: str, new: NewPayment, channel: str, now: datetime) -> Payment:
@@ -119,6 +121,7 @@ class Payment:
             line_items=new.line_items,
             return_url=new.return_url,
             metadata=dict(new.metadata),
+            scan_to_pay=new.scan_to_pay,
         )
 
     def with_action(self, action: BuyerAction) -> Payment:

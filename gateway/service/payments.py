@@ -49,6 +49,7 @@ class PreviewRoute:
     currency: str
     client: ClientInfo
     scenario: Scenario
+    scan_to_pay: bool = False
 
 
 class PaymentService:
@@ -75,7 +76,7 @@ class PaymentService:
                     return self._replay(uow, earlier, cmd)
         merchant.check_can_collect()
         decision = self.router.route(
-            RouteRequest(merchant, new.amount, new.currency, new.client, new.scenario))
+            RouteRequest(merchant, new.amount, new.currency, new.client, new.scenario, new.scan_to_pay))
         channel = decision.require()
         now = self.clock()
         payment = Payment.create(payment_id=self.new_id(now), app_id=cmd.principal.id, new=new,
@@ -164,7 +165,8 @@ class PaymentService:
         _require_access(cmd.principal, cmd.merchant_id)
         with self.uow() as uow:
             merchant = _merchant(uow, cmd.merchant_id)
-        return self.router.route(RouteRequest(merchant, cmd.amount, cmd.currency, cmd.client, cmd.scenario))
+        return self.router.route(
+            RouteRequest(merchant, cmd.amount, cmd.currency, cmd.client, cmd.scenario, cmd.scan_to_pay))
 
 
 def _require_access(principal: Principal, merchant_id: str) -> None:

@@ -45,6 +45,7 @@ def _payment_values(p: Payment) -> dict[str, Any]:
         "return_url": p.return_url,
         "metadata": dict(p.metadata),
         "state": p.state.value,
+        "scan_to_pay": p.scan_to_pay,
         "version": 1,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
@@ -73,6 +74,7 @@ def _payment(row: Any) -> Payment:
         line_items=tuple(LineItem(*item) for item in row.line_items),
         return_url=row.return_url,
         metadata=row.metadata,
+        scan_to_pay=row.scan_to_pay,
     )
 
 

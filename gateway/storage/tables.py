@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql.expression import false
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(naming_convention={
@@ -103,6 +104,7 @@ payments = Table(
     Column("return_url", Text, nullable=False),
     Column("metadata", JSON, nullable=False),
     Column("state", String(24), nullable=False),
+    Column("scan_to_pay", Boolean, nullable=False, default=False, server_default=false()),
     Column("version", Integer, nullable=False, default=1),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

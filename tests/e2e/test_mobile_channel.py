@@ -27,7 +27,9 @@ def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
 
 
 @pytest.fixture
-def gateway(database_url: str, alipay: LocalAlipay) -> Iterator[RunningGateway]:
+def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningGateway]:
+    # Mobile against the test plugin's H5 fallback only: other built-in channels would serve PC browsers.
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile,test_channels")
     settings = make_settings(database_url, channels={
         "alipay": alipay.channel_table, "mobile": {"min_native_version": {"ios": "8.2", "harmonyos": "2.0"}},
         # Keep the test plugin's own native channel out of the way: test_web is the H5 fallback here.
