@@ -24,12 +24,14 @@ hookimpl = pluggy.HookimplMarker("cashier")
 
 
 @hookspec
-def cashier_register_channels(config: Mapping[str, Mapping[str, Any]]) -> list[Channel] | None:
+def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_url: str) -> list[Channel] | None:
     """Called once per gateway process at start-up (and by ``cashier channels``), after the
     configuration is loaded and before the server accepts calls.
 
     ``config`` maps a channel name to its table from the configuration file's ``[channels.<name>]``
     section (an empty mapping when the file has none). A plugin reads only its own tables.
+    ``gateway_url`` is the public base URL of the gateway's HTTP face (``server.public_url``), for the
+    notification and return URLs a channel hands its rail.
 
     Return a list of objects satisfying ``channels.protocol.Channel``, or ``None`` (or an empty list)
     to register nothing, e.g. when its configuration is missing. Raising stops start-up with the

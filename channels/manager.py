@@ -77,18 +77,19 @@ def make_plugin_manager(
     return pm
 
 
-def collect_channels(pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]]) -> list[Channel]:
+def collect_channels(pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]],
+                     gateway_url: str = "http://127.0.0.1:8080") -> list[Channel]:
     """Ask every plugin for its channels; check each satisfies the protocol and names are unique."""
-    return [channel for channel, _plugin in collect_channels_by_plugin(pm, config)]
+    return [channel for channel, _plugin in collect_channels_by_plugin(pm, config, gateway_url)]
 
 
 def collect_channels_by_plugin(
-    pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]]
+    pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]], gateway_url: str = "http://127.0.0.1:8080"
 ) -> list[tuple[Channel, str]]:
     """Like collect_channels, with the name of the plugin that registered each channel."""
     found: dict[str, tuple[Channel, str]] = {}
     # Each implementation is called on its own (not through pm.hook) so that a failure names its plugin.
-    arguments = {"config": config}
+    arguments = {"config": config, "gateway_url": gateway_url.rstrip("/")}
     for impl in pm.hook.cashier_register_channels.get_hookimpls():
         plugin_name = plugin_display_name(pm, impl.plugin)
         try:

@@ -23,7 +23,8 @@ from gateway.domain.merchants import Merchant
 from gateway.domain.payments import ClientInfo, Payment, Platform, Scenario
 
 __all__ = [
-    "AppPay", "BuyerAction", "Channel", "ChannelResult", "ClientInfo", "Decline", "HostedCheckout",
+    "AppPay", "BuyerAction", "Channel", "ChannelNotification", "ChannelResult", "NotificationReceiver",
+    "NotificationRejected", "ClientInfo", "Decline", "HostedCheckout",
     "Merchant", "Offer", "Outcome", "Payment", "Platform", "QrCode", "Redirect", "RouteRequest", "Scenario",
 ]
 
@@ -70,6 +71,33 @@ class ChannelResult:
     data: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelNotification:
+    """A verified asynchronous notification, in the gateway's terms."""
+
+    payment_id: str  # the gateway's payment id, which channels use as the rail's out_trade_no
+    outcome: Outcome
+    amount: int  # minor units the channel says were paid
+    reference: str = ""  # the channel's own trade number
+    event_id: str = ""  # the channel's id for this notification (stable across its retries)
+
+
+class NotificationRejected(Exception):
+    """Not genuine, or not for us: nothing changes and the channel will send it again."""
+
+
+@runtime_checkable
+class NotificationReceiver(Protocol):
+    """Optional capability of a Channel that is told about payments asynchronously. The gateway serves
+    `POST /notify/<channel name>/<merchant id>`; a channel puts that URL in what it sends the rail."""
+
+    notification_ack: str  # the body the channel expects once a notification is processed
+
+    def parse_notification(self, body: bytes, content_type: str) -> ChannelNotification:
+        """Verify and decode; raise NotificationRejected for anything not genuine or not ours."""
+        ...
+
+
 @runtime_checkable
 class Channel(Protocol):
     """A payment channel. `name` is stable and unique (it is stored with each payment)."""
@@ -90,3 +118,5 @@ class Channel(Protocol):
         """Produce what the buyer's client must do to pay `payment` (already routed to this channel).
         Raise to refuse; the core stores nothing and answers the app with a clear status."""
         ...
+
+    # Optional: `close()` is called when the gateway stops, to release connection pools and the like.

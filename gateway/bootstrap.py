@@ -37,11 +37,19 @@ class Gateway:
     admin: AdminService
     _origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
+    def channel(self, name: str) -> Channel | None:
+        return next((c for c in self.channels if c.name == name), None)
+
     def channel_origin(self, channel_name: str) -> tuple[str, str]:
         """(distribution, version) of the plugin that registered a channel."""
         return self._origins.get(channel_name, ("", ""))
 
     def close(self) -> None:
+        """Release what the channels hold (e.g. their rails' connection pools), then the database."""
+        for channel in self.channels:
+            close = getattr(channel, "close", None)
+            if callable(close):
+                close()
         self.engine.dispose()
 
 
@@ -73,7 +81,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
     if run_migrations:
         migrate.upgrade(engine)
     pm = build_plugins(plugins)
-    registered = collect_channels_by_plugin(pm, settings.channels)
+    registered = collect_channels_by_plugin(pm, settings.channels, settings.public_url)
     channels = [channel for channel, _plugin in registered]
     metrics = metrics or Metrics()
     uow = SqlUnitOfWorkFactory(engine)

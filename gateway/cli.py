@@ -228,7 +228,7 @@ def channels_cmd(obj: Context) -> None:
     settings = obj.settings()
     pm = build_plugins()
     by_plugin: dict[str, list[str]] = {}
-    for channel, plugin in collect_channels_by_plugin(pm, settings.channels):
+    for channel, plugin in collect_channels_by_plugin(pm, settings.channels, settings.public_url):
         by_plugin.setdefault(plugin, []).append(channel.name)
     infos = list_plugins(pm)
     if not infos:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -59,6 +60,15 @@ def run_demo(workdir: str, *, exit_after: bool = False, grpc_address: str = "127
         alipay.stop()
 
 
+def _wait_until_paid(stub: svc_grpc.CashierServiceStub, name: str, md: list[tuple[str, str]]) -> pb.Payment:
+    deadline = time.monotonic() + 10
+    while True:
+        payment = stub.GetPayment(svc.GetPaymentRequest(name=name), metadata=md).payment
+        if payment.state == pb.PAYMENT_STATE_SUCCEEDED or time.monotonic() > deadline:
+            return payment
+        time.sleep(0.05)
+
+
 def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
     admin = running.gateway.admin
     print(f"gRPC on {running.grpc_target}, HTTP on {running.http_url}, database {running.gateway.settings.database.url}")
@@ -109,17 +119,29 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
         payment = stub.CreatePayment(request, metadata=idem).payment
         print(f"{payment.name}\n  state {pb.PaymentState.Name(payment.state)}, channel {payment.channel}")
         print(f"  order string for the Alipay SDK: {payment.action.app_pay.order_string[:110]}…")
-        answer = httpx.post(f"{sandbox_url}/sandbox/app-pay", content=payment.action.app_pay.order_string,
-                            headers={"content-type": "application/x-www-form-urlencoded"}).json()
-        print(f"  the Alipay sandbox verified the signature and opened trade {answer.get('trade_no')} "
-              f"for {answer.get('total_amount')} CNY; a buyer can pay it at {answer.get('checkout_url')}")
-        print("  (the notification that marks it SUCCEEDED in the gateway arrives with the lifecycle release)")
+        answer = httpx.post(f"{sandbox_url}/sandbox/app-pay",
+                            json={"order_string": payment.action.app_pay.order_string, "pay": True}).json()
+        print(f"  the Alipay sandbox verified the signature, opened trade {answer.get('trade_no')} "
+              f"for {answer.get('total_amount')} CNY, and the buyer paid it in the (simulated) Alipay app")
+        paid = _wait_until_paid(stub, payment.name, md)
+        print(f"  Alipay's signed notification reached {running.http_url}/notify/mobile/{MERCHANT}: "
+              f"{pb.PaymentState.Name(paid.state)}")
 
-        step(8, "Retry with the same idempotency-key: the first answer, replayed")
+        step(8, "A second order, left for you to pay in a browser")
+        second = stub.CreatePayment(svc.CreatePaymentRequest(
+            parent=f"merchants/{MERCHANT}", out_trade_no=f"demo-{app_id}-2", amount=1280, currency_code="CNY",
+            subject="Jasmine tea, 100 g", client=pb.Client(platform=pb.PLATFORM_IOS_APP, app_version="9.1.0")),
+            metadata=md).payment
+        opened = httpx.post(f"{sandbox_url}/sandbox/app-pay",
+                            json={"order_string": second.action.app_pay.order_string}).json()
+        print(f"  open {opened.get('checkout_url')} and press 确认付款 · Pay;\n"
+              f"  then {second.name} turns SUCCEEDED (GetPayment, or watch /metrics)")
+
+        step(9, "Retry with the same idempotency-key: the first answer, replayed")
         again = stub.CreatePayment(request, metadata=idem).payment
-        print(f"same payment: {again == payment}")
+        print(f"same answer as the first call: {again == payment}")
 
-        step(9, "Bad input: every wrong field is named, nothing is written")
+        step(10, "Bad input: every wrong field is named, nothing is written")
         bad = svc.CreatePaymentRequest(parent=f"merchants/{MERCHANT}", out_trade_no="bad one", amount=0,
                                        currency_code="USD", client=pb.Client(platform=pb.PLATFORM_PC_BROWSER))
         try:
@@ -134,14 +156,22 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
                     for v in br.field_violations:
                         print(f"   {v.field}: {v.description}")
 
-        step(10, "ListPayments (paginated) and ClosePayment")
+        step(11, "ListPayments (paginated) and ClosePayment")
         page = stub.ListPayments(svc.ListPaymentsRequest(parent=f"merchants/{MERCHANT}", page_size=5), metadata=md)
         for p in page.payments:
             print(f"   {p.name}  {format_minor(p.amount, p.currency_code)}  {pb.PaymentState.Name(p.state)}")
-        closed = stub.ClosePayment(svc.ClosePaymentRequest(name=payment.name), metadata=md).payment
-        print(f"closed: {pb.PaymentState.Name(closed.state)}")
+        try:
+            stub.ClosePayment(svc.ClosePaymentRequest(name=payment.name), metadata=md)
+        except grpc.RpcError as err:
+            print(f"closing the paid one: {err.code().name}: {err.details()}")
+        third = stub.CreatePayment(request.__class__(
+            parent=f"merchants/{MERCHANT}", out_trade_no=f"demo-{app_id}-3", amount=990, currency_code="CNY",
+            subject="Tea cup", client=pb.Client(platform=pb.PLATFORM_IOS_APP, app_version="9.1.0")),
+            metadata=md).payment
+        closed = stub.ClosePayment(svc.ClosePaymentRequest(name=third.name), metadata=md).payment
+        print(f"closing an unpaid one: {pb.PaymentState.Name(closed.state)}")
 
-    step(11, "Prometheus metrics on the HTTP face")
+    step(12, "Prometheus metrics on the HTTP face")
     for line in httpx.get(f"{running.http_url}/metrics").text.splitlines():
         if line.startswith("cashier_rpc_calls_total"):
             print("  " + line)

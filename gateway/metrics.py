@@ -37,6 +37,10 @@ class Metrics:
             "cashier_channel_latency_seconds", "Channel operation latency", ["channel", "operation"],
             buckets=LATENCY_BUCKETS, registry=self.registry)
 
+        self.notifications = Counter(
+            "cashier_notifications", "Channel notifications received, by channel and result",
+            ["channel", "result"], registry=self.registry)
+
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
         self.rpc_calls.labels(method, code).inc()
         self.rpc_latency.labels(method).observe(seconds)

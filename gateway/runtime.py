@@ -120,10 +120,20 @@ def _tls(settings: Settings) -> tuple[bytes, bytes] | None:
 def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: bool = False,
           run_migrations: bool = True, housekeeping: bool = True) -> RunningGateway:
     """Start one worker in this process and return once both faces accept connections."""
-    gateway = bootstrap(settings, plugins=plugins, run_migrations=run_migrations)
     tls = _tls(settings)
-    server, port, health_servicer = create_server(gateway, settings.server.grpc, reuse_port=reuse_port, tls=tls)
     http_sock = bind_socket(settings.server.http, reuse_port)
+    if not settings.server.public_url:
+        # Channels hand this URL to their rails (notifications), so it must carry the port really bound.
+        host, _ = split_address(settings.server.http)
+        scheme = "https" if tls else "http"
+        settings = settings.model_copy(update={"server": settings.server.model_copy(
+            update={"public_url": f"{scheme}://{host}:{http_sock.getsockname()[1]}"})})
+    try:
+        gateway = bootstrap(settings, plugins=plugins, run_migrations=run_migrations)
+        server, port, health_servicer = create_server(gateway, settings.server.grpc, reuse_port=reuse_port, tls=tls)
+    except BaseException:
+        http_sock.close()
+        raise
     http = HttpFace(gateway, http_sock,
                     (settings.server.tls_key, settings.server.tls_cert) if tls else None)
     server.start()

@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 
 
 @hookimpl
-def cashier_register_channels(config: Mapping[str, Mapping[str, Any]]) -> list[MobileChannel]:
+def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_url: str) -> list[MobileChannel]:
     if "alipay" not in config:
         log.info("channel mobile not registered: the configuration has no [channels.alipay] table")
         return []
     table = config.get("mobile", {})
     versions = {**DEFAULT_MIN_VERSIONS, **table.get("min_native_version", {})}
-    return [MobileChannel(AlipaySettings.from_table(config["alipay"]).client(), versions)]
+    return [MobileChannel(AlipaySettings.from_table(config["alipay"]), versions, gateway_url)]

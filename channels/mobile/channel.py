@@ -11,7 +11,8 @@ from datetime import UTC
 
 from packaging.version import InvalidVersion, Version
 
-from channels.alipay.client import AlipayClient
+from channels.alipay.notifications import AlipayNotifications, notify_url
+from channels.alipay.settings import AlipaySettings
 from channels.protocol import AppPay, Decline, Offer, Payment, Platform, RouteRequest, Scenario
 
 DEFAULT_MIN_VERSIONS = {"ios": "8.0", "android": "8.0", "harmonyos": "1.0"}
@@ -19,14 +20,14 @@ _PLATFORM_KEYS = {Platform.IOS_APP: "ios", Platform.ANDROID_APP: "android", Plat
 NATIVE_PRIORITY = 100
 
 
-class MobileChannel:
+class MobileChannel(AlipayNotifications):
     name = "mobile"
     display_name = "Alipay in the platform's app"
     actions = ("app_pay",)
     platforms = tuple(_PLATFORM_KEYS)
     scenarios = tuple(Scenario)
 
-    def __init__(self, alipay: AlipayClient, min_versions: Mapping[str, str]):
+    def __init__(self, alipay: AlipaySettings, min_versions: Mapping[str, str], gateway_url: str):
         unknown = set(min_versions) - set(DEFAULT_MIN_VERSIONS)
         if unknown:
             raise ValueError(f"[channels.mobile.min_native_version] knows only ios, android and harmonyos, "
@@ -35,7 +36,12 @@ class MobileChannel:
             self.min_versions = {key: Version(str(value)) for key, value in min_versions.items()}
         except InvalidVersion as exc:
             raise ValueError(f"[channels.mobile.min_native_version]: {exc}") from None
-        self.alipay = alipay
+        self.credentials = alipay.credentials
+        self.alipay = alipay.client()
+        self.gateway_url = gateway_url
+
+    def close(self) -> None:
+        self.alipay.close()
 
     def offer(self, request: RouteRequest) -> Offer | Decline:
         key = _PLATFORM_KEYS.get(request.client.platform)
@@ -58,5 +64,6 @@ class MobileChannel:
             total_amount_fen=payment.amount,
             subject=payment.subject,
             time_expire=payment.expires_at.astimezone(UTC),
+            notify_url=notify_url(self.gateway_url, self.name, payment.merchant_id),
         )
         return AppPay(order.order_string)

@@ -99,6 +99,8 @@ class Payment:
     return_url: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
     scan_to_pay: bool = False
+    paid_at: datetime | None = None
+    channel_reference: str = ""
 
     @classmethod
     def create(cls, *, payment_id: str, app_id: str, new: NewPayment, channel: str, now: datetime) -> Payment:
@@ -126,6 +128,17 @@ class Payment:
 
     def with_action(self, action: BuyerAction) -> Payment:
         return replace(self, action=action)
+
+    def paid(self, now: datetime, reference: str) -> Payment:
+        """The payment after its channel confirmed the money arrived. A payment closed here but paid at
+        the channel is still paid: the buyer's money was taken, so it is recorded, never dropped."""
+        if self.state is PaymentState.SUCCEEDED or self.paid_at is not None:
+            return self
+        if self.state not in (PaymentState.PENDING, PaymentState.CLOSED):
+            raise FailedPrecondition(
+                f"payment {self.id} is {self.state.value}; a payment confirmation cannot apply",
+                reason="PAYMENT_NOT_PAYABLE", metadata={"payment": self.id, "state": self.state.value})
+        return replace(self, state=PaymentState.SUCCEEDED, updated_at=now, paid_at=now, channel_reference=reference)
 
     def closed(self, now: datetime) -> Payment:
         """The payment after a close request. Closing twice is harmless; closing a paid one is refused."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from channels.protocol import RouteRequest
+from channels.protocol import ChannelNotification, Outcome, RouteRequest
 from gateway.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -19,6 +20,8 @@ from gateway.domain.payments import ClientInfo, NewPayment, Payment, PaymentStat
 from gateway.service import paging
 from gateway.service.ports import IdempotencyRecord, PaymentQuery, UnitOfWork, UnitOfWorkFactory
 from gateway.service.routing import RouteDecision, Router
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,43 @@ class PaymentService:
                                              reason="CONCURRENT_UPDATE")
                 uow.commit()
         return closed
+
+    def confirm_from_channel(self, channel: str, merchant_id: str, note: ChannelNotification) -> Payment:
+        """Apply a verified channel notification: PENDING (or locally CLOSED) → SUCCEEDED, exactly once.
+
+        Duplicates and notifications that report no payment change nothing. A notification naming another
+        channel or another amount is refused and left for an operator: money may have moved, so it is
+        never applied silently.
+        """
+        with self.uow(write=True) as uow:
+            payment = uow.payments.get(merchant_id, note.payment_id)
+            if payment is None:
+                raise NotFound(f"payment merchants/{merchant_id}/payments/{note.payment_id} does not exist",
+                               reason="PAYMENT_NOT_FOUND")
+            if payment.channel != channel:
+                raise FailedPrecondition(
+                    f"payment {payment.id} was routed to {payment.channel!r}, not {channel!r}",
+                    reason="CHANNEL_MISMATCH", metadata={"payment": payment.id})
+            if note.outcome is not Outcome.SUCCEEDED:
+                return payment
+            if note.amount != payment.amount:
+                raise FailedPrecondition(
+                    f"channel {channel!r} reports {note.amount} paid for payment {payment.id} of {payment.amount}",
+                    reason="AMOUNT_MISMATCH", metadata={"payment": payment.id})
+            paid = payment.paid(self.clock(), note.reference)
+            if paid is payment:
+                return payment
+            if not uow.payments.save_state(paid, expected=payment.state):
+                # Another process applied a notification first (PostgreSQL); read what it wrote.
+                current = uow.payments.get(merchant_id, payment.id)
+                assert current is not None
+                return current
+            uow.commit()
+        if payment.state is PaymentState.CLOSED:
+            log.warning("payment closed here was paid at the channel; recorded as paid",
+                        extra={"payment": payment.id, "merchant": merchant_id, "channel": channel,
+                               "flag": "LATE_SUCCESS"})
+        return paid
 
     def preview(self, cmd: PreviewRoute) -> RouteDecision:
         _require_access(cmd.principal, cmd.merchant_id)

@@ -44,7 +44,8 @@ class PaymentRepository(Protocol):
         """Newest first (descending id), strictly older than `after_id` when given."""
 
     def save_state(self, payment: Payment, expected: PaymentState) -> bool:
-        """Write payment.state and updated_at only if the stored state is still `expected`."""
+        """Write the state and its companions (updated_at, paid_at, channel_reference) only if the
+        stored state is still `expected`: the database, not the caller, decides a race."""
 
 
 class IdempotencyRepository(Protocol):

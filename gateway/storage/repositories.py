@@ -46,6 +46,8 @@ def _payment_values(p: Payment) -> dict[str, Any]:
         "metadata": dict(p.metadata),
         "state": p.state.value,
         "scan_to_pay": p.scan_to_pay,
+        "paid_at": p.paid_at,
+        "channel_reference": p.channel_reference,
         "version": 1,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
@@ -75,6 +77,8 @@ def _payment(row: Any) -> Payment:
         return_url=row.return_url,
         metadata=row.metadata,
         scan_to_pay=row.scan_to_pay,
+        paid_at=row.paid_at,
+        channel_reference=row.channel_reference,
     )
 
 
@@ -115,7 +119,8 @@ class SqlPaymentRepository:
             update(payments)
             .where(payments.c.merchant_id == payment.merchant_id, payments.c.payment_id == payment.id,
                    payments.c.state == expected.value)
-            .values(state=payment.state.value, updated_at=payment.updated_at, version=payments.c.version + 1)
+            .values(state=payment.state.value, updated_at=payment.updated_at, paid_at=payment.paid_at,
+                    channel_reference=payment.channel_reference, version=payments.c.version + 1)
         )
         return result.rowcount == 1
 

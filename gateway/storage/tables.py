@@ -105,6 +105,8 @@ payments = Table(
     Column("metadata", JSON, nullable=False),
     Column("state", String(24), nullable=False),
     Column("scan_to_pay", Boolean, nullable=False, default=False, server_default=false()),
+    Column("paid_at", UTCDateTime, nullable=True),
+    Column("channel_reference", String(64), nullable=False, default="", server_default=""),
     Column("version", Integer, nullable=False, default=1),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

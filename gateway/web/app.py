@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.web.notifications import notification_endpoint
+
 if TYPE_CHECKING:
     from gateway.bootstrap import Gateway
 
@@ -35,4 +37,8 @@ def create_app(gateway: Gateway) -> Starlette:
         body = await run_in_threadpool(gateway.metrics.exposition)
         return Response(body, media_type=PROMETHEUS_CONTENT_TYPE)
 
-    return Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])
+    return Starlette(routes=[
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        Route("/notify/{channel}/{merchant}", notification_endpoint(gateway), methods=["POST"]),
+    ])

@@ -46,8 +46,8 @@ def test_merchant_review_state_is_shown(database_url: str) -> None:
 
 def test_migrate_reports_the_revision(database_url: str) -> None:
     first = cashier_cli("migrate", database_url=database_url).stdout
-    assert "at revision 0002 (was empty)" in first
-    assert cashier_cli("migrate", database_url=database_url).stdout.strip() == "database at revision 0002"
+    assert "at revision 0003 (was empty)" in first
+    assert cashier_cli("migrate", database_url=database_url).stdout.strip() == "database at revision 0003"
 
 
 def test_channels_lists_plugins_with_versions(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_demo_walks_through_and_exits(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for expected in ("health: SERVING", "cashier.v1.CashierService", "channel mobile",
-                     "the Alipay sandbox verified the signature", "same payment: True",
-                     "currency_code: 'USD' is not accepted", "closed: PAYMENT_STATE_CLOSED",
-                     'cashier_rpc_calls_total{code="OK",method="CreatePayment"} 2.0', "Demo finished"):
+                     "the Alipay sandbox verified the signature", "same answer as the first call: True",
+                     "currency_code: 'USD' is not accepted", "closing an unpaid one: PAYMENT_STATE_CLOSED", "is SUCCEEDED and can no longer be closed",
+                     'cashier_rpc_calls_total{code="OK",method="CreatePayment"} 4.0', "Demo finished"):
         assert expected in out, f"missing {expected!r} in:\n{out}"

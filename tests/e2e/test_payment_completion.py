@@ -1,0 +1,116 @@
+"""Completing a purchase: the buyer pays at the Alipay sandbox, its signed notification reaches the
+gateway's HTTP face, and the payment is SUCCEEDED over gRPC, exactly once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import grpc
+import httpx
+import pytest
+
+from cashier.v1 import cashier_service_pb2 as svc
+from cashier.v1 import payment_pb2 as pb
+from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+from gateway.runtime import RunningGateway, start
+from tests.support import CashierClient, make_settings, seed_tenant
+
+
+@pytest.fixture
+def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
+    local = start_local_alipay(tmp_path / "keys", time_scale=0.0005)
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture
+def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningGateway]:
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    running = start(make_settings(database_url, channels={"alipay": alipay.channel_table}), housekeeping=False)
+    try:
+        yield running
+    finally:
+        running.stop(0.5)
+
+
+@pytest.fixture
+def app(gateway: RunningGateway) -> Iterator[CashierClient]:
+    with grpc.insecure_channel(gateway.grpc_target) as channel:
+        yield CashierClient(channel, seed_tenant(gateway.gateway))
+
+
+def wait_for_state(app: CashierClient, name: str, state: int, seconds: float = 10) -> pb.Payment:
+    deadline = time.monotonic() + seconds
+    while True:
+        payment = app.stub.GetPayment(svc.GetPaymentRequest(name=name), metadata=app.metadata()).payment
+        if payment.state == state or time.monotonic() > deadline:
+            return payment
+        time.sleep(0.05)
+
+
+def pay_at_alipay(alipay: LocalAlipay, order_string: str) -> dict:  # type: ignore[type-arg]
+    answer = httpx.post(f"{alipay.url}/sandbox/app-pay", json={"order_string": order_string, "pay": True})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_paying_at_alipay_makes_the_payment_succeeded(app: CashierClient, alipay: LocalAlipay, gateway) -> None:  # type: ignore[no-untyped-def]
+    payment = app.create(amount=4200)
+    assert payment.channel == "mobile"
+    trade = pay_at_alipay(alipay, payment.action.app_pay.order_string)
+    paid = wait_for_state(app, payment.name, pb.PAYMENT_STATE_SUCCEEDED)
+    assert paid.state == pb.PAYMENT_STATE_SUCCEEDED
+    attempts = httpx.get(f"{alipay.url}/sandbox/notifications").json()
+    delivered = [a for a in _attempts(attempts) if a.get("out_trade_no") == trade["out_trade_no"]]
+    assert delivered and _acknowledged(delivered[-1])
+    metrics = httpx.get(f"{gateway.http_url}/metrics").text
+    assert 'cashier_notifications_total{channel="mobile",result="applied"} 1.0' in metrics
+
+
+def test_a_replayed_notification_changes_nothing(app: CashierClient, alipay: LocalAlipay, gateway) -> None:  # type: ignore[no-untyped-def]
+    payment = app.create(amount=4200)
+    # Pay, then replay the exact signed body Alipay sent, 20 times, straight at the gateway.
+    pay_at_alipay(alipay, payment.action.app_pay.order_string)
+    paid = wait_for_state(app, payment.name, pb.PAYMENT_STATE_SUCCEEDED)
+    body = _last_body(alipay)
+    url = f"{gateway.http_url}/notify/mobile/{app.tenant.merchant_id}"
+    for _ in range(20):
+        answer = httpx.post(url, content=body, headers={"content-type": "application/x-www-form-urlencoded"})
+        assert (answer.status_code, answer.text) == (200, "success")
+    again = app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name), metadata=app.metadata()).payment
+    assert again == paid
+
+
+def test_a_tampered_notification_is_refused_and_changes_nothing(app: CashierClient, alipay: LocalAlipay, gateway) -> None:  # type: ignore[no-untyped-def]
+    first = app.create(amount=4200)
+    pay_at_alipay(alipay, first.action.app_pay.order_string)
+    wait_for_state(app, first.name, pb.PAYMENT_STATE_SUCCEEDED)
+    genuine = _last_body(alipay)
+    second = app.create(amount=4200)
+    forged = genuine.replace(first.name.rsplit("/", 1)[1].encode(), second.name.rsplit("/", 1)[1].encode())
+    answer = httpx.post(f"{gateway.http_url}/notify/mobile/{app.tenant.merchant_id}", content=forged,
+                        headers={"content-type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 400 and answer.text != "success"
+    still = app.stub.GetPayment(svc.GetPaymentRequest(name=second.name), metadata=app.metadata()).payment
+    assert still.state == pb.PAYMENT_STATE_PENDING
+
+
+def _attempts(listing: dict) -> list[dict]:  # type: ignore[type-arg]
+    return list(listing["notifications"])
+
+
+def _acknowledged(record: dict) -> bool:  # type: ignore[type-arg]
+    return bool(record["delivered"])
+
+
+def _last_body(alipay: LocalAlipay) -> bytes:
+    """The last notification as Alipay would send it again: same fields, signed by the sandbox's key."""
+    record = _attempts(httpx.get(f"{alipay.url}/sandbox/notifications").json())[-1]
+    fields = {**record["fields"], "notify_time": "2026-11-23 12:00:00"}
+    fields["sign"] = alipay.handle.sandbox.sign_v1(fields)
+    return urlencode(fields).encode()
