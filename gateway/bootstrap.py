@@ -14,7 +14,7 @@ from channels.manager import (
     make_plugin_manager,
 )
 from channels.protocol import Channel
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.metrics import Metrics
 from gateway.service.admin import AdminService
 from gateway.service.auth import Authenticator
@@ -46,17 +46,31 @@ class Gateway:
 
     def close(self) -> None:
         """Release what the channels hold (e.g. their rails' connection pools), then the database."""
-        for channel in self.channels:
-            close = getattr(channel, "close", None)
-            if callable(close):
-                close()
+        _close_channels(self.channels)
         self.engine.dispose()
+
+
+def _close_channels(channels: list[Channel]) -> None:
+    for channel in channels:
+        close = getattr(channel, "close", None)
+        if callable(close):
+            close()
 
 
 def allowed_channels(env: dict[str, str] | None = None) -> set[str] | None:
     """CASHIER_LOAD_CHANNELS=a,b loads only those entry points; unset loads all."""
     value = (env if env is not None else os.environ).get("CASHIER_LOAD_CHANNELS")
     return None if value is None else {name.strip() for name in value.split(",") if name.strip()}
+
+
+def check_rules(rules: list[RoutingRule], channel_names: set[str]) -> None:
+    """A rule naming a channel that is not installed would silently refuse or allow payments: stop."""
+    for rule in rules:
+        unknown = sorted(({rule.pin} if rule.pin else set()) | set(rule.deny) - channel_names)
+        unknown = [name for name in unknown if name not in channel_names]
+        if unknown:
+            raise ConfigError(f"routing rule {rule.name!r} names channels that are not installed: "
+                              f"{', '.join(unknown)} (installed: {', '.join(sorted(channel_names)) or 'none'})")
 
 
 def rules_from(settings: Settings) -> list[RoutingRule]:
@@ -76,16 +90,23 @@ def build_plugins(plugins: tuple[object, ...] = ()) -> CashierPluginManager:
 
 def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migrations: bool = True,
               metrics: Metrics | None = None) -> Gateway:
+    # Plugins and rules first: a configuration mistake stops start-up before anything is opened.
+    pm = build_plugins(plugins)
+    registered = collect_channels_by_plugin(pm, settings.channels, settings.public_url)
+    channels = [channel for channel, _plugin in registered]
+    rules = rules_from(settings)
+    try:
+        check_rules(rules, {c.name for c in channels})
+    except ConfigError:
+        _close_channels(channels)
+        raise
     engine = make_engine(settings.database.url, pool_size=settings.database.pool_size,
                          sqlite_synchronous=settings.database.sqlite_synchronous)
     if run_migrations:
         migrate.upgrade(engine)
-    pm = build_plugins(plugins)
-    registered = collect_channels_by_plugin(pm, settings.channels, settings.public_url)
-    channels = [channel for channel, _plugin in registered]
     metrics = metrics or Metrics()
     uow = SqlUnitOfWorkFactory(engine)
-    router = Router(channels, rules_from(settings), observe=metrics.observe_channel)
+    router = Router(channels, rules, observe=metrics.observe_channel)
     infos = {info.name: info for info in list_plugins(pm)}
     origins = {channel.name: (infos[plugin].distribution, infos[plugin].version) if plugin in infos else ("", "")
                for channel, plugin in registered}

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from channels.manager import PluginError
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.domain.errors import CashierError
 from gateway.domain.merchants import MerchantState, SettlementPlan
@@ -49,7 +50,7 @@ class CashierGroup(click.Group):
             return super().invoke(ctx)
         except CashierError as exc:
             raise click.ClickException(exc.message) from None
-        except ConfigError as exc:
+        except (ConfigError, PluginError) as exc:
             raise click.ClickException(str(exc)) from None
 
 

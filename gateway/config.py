@@ -4,10 +4,12 @@ and addresses. Every mistake is reported with its key path, all at once, before 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.domain.payments import Platform, Scenario
@@ -76,6 +78,16 @@ class RuleSettings(_Section):
     def _upper(cls, value: Any) -> Any:
         return [v.upper() if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
 
+    @field_validator("app_version")
+    @classmethod
+    def _version_range(cls, value: str) -> str:
+        if value:
+            try:
+                SpecifierSet(value)
+            except InvalidSpecifier:
+                raise ValueError(f"{value!r} is not a version range such as '<8.0' or '>=7.1,<8'") from None
+        return value
+
 
 class RoutingSettings(_Section):
     rules: list[RuleSettings] = []
@@ -100,10 +112,11 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
                   overrides: dict[str, Any] | None = None) -> Settings:
     env = dict(os.environ) if env is None else env
     data: dict[str, Any] = {}
+    text = ""
     if path is not None:
         try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
+            text = Path(path).read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such configuration file") from None
         except tomllib.TOMLDecodeError as exc:
@@ -115,6 +128,46 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "\n".join(
-            f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"{path or 'configuration'} is not valid:\n{problems}") from None
+        lines = key_lines(text)
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = _line_for(lines, loc)
+            where = f"line {line}: " if line else ""
+            problems.append(f"  {where}{'.'.join(str(p) for p in loc)}: {err['msg']}")
+        raise ConfigError(f"{path or 'configuration'} is not valid:\n" + "\n".join(problems)) from None
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_.\-\"' ]+?)\s*=")
+
+
+def key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """Where each table and key first appears, by key path (array-of-tables entries by index), so that
+    a problem found after parsing can still name its line. tomllib keeps no positions."""
+    found: dict[tuple[Any, ...], int] = {}
+    counters: dict[tuple[str, ...], int] = {}
+    table: tuple[Any, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            names = tuple(part.strip().strip('"') for part in header.group(2).split("."))
+            if header.group(1) == "[[":
+                counters[names] = counters.get(names, -1) + 1
+                table = (*names, counters[names])
+            else:
+                table = names
+            found.setdefault(table, number)
+            continue
+        key = _KEY.match(line)
+        if key:
+            names = tuple(part.strip().strip('"') for part in key.group(1).split("."))
+            found.setdefault((*table, *names), number)
+    return found
+
+
+def _line_for(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None

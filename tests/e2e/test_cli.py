@@ -78,3 +78,11 @@ def test_demo_walks_through_and_exits(tmp_path: Path) -> None:
                      "currency_code: 'USD' is not accepted", "closing an unpaid one: PAYMENT_STATE_CLOSED", "is SUCCEEDED and can no longer be closed",
                      'cashier_rpc_calls_total{code="OK",method="CreatePayment"} 4.0', "Demo finished"):
         assert expected in out, f"missing {expected!r} in:\n{out}"
+
+
+def test_a_rule_naming_an_unknown_channel_stops_start_up(tmp_path: Path) -> None:
+    config = tmp_path / "cashier.toml"
+    config.write_text('[[routing.rules]]\nname = "only-wechat"\npin = "wechat_pay"\n')
+    result = cashier_cli("--config", str(config), "serve", database_url=f"sqlite:///{tmp_path}/c.db", check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "routing rule 'only-wechat' names channels that are not installed: wechat_pay" in result.stderr

@@ -48,3 +48,14 @@ def test_missing_file_and_allow_list() -> None:
         load_settings("/nonexistent/cashier.toml", env={})
     assert allowed_channels({}) is None
     assert allowed_channels({"CASHIER_LOAD_CHANNELS": "mobile, pc"}) == {"mobile", "pc"}
+
+
+def test_problems_name_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "cashier.toml"
+    path.write_text('# routing\n[server]\nworkers = 2\n\n[[routing.rules]]\nname = "a"\npin = "x"\n\n'
+                    '[[routing.rules]]\nname = "b"\nplatforms = ["fax"]\napp_version = "<<8"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    message = str(err.value)
+    assert "line 11: routing.rules.1.platforms.0" in message
+    assert "line 12: routing.rules.1.app_version" in message and "'<<8' is not a version range" in message
