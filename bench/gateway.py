@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 from bench import procstat, tomlfile
 from bench.payload import APP_ID, MERCHANT_ID
+from gateway.storage.scratch import scratch_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 # The test-only channel plugin lives beside the environment (see the Makefile); the gateway sees it
@@ -51,19 +51,8 @@ def fresh_database(kind: str, workdir: Path, postgres_url: str | None) -> Iterat
         return
     if not postgres_url:
         raise RuntimeError("--database postgres needs --database-url or CASHIER_TEST_DATABASE_URL")
-    from sqlalchemy import create_engine, text
-
-    schema = "bench_" + uuid.uuid4().hex[:12]
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in postgres_url else "?"
-    try:
-        yield f"{postgres_url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with scratch_schema(postgres_url, prefix="bench_") as url:
+        yield url
 
 
 def user_has_alipay(user_config: str | None) -> bool:

@@ -17,7 +17,6 @@ from typing import Any
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from sqlalchemy import create_engine, text
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import cashier_service_pb2_grpc as svc_grpc
@@ -25,6 +24,7 @@ from cashier.v1 import payment_pb2 as pb
 from gateway.bootstrap import Gateway
 from gateway.config import Settings, load_settings
 from gateway.service.admin import NewMerchant
+from gateway.storage.scratch import scratch_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL_ENV = "CASHIER_TEST_DATABASE_URL"
@@ -32,18 +32,8 @@ PG_URL_ENV = "CASHIER_TEST_DATABASE_URL"
 
 def postgres_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    base = os.environ[PG_URL_ENV]
-    schema = "t_" + uuid.uuid4().hex[:12]
-    engine = create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with scratch_schema(os.environ[PG_URL_ENV]) as url:
+        yield url
 
 
 def make_settings(database_url: str, **sections: dict[str, Any]) -> Settings:
