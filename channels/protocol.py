@@ -23,7 +23,8 @@ from gateway.domain.merchants import Merchant
 from gateway.domain.payments import ClientInfo, Payment, Platform, Scenario
 
 __all__ = [
-    "AppPay", "BuyerAction", "Channel", "ChannelNotification", "ChannelResult", "NotificationReceiver",
+    "AppPay", "BuyerAction", "CHECKOUT_METHODS", "Channel", "ChannelNotification", "ChannelResult",
+    "HostedCheckoutProvider", "NotificationReceiver",
     "NotificationRejected", "ClientInfo", "Decline", "HostedCheckout",
     "Merchant", "Offer", "Outcome", "Payment", "Platform", "QrCode", "Redirect", "RouteRequest", "Scenario",
 ]
@@ -95,6 +96,23 @@ class NotificationReceiver(Protocol):
 
     def parse_notification(self, body: bytes, content_type: str) -> ChannelNotification:
         """Verify and decode; raise NotificationRejected for anything not genuine or not ours."""
+        ...
+
+
+#: How a hosted checkout page asks a channel to take the buyer to the rail: "wap" in a mobile browser or
+#: inside the Alipay app, "page" for a desktop browser's redirect, "qr" for a code scanned with a phone.
+CHECKOUT_METHODS = ("wap", "page", "qr")
+
+
+@runtime_checkable
+class HostedCheckoutProvider(Protocol):
+    """Optional capability of a Channel whose BuyerAction is a HostedCheckout: the gateway serves the
+    checkout page at that URL and, when the buyer presses pay, asks the channel what comes next."""
+
+    def checkout_action(self, payment: Payment, method: str, return_url: str) -> Redirect | QrCode:
+        """The rail action for `method` (one of CHECKOUT_METHODS): a Redirect the browser follows, or a
+        QrCode the page shows. `return_url` is the page's own result page, where the rail sends the buyer
+        back. Raise to refuse; the page shows the buyer a friendly error and logs the exception."""
         ...
 
 

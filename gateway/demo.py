@@ -26,6 +26,29 @@ from gateway.runtime import RunningGateway, start
 from gateway.service.admin import NewMerchant
 
 MERCHANT = "tea-house"
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+          "Version/17.4 Mobile/15E148 Safari/604.1")
+PREVIEWS = [
+    ("iOS app 9.1, product card in a post", pb.Client(platform=pb.PLATFORM_IOS_APP, app_version="9.1.0"),
+     pb.SCENARIO_POST_PRODUCT_CARD, False),
+    ("iOS app 7.4 (too old for native)", pb.Client(platform=pb.PLATFORM_IOS_APP, app_version="7.4"),
+     pb.SCENARIO_POST_PRODUCT_CARD, False),
+    ("PC browser, shop home page", pb.Client(platform=pb.PLATFORM_PC_BROWSER), pb.SCENARIO_SHOP_HOME, False),
+    ("PC browser, scan to pay", pb.Client(platform=pb.PLATFORM_PC_BROWSER), pb.SCENARIO_SHOP_HOME, True),
+    ("mobile browser", pb.Client(platform=pb.PLATFORM_MOBILE_BROWSER, user_agent=IPHONE),
+     pb.SCENARIO_SHOP_HOME, False),
+    ("WeChat in-app browser", pb.Client(platform=pb.PLATFORM_IN_APP_BROWSER, app_name="WeChat"),
+     pb.SCENARIO_SHOP_HOME, False),
+    ("link shared outside the platform", pb.Client(platform=pb.PLATFORM_MOBILE_BROWSER),
+     pb.SCENARIO_SHARED_LINK, False),
+]
+SCENES = [
+    ("Product card in a post, platform iOS app", pb.Client(platform=pb.PLATFORM_IOS_APP, app_version="9.1.0"),
+     pb.SCENARIO_POST_PRODUCT_CARD),
+    ("Shop home page, PC browser", pb.Client(platform=pb.PLATFORM_PC_BROWSER), pb.SCENARIO_SHOP_HOME),
+    ("Link shared outside the platform", pb.Client(platform=pb.PLATFORM_MOBILE_BROWSER),
+     pb.SCENARIO_SHARED_LINK),
+]
 
 
 def step(number: int, title: str) -> None:
@@ -97,16 +120,13 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
         for c in stub.ListChannels(svc.ListChannelsRequest(), metadata=md).channels:
             print(f"{c.name}: {c.display_name} [{', '.join(c.actions)}] from {c.plugin} {c.version}")
 
-        step(6, "PreviewRoute: the gateway picks the channel from the buyer's client")
-        for label, client in [("iOS app 9.1", pb.Client(platform=pb.PLATFORM_IOS_APP, app_version="9.1.0")),
-                              ("iOS app 7.4", pb.Client(platform=pb.PLATFORM_IOS_APP, app_version="7.4"))]:
+        step(6, "PreviewRoute: the gateway picks the channel from the buyer's client and scenario")
+        for label, client, scenario, scan in PREVIEWS:
             preview = stub.PreviewRoute(svc.PreviewRouteRequest(
-                parent=f"merchants/{MERCHANT}", amount=2590, currency_code="CNY", client=client), metadata=md)
-            print(f"{label}: {preview.channel or 'no channel'}")
-            for c in preview.candidates:
-                print(f"   {c.channel}: {'offers' if c.offered else 'declines'} — {c.reason}")
-            if preview.refusal:
-                print(f"   (CreatePayment would answer FAILED_PRECONDITION: {preview.refusal})")
+                parent=f"merchants/{MERCHANT}", amount=2590, currency_code="CNY", client=client,
+                scenario=scenario, scan_to_pay=scan), metadata=md)
+            chosen = next((c for c in preview.candidates if c.chosen), None)
+            print(f"{label:<34} → {preview.channel or 'no channel':<12} {chosen.reason if chosen else preview.refusal}")
 
         step(7, "CreatePayment from the platform's iOS app: a real RSA2-signed app-pay order string")
         request = svc.CreatePaymentRequest(
@@ -127,15 +147,21 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
         print(f"  Alipay's signed notification reached {running.http_url}/notify/mobile/{MERCHANT}: "
               f"{pb.PaymentState.Name(paid.state)}")
 
-        step(8, "A second order, left for you to pay in a browser")
-        second = stub.CreatePayment(svc.CreatePaymentRequest(
-            parent=f"merchants/{MERCHANT}", out_trade_no=f"demo-{app_id}-2", amount=1280, currency_code="CNY",
-            subject="Jasmine tea, 100 g", client=pb.Client(platform=pb.PLATFORM_IOS_APP, app_version="9.1.0")),
-            metadata=md).payment
-        opened = httpx.post(f"{sandbox_url}/sandbox/app-pay",
-                            json={"order_string": second.action.app_pay.order_string}).json()
-        print(f"  open {opened.get('checkout_url')} and press 确认付款 · Pay;\n"
-              f"  then {second.name} turns SUCCEEDED (GetPayment, or watch /metrics)")
+        step(8, "Three scenarios side by side")
+        for label, client, scenario in SCENES:
+            made = stub.CreatePayment(svc.CreatePaymentRequest(
+                parent=f"merchants/{MERCHANT}", out_trade_no=f"demo-{app_id}-scene-{scenario}", amount=1280,
+                currency_code="CNY", subject="Jasmine tea, 100 g", client=client, scenario=scenario,
+                line_items=[pb.LineItem(sku="jasmine-100", name="Jasmine tea, 100 g", quantity=1, unit_price=1280)],
+                return_url="https://shop.example/thanks"), metadata=md).payment
+            print(f"{label}: channel {made.channel}, action {made.action.WhichOneof('kind')}")
+            kind = made.action.WhichOneof("kind")
+            if kind == "app_pay":
+                print(f"   order string for the Alipay SDK ({len(made.action.app_pay.order_string)} characters)")
+            elif kind == "redirect":
+                print(f"   redirect the browser to {made.action.redirect.url[:90]}…")
+            elif kind == "hosted_checkout":
+                print(f"   share this link; open it on a phone or a desktop and pay:\n   {made.action.hosted_checkout.url}")
 
         step(9, "Retry with the same idempotency-key: the first answer, replayed")
         again = stub.CreatePayment(request, metadata=idem).payment

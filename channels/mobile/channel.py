@@ -47,6 +47,9 @@ class MobileChannel(AlipayNotifications):
         key = _PLATFORM_KEYS.get(request.client.platform)
         if key is None:
             return Decline("not the platform's mobile app")
+        if request.scenario is Scenario.SHARED_LINK:
+            # The link leaves the app: whoever opens it pays outside the platform, in a browser.
+            return Decline("a shared link is paid outside the app")
         minimum = self.min_versions[key]
         try:
             version = Version(request.client.app_version)

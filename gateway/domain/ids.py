@@ -27,6 +27,11 @@ def new_payment_id(at: datetime) -> str:
     return _PAYMENT_PREFIX + _ulid(at, int.from_bytes(os.urandom(10), "big"))
 
 
+def new_checkout_token() -> str:
+    """16 characters of Crockford base32 over 80 random bits: unguessable, URL-safe, easy to read out."""
+    return _encode(int.from_bytes(os.urandom(10), "big"), 16)
+
+
 def payment_id_floor(at: datetime) -> str:
     """The smallest payment id that can have been created at or after `at`."""
     return _PAYMENT_PREFIX + _ulid(at, 0)

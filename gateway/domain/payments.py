@@ -101,9 +101,12 @@ class Payment:
     scan_to_pay: bool = False
     paid_at: datetime | None = None
     channel_reference: str = ""
+    # The unguessable key of the payment's hosted checkout page (/pay/<token>), made with the payment.
+    checkout_token: str = ""
 
     @classmethod
-    def create(cls, *, payment_id: str, app_id: str, new: NewPayment, channel: str, now: datetime) -> Payment:
+    def create(cls, *, payment_id: str, app_id: str, new: NewPayment, channel: str, now: datetime,
+               checkout_token: str = "") -> Payment:
         return cls(
             id=payment_id,
             merchant_id=new.merchant_id,
@@ -124,6 +127,7 @@ class Payment:
             return_url=new.return_url,
             metadata=dict(new.metadata),
             scan_to_pay=new.scan_to_pay,
+            checkout_token=checkout_token,
         )
 
     def with_action(self, action: BuyerAction) -> Payment:
@@ -139,6 +143,10 @@ class Payment:
                 f"payment {self.id} is {self.state.value}; a payment confirmation cannot apply",
                 reason="PAYMENT_NOT_PAYABLE", metadata={"payment": self.id, "state": self.state.value})
         return replace(self, state=PaymentState.SUCCEEDED, updated_at=now, paid_at=now, channel_reference=reference)
+
+    def is_expired(self, now: datetime) -> bool:
+        """Still PENDING but past its expiry: the buyer can no longer pay it."""
+        return self.state is PaymentState.PENDING and now >= self.expires_at
 
     def closed(self, now: datetime) -> Payment:
         """The payment after a close request. Closing twice is harmless; closing a paid one is refused."""

@@ -14,7 +14,7 @@ from gateway.domain.errors import (
     NotFound,
     PermissionDenied,
 )
-from gateway.domain.ids import new_payment_id, payment_id_floor, utcnow
+from gateway.domain.ids import new_checkout_token, new_payment_id, payment_id_floor, utcnow
 from gateway.domain.merchants import Merchant, Principal, PrincipalKind
 from gateway.domain.payments import ClientInfo, NewPayment, Payment, PaymentState, Scenario
 from gateway.service import paging
@@ -62,11 +62,13 @@ class PaymentService:
         router: Router,
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[datetime], str] = new_payment_id,
+        new_token: Callable[[], str] = new_checkout_token,
     ):
         self.uow = uow
         self.router = router
         self.clock = clock
         self.new_id = new_id
+        self.new_token = new_token
 
     def create(self, cmd: CreatePayment) -> Payment:
         new = cmd.payment
@@ -83,7 +85,7 @@ class PaymentService:
         channel = decision.require()
         now = self.clock()
         payment = Payment.create(payment_id=self.new_id(now), app_id=cmd.principal.id, new=new,
-                                 channel=channel.name, now=now)
+                                 channel=channel.name, now=now, checkout_token=self.new_token())
         # The channel prepares before anything is stored: if it fails, nothing is left behind, and a
         # buyer can only act on what we return after the commit below.
         payment = payment.with_action(self.router.prepare(channel, payment))
@@ -127,6 +129,16 @@ class PaymentService:
             raise NotFound(f"payment merchants/{merchant_id}/payments/{payment_id} does not exist",
                            reason="PAYMENT_NOT_FOUND")
         return payment
+
+    def for_checkout(self, token: str) -> tuple[Payment, Merchant]:
+        """The payment behind a hosted checkout link, and its merchant, for the buyer's page. The token is
+        the only credential the buyer has: an unknown one is NotFound, whatever merchant it might be."""
+        with self.uow() as uow:
+            payment = uow.payments.get_by_checkout_token(token)
+            merchant = uow.merchants.get(payment.merchant_id) if payment is not None else None
+        if payment is None or merchant is None:
+            raise NotFound("no payment has this checkout link", reason="CHECKOUT_NOT_FOUND")
+        return payment, merchant
 
     def list(self, cmd: ListPayments) -> tuple[list[Payment], str]:
         if cmd.merchant_id == "-":

@@ -40,6 +40,9 @@ class PaymentRepository(Protocol):
 
     def get_by_out_trade_no(self, merchant_id: str, out_trade_no: str) -> Payment | None: ...
 
+    def get_by_checkout_token(self, token: str) -> Payment | None:
+        """The payment whose hosted checkout page is /pay/<token> (tokens are unique across merchants)."""
+
     def list(self, query: PaymentQuery) -> list[Payment]:
         """Newest first (descending id), strictly older than `after_id` when given."""
 

@@ -48,6 +48,7 @@ def _payment_values(p: Payment) -> dict[str, Any]:
         "scan_to_pay": p.scan_to_pay,
         "paid_at": p.paid_at,
         "channel_reference": p.channel_reference,
+        "checkout_token": p.checkout_token or None,
         "version": 1,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
@@ -79,6 +80,7 @@ def _payment(row: Any) -> Payment:
         scan_to_pay=row.scan_to_pay,
         paid_at=row.paid_at,
         channel_reference=row.channel_reference,
+        checkout_token=row.checkout_token or "",
     )
 
 
@@ -99,6 +101,12 @@ class SqlPaymentRepository:
         row = self.conn.execute(
             select(payments).where(payments.c.merchant_id == merchant_id, payments.c.out_trade_no == out_trade_no)
         ).first()
+        return _payment(row) if row else None
+
+    def get_by_checkout_token(self, token: str) -> Payment | None:
+        if not token:
+            return None
+        row = self.conn.execute(select(payments).where(payments.c.checkout_token == token)).first()
         return _payment(row) if row else None
 
     def list(self, query: PaymentQuery) -> list[Payment]:

@@ -107,12 +107,15 @@ payments = Table(
     Column("scan_to_pay", Boolean, nullable=False, default=False, server_default=false()),
     Column("paid_at", UTCDateTime, nullable=True),
     Column("channel_reference", String(64), nullable=False, default="", server_default=""),
+    # The hosted checkout page's key; NULL for payments made before migration 0004.
+    Column("checkout_token", String(32), nullable=True),
     Column("version", Integer, nullable=False, default=1),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     UniqueConstraint("merchant_id", "out_trade_no", name="uq_payments_merchant_out_trade_no"),
     Index("ix_payments_merchant_state", "merchant_id", "state", "payment_id"),
+    Index("ix_payments_checkout_token", "checkout_token", unique=True),
 )
 
 idempotency_keys = Table(

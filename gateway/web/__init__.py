@@ -1,1 +1,1 @@
-"""The HTTP face: /healthz and /metrics now; channel notifications and hosted pages join it later."""
+"""The HTTP face: /healthz, /metrics, channel notifications and the hosted checkout pages."""

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.web.checkout import CheckoutPages
 from gateway.web.notifications import notification_endpoint
 
 if TYPE_CHECKING:
@@ -41,4 +42,5 @@ def create_app(gateway: Gateway) -> Starlette:
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         Route("/notify/{channel}/{merchant}", notification_endpoint(gateway), methods=["POST"]),
+        *CheckoutPages(gateway).routes(),
     ])

@@ -46,8 +46,8 @@ def test_merchant_review_state_is_shown(database_url: str) -> None:
 
 def test_migrate_reports_the_revision(database_url: str) -> None:
     first = cashier_cli("migrate", database_url=database_url).stdout
-    assert "at revision 0003 (was empty)" in first
-    assert cashier_cli("migrate", database_url=database_url).stdout.strip() == "database at revision 0003"
+    assert "at revision 0004 (was empty)" in first
+    assert cashier_cli("migrate", database_url=database_url).stdout.strip() == "database at revision 0004"
 
 
 def test_channels_lists_plugins_with_versions(tmp_path: Path) -> None:
@@ -70,13 +70,13 @@ def test_a_malformed_config_file_stops_with_the_key_named(tmp_path: Path) -> Non
 def test_demo_walks_through_and_exits(tmp_path: Path) -> None:
     result = cashier_cli("demo", "--exit", "--dir", str(tmp_path / "demo"), "--grpc", "127.0.0.1:0",
                          "--http", "127.0.0.1:0", database_url="unused://", check=False,
-                         extra_env={"CASHIER_LOAD_CHANNELS": "mobile"})  # what a newcomer has installed
+                         extra_env={"CASHIER_LOAD_CHANNELS": "mobile,pc,shared_link"})  # what a newcomer has installed
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for expected in ("health: SERVING", "cashier.v1.CashierService", "channel mobile",
                      "the Alipay sandbox verified the signature", "same answer as the first call: True",
                      "currency_code: 'USD' is not accepted", "closing an unpaid one: PAYMENT_STATE_CLOSED", "is SUCCEEDED and can no longer be closed",
-                     'cashier_rpc_calls_total{code="OK",method="CreatePayment"} 4.0', "Demo finished"):
+                     'cashier_rpc_calls_total{code="OK",method="CreatePayment"} 6.0', "Demo finished"):
         assert expected in out, f"missing {expected!r} in:\n{out}"
 
 

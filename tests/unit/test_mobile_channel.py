@@ -36,3 +36,11 @@ def test_bad_configuration_is_refused_with_the_key() -> None:
         MobileChannel(alipay=None, min_versions={"windows": "1"}, gateway_url="")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="min_native_version"):
         MobileChannel(alipay=None, min_versions={"ios": "eight"}, gateway_url="")  # type: ignore[arg-type]
+
+
+def test_a_shared_link_is_never_paid_natively() -> None:
+    channel = MobileChannel.__new__(MobileChannel)
+    channel.min_versions = {"ios": Version("8.0")}
+    answer = channel.offer(RouteRequest(MERCHANT, 100, "CNY", ClientInfo(Platform.IOS_APP, "", "9.0"),
+                                        Scenario.SHARED_LINK))
+    assert isinstance(answer, Decline) and "shared link" in answer.reason
