@@ -21,12 +21,14 @@ from gateway.domain.actions import (  # re-exported for channel developers
 )
 from gateway.domain.merchants import Merchant
 from gateway.domain.payments import ClientInfo, Payment, Platform, Scenario
+from gateway.domain.refunds import Refund
 
 __all__ = [
     "AppPay", "BuyerAction", "CHECKOUT_METHODS", "Channel", "ChannelNotification", "ChannelResult",
-    "HostedCheckoutProvider", "NotificationReceiver",
+    "HostedCheckoutProvider", "NOT_CREATED", "NotificationReceiver", "StatusQuerier",
     "NotificationRejected", "ClientInfo", "Decline", "HostedCheckout",
-    "Merchant", "Offer", "Outcome", "Payment", "Platform", "QrCode", "Redirect", "RouteRequest", "Scenario",
+    "Merchant", "Offer", "Outcome", "Payment", "Platform", "QrCode", "Redirect",
+    "REFUND_NOT_FOUND", "Refund", "Refunder", "RouteRequest", "Scenario",
 ]
 
 
@@ -114,6 +116,53 @@ class HostedCheckoutProvider(Protocol):
         QrCode the page shows. `return_url` is the page's own result page, where the rail sends the buyer
         back. Raise to refuse; the page shows the buyer a friendly error and logs the exception."""
         ...
+
+
+#: `ChannelResult.detail` of a StatusQuerier answer when the rail has no trade for the payment yet (a page or
+#: order string never opened): it may still be created and paid until the payment expires.
+NOT_CREATED = "not_created"
+
+
+@runtime_checkable
+class StatusQuerier(Protocol):
+    """Optional capability of a Channel whose rail can be asked about a payment. The gateway's reconciler
+    uses it for payments whose notification never came, and to close expired payments at the rail."""
+
+    def query(self, payment: Payment) -> ChannelResult:
+        """Where the payment stands at the rail. SUCCEEDED: paid, with `data={"amount": "<minor units>",
+        "reference": "<the rail's trade number>"}` (the amount is checked against the payment). PENDING:
+        it can still be paid (also when the rail has not seen it yet; `detail` says "not_created").
+        FAILED: closed at the rail, it can no longer be paid. UNKNOWN: no usable answer; ask later."""
+        ...
+
+    def close_payment(self, payment: Payment) -> ChannelResult:
+        """Close the payment at the rail so that it can no longer be paid (called once it has expired, or
+        after a local close). SUCCEEDED: closed, already closed, or never created there (`detail`
+        "not_created"). FAILED: the rail refused (e.g. it was paid): query to learn why. UNKNOWN: ask
+        later. Named `close_payment` because `close()` releases the channel's resources at stop."""
+        ...
+
+
+@runtime_checkable
+class Refunder(Protocol):
+    """Optional capability of a Channel that can give a paid payment's money back, in full or in parts.
+
+    `refund.id` is unique and stable: send it to the rail as the refund request number, so that sending
+    the same refund again never moves money twice. SUCCEEDED: the money went back; FAILED: it did not and
+    will not; UNKNOWN (or PENDING): the core keeps the refund PENDING and asks `refund_status` later.
+    Raising counts as UNKNOWN."""
+
+    def refund(self, payment: Payment, refund: Refund) -> ChannelResult:
+        ...
+
+    def refund_status(self, payment: Payment, refund: Refund) -> ChannelResult:
+        """What the rail says about a refund sent earlier. Answer UNKNOWN with detail
+        `REFUND_NOT_FOUND` when the rail has no record of it: the core then sends the refund again."""
+        ...
+
+
+#: `ChannelResult.detail` of a `refund_status` answer when the rail has no record of the refund.
+REFUND_NOT_FOUND = "REFUND_NOT_FOUND"
 
 
 @runtime_checkable

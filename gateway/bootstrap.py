@@ -19,6 +19,7 @@ from gateway.metrics import Metrics
 from gateway.service.admin import AdminService
 from gateway.service.auth import Authenticator
 from gateway.service.payments import PaymentService
+from gateway.service.refunds import RefundService
 from gateway.service.routing import Router, RoutingRule
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
@@ -34,6 +35,7 @@ class Gateway:
     metrics: Metrics
     authenticator: Authenticator
     payments: PaymentService
+    refunds: RefundService
     admin: AdminService
     _origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -118,6 +120,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         metrics=metrics,
         authenticator=Authenticator(uow, cache_seconds=settings.auth.cache_seconds),
         payments=PaymentService(uow, router),
+        refunds=RefundService(uow, {c.name: c for c in channels}.get),
         admin=AdminService(uow),
         _origins=origins,
     )

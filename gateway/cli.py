@@ -95,6 +95,38 @@ def migrate(obj: Context) -> None:
     click.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
 
 
+@main.command("reconcile-pending")
+@pass_ctx
+def reconcile_pending(obj: Context) -> None:
+    """Ask the channels about pending payments now (`serve` also does this every [reconcile]
+    every_seconds): paid ones become SUCCEEDED, expired ones are closed at the channel and here."""
+    from gateway.bootstrap import bootstrap
+    from gateway.runtime import make_reconciler
+
+    gateway = bootstrap(obj.settings())
+    try:
+        report = make_reconciler(gateway).run_until_done()
+    finally:
+        gateway.close()
+    click.echo(f"reconciled: {report.summary()}")
+
+
+@main.command("reconcile-refunds")
+@pass_ctx
+def reconcile_refunds(obj: Context) -> None:
+    """Ask the channels about every PENDING refund (one whose answer was unknown) and record what they
+    say; a refund the channel never saw is sent again under the same request number."""
+    from gateway.bootstrap import bootstrap
+
+    gateway = bootstrap(obj.settings())
+    try:
+        summary = gateway.refunds.resolve_pending_refunds()
+    finally:
+        gateway.close()
+    click.echo(f"refunds: {len(summary.succeeded)} succeeded, {len(summary.failed)} failed, "
+               f"{len(summary.pending)} still pending")
+
+
 # --- merchants ------------------------------------------------------------------------------------
 
 STATES = [s.value.lower() for s in MerchantState]

@@ -63,6 +63,16 @@ class IdempotencySettings(_Section):
     retention_hours: int = Field(48, ge=24)
 
 
+class ReconcileSettings(_Section):
+    # A PENDING payment this old is queried at its channel (its notification may have been lost).
+    pending_after_seconds: float = Field(60.0, ge=0)
+    # How often `cashier serve` looks for such payments, and for expired ones to close.
+    every_seconds: float = Field(30.0, gt=0)
+    # How long a payment rests after the reconciler asked about it before it is asked again.
+    revisit_seconds: float = Field(60.0, gt=0)
+    batch: int = Field(100, ge=1, le=10000)
+
+
 class RuleSettings(_Section):
     name: str
     merchants: list[str] = []
@@ -100,6 +110,7 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     routing: RoutingSettings = RoutingSettings()
+    reconcile: ReconcileSettings = ReconcileSettings()
     # [channels.<name>] tables, handed to the plugins as they are.
     channels: dict[str, dict[str, Any]] = {}
 

@@ -41,6 +41,11 @@ class Metrics:
             "cashier_notifications", "Channel notifications received, by channel and result",
             ["channel", "result"], registry=self.registry)
 
+        self.reconciled = Counter(
+            "cashier_reconciled", "Payments the reconciler looked at, by channel and result "
+            "(paid, late_success, closed, pending, unknown, flagged, error)",
+            ["channel", "result"], registry=self.registry)
+
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
         self.rpc_calls.labels(method, code).inc()
         self.rpc_latency.labels(method).observe(seconds)
@@ -48,6 +53,9 @@ class Metrics:
     def observe_channel(self, channel: str, operation: str, outcome: str, seconds: float) -> None:
         self.channel_calls.labels(channel, operation, outcome).inc()
         self.channel_latency.labels(channel, operation).observe(seconds)
+
+    def observe_reconciled(self, channel: str, result: str) -> None:
+        self.reconciled.labels(channel, result).inc()
 
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

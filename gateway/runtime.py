@@ -25,6 +25,7 @@ from gateway.api.server import SERVICE_NAMES, create_server
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
 from gateway.logs import configure_logging
+from gateway.service.reconcile import Reconciler
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.web.app import create_app
@@ -49,6 +50,13 @@ def bind_socket(address: str, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def listening_socket(address: str, reuse_port: bool) -> socket.socket:
+    """Bound and listening before the address is announced, so that no early client is refused."""
+    sock = bind_socket(address, reuse_port)
+    sock.listen(2048)
+    return sock
+
+
 class HttpFace:
     """uvicorn serving the Starlette app from a thread of the worker, on a socket bound beforehand."""
 
@@ -63,7 +71,6 @@ class HttpFace:
         self.thread = threading.Thread(target=self._run, name="http-face", daemon=True)
 
     def _run(self) -> None:
-        self.sock.listen(2048)
         self.server.run(sockets=[self.sock])
 
     def start(self) -> None:
@@ -121,7 +128,7 @@ def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: b
           run_migrations: bool = True, housekeeping: bool = True) -> RunningGateway:
     """Start one worker in this process and return once both faces accept connections."""
     tls = _tls(settings)
-    http_sock = bind_socket(settings.server.http, reuse_port)
+    http_sock = listening_socket(settings.server.http, reuse_port)
     if not settings.server.public_url:
         # Channels hand this URL to their rails (notifications), so it must carry the port really bound.
         host, _ = split_address(settings.server.http)
@@ -141,6 +148,7 @@ def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: b
     stop_purge = threading.Event()
     if housekeeping:
         threading.Thread(target=_purge_loop, args=(gateway, stop_purge), name="purge", daemon=True).start()
+        threading.Thread(target=_reconcile_loop, args=(gateway, stop_purge), name="reconcile", daemon=True).start()
     return RunningGateway(gateway, server, port, health_servicer, http, stop_purge)
 
 
@@ -152,6 +160,30 @@ def _purge_loop(gateway: Gateway, stop: threading.Event) -> None:
             log.info("purged idempotency keys", extra={"count": purged})
         except Exception:
             log.exception("purging idempotency keys failed; will try again")
+
+
+def make_reconciler(gateway: Gateway) -> Reconciler:
+    """The reconciler over the gateway's own unit of work (one SQLite write lock per process), channels,
+    payment service and metrics, tuned by `[reconcile]`."""
+    config = gateway.settings.reconcile
+    return Reconciler(
+        gateway.payments.uow, gateway.channels,
+        pending_age=timedelta(seconds=config.pending_after_seconds), batch=config.batch,
+        revisit=timedelta(seconds=config.revisit_seconds), payments=gateway.payments,
+        observe_channel=gateway.metrics.observe_channel, observe_result=gateway.metrics.observe_reconciled)
+
+
+def _reconcile_loop(gateway: Gateway, stop: threading.Event) -> None:
+    reconciler = make_reconciler(gateway)
+    while not stop.wait(gateway.settings.reconcile.every_seconds):
+        try:
+            report = reconciler.run_until_done(max_batches=10)
+            if report.claimed:
+                log.info("reconciled payments", extra={"claimed": len(report.claimed), "queried": report.queried,
+                                                       "paid": report.paid, "closed": report.closed,
+                                                       "pending": report.pending, "flagged": report.flagged})
+        except Exception:
+            log.exception("reconciling payments failed; will try again")
 
 
 # --- serving until a signal -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import datetime
 
 from cashier.v1 import payment_pb2 as _payment_pb2
+from cashier.v1 import refund_pb2 as _refund_pb2
 from cashier.v1 import routing_pb2 as _routing_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -142,3 +143,53 @@ class ListChannelsResponse(_message.Message):
     channels: _containers.RepeatedCompositeFieldContainer[_routing_pb2.Channel]
     next_page_token: str
     def __init__(self, channels: _Optional[_Iterable[_Union[_routing_pb2.Channel, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RefundPaymentRequest(_message.Message):
+    __slots__ = ("parent", "out_refund_no", "amount", "reason")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    OUT_REFUND_NO_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    out_refund_no: str
+    amount: int
+    reason: str
+    def __init__(self, parent: _Optional[str] = ..., out_refund_no: _Optional[str] = ..., amount: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RefundPaymentResponse(_message.Message):
+    __slots__ = ("refund",)
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    refund: _refund_pb2.Refund
+    def __init__(self, refund: _Optional[_Union[_refund_pb2.Refund, _Mapping]] = ...) -> None: ...
+
+class GetRefundRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetRefundResponse(_message.Message):
+    __slots__ = ("refund",)
+    REFUND_FIELD_NUMBER: _ClassVar[int]
+    refund: _refund_pb2.Refund
+    def __init__(self, refund: _Optional[_Union[_refund_pb2.Refund, _Mapping]] = ...) -> None: ...
+
+class ListRefundsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token", "state")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    state: _refund_pb2.RefundState
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[_refund_pb2.RefundState, str]] = ...) -> None: ...
+
+class ListRefundsResponse(_message.Message):
+    __slots__ = ("refunds", "next_page_token")
+    REFUNDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    refunds: _containers.RepeatedCompositeFieldContainer[_refund_pb2.Refund]
+    next_page_token: str
+    def __init__(self, refunds: _Optional[_Iterable[_Union[_refund_pb2.Refund, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -66,6 +66,21 @@ class CashierServiceStub:
                 request_serializer=cashier_dot_v1_dot_cashier__service__pb2.ListChannelsRequest.SerializeToString,
                 response_deserializer=cashier_dot_v1_dot_cashier__service__pb2.ListChannelsResponse.FromString,
                 _registered_method=True)
+        self.RefundPayment = channel.unary_unary(
+                '/cashier.v1.CashierService/RefundPayment',
+                request_serializer=cashier_dot_v1_dot_cashier__service__pb2.RefundPaymentRequest.SerializeToString,
+                response_deserializer=cashier_dot_v1_dot_cashier__service__pb2.RefundPaymentResponse.FromString,
+                _registered_method=True)
+        self.GetRefund = channel.unary_unary(
+                '/cashier.v1.CashierService/GetRefund',
+                request_serializer=cashier_dot_v1_dot_cashier__service__pb2.GetRefundRequest.SerializeToString,
+                response_deserializer=cashier_dot_v1_dot_cashier__service__pb2.GetRefundResponse.FromString,
+                _registered_method=True)
+        self.ListRefunds = channel.unary_unary(
+                '/cashier.v1.CashierService/ListRefunds',
+                request_serializer=cashier_dot_v1_dot_cashier__service__pb2.ListRefundsRequest.SerializeToString,
+                response_deserializer=cashier_dot_v1_dot_cashier__service__pb2.ListRefundsResponse.FromString,
+                _registered_method=True)
 
 
 class CashierServiceServicer:
@@ -115,6 +130,27 @@ class CashierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RefundPayment(self, request, context):
+        """Refunds all or part of a paid payment. Idempotent by `out_refund_no`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRefund(self, request, context):
+        """Reads one refund.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRefunds(self, request, context):
+        """Lists a payment's refunds, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CashierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +183,21 @@ def add_CashierServiceServicer_to_server(servicer, server):
                     servicer.ListChannels,
                     request_deserializer=cashier_dot_v1_dot_cashier__service__pb2.ListChannelsRequest.FromString,
                     response_serializer=cashier_dot_v1_dot_cashier__service__pb2.ListChannelsResponse.SerializeToString,
+            ),
+            'RefundPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundPayment,
+                    request_deserializer=cashier_dot_v1_dot_cashier__service__pb2.RefundPaymentRequest.FromString,
+                    response_serializer=cashier_dot_v1_dot_cashier__service__pb2.RefundPaymentResponse.SerializeToString,
+            ),
+            'GetRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRefund,
+                    request_deserializer=cashier_dot_v1_dot_cashier__service__pb2.GetRefundRequest.FromString,
+                    response_serializer=cashier_dot_v1_dot_cashier__service__pb2.GetRefundResponse.SerializeToString,
+            ),
+            'ListRefunds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRefunds,
+                    request_deserializer=cashier_dot_v1_dot_cashier__service__pb2.ListRefundsRequest.FromString,
+                    response_serializer=cashier_dot_v1_dot_cashier__service__pb2.ListRefundsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +364,87 @@ class CashierService:
             '/cashier.v1.CashierService/ListChannels',
             cashier_dot_v1_dot_cashier__service__pb2.ListChannelsRequest.SerializeToString,
             cashier_dot_v1_dot_cashier__service__pb2.ListChannelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashier.v1.CashierService/RefundPayment',
+            cashier_dot_v1_dot_cashier__service__pb2.RefundPaymentRequest.SerializeToString,
+            cashier_dot_v1_dot_cashier__service__pb2.RefundPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashier.v1.CashierService/GetRefund',
+            cashier_dot_v1_dot_cashier__service__pb2.GetRefundRequest.SerializeToString,
+            cashier_dot_v1_dot_cashier__service__pb2.GetRefundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRefunds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cashier.v1.CashierService/ListRefunds',
+            cashier_dot_v1_dot_cashier__service__pb2.ListRefundsRequest.SerializeToString,
+            cashier_dot_v1_dot_cashier__service__pb2.ListRefundsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,12 @@ class CashierServiceStub:
     """Says which channel CreatePayment would choose, and why, without creating anything."""
     ListChannels: _grpc.UnaryUnaryMultiCallable[_cashier_service_pb2.ListChannelsRequest, _cashier_service_pb2.ListChannelsResponse]
     """Lists the installed channels."""
+    RefundPayment: _grpc.UnaryUnaryMultiCallable[_cashier_service_pb2.RefundPaymentRequest, _cashier_service_pb2.RefundPaymentResponse]
+    """Refunds all or part of a paid payment. Idempotent by `out_refund_no`."""
+    GetRefund: _grpc.UnaryUnaryMultiCallable[_cashier_service_pb2.GetRefundRequest, _cashier_service_pb2.GetRefundResponse]
+    """Reads one refund."""
+    ListRefunds: _grpc.UnaryUnaryMultiCallable[_cashier_service_pb2.ListRefundsRequest, _cashier_service_pb2.ListRefundsResponse]
+    """Lists a payment's refunds, newest first."""
 
 @_typing.type_check_only
 class CashierServiceAsyncStub(CashierServiceStub):
@@ -67,6 +73,12 @@ class CashierServiceAsyncStub(CashierServiceStub):
     """Says which channel CreatePayment would choose, and why, without creating anything."""
     ListChannels: _aio.UnaryUnaryMultiCallable[_cashier_service_pb2.ListChannelsRequest, _cashier_service_pb2.ListChannelsResponse]  # type: ignore[assignment]
     """Lists the installed channels."""
+    RefundPayment: _aio.UnaryUnaryMultiCallable[_cashier_service_pb2.RefundPaymentRequest, _cashier_service_pb2.RefundPaymentResponse]  # type: ignore[assignment]
+    """Refunds all or part of a paid payment. Idempotent by `out_refund_no`."""
+    GetRefund: _aio.UnaryUnaryMultiCallable[_cashier_service_pb2.GetRefundRequest, _cashier_service_pb2.GetRefundResponse]  # type: ignore[assignment]
+    """Reads one refund."""
+    ListRefunds: _aio.UnaryUnaryMultiCallable[_cashier_service_pb2.ListRefundsRequest, _cashier_service_pb2.ListRefundsResponse]  # type: ignore[assignment]
+    """Lists a payment's refunds, newest first."""
 
 class CashierServiceServicer(metaclass=_abc_1.ABCMeta):
     """The one service every trading app integrates. Authenticate with `authorization: Bearer <api key>`
@@ -120,5 +132,29 @@ class CashierServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_cashier_service_pb2.ListChannelsResponse, _abc.Awaitable[_cashier_service_pb2.ListChannelsResponse]]:
         """Lists the installed channels."""
+
+    @_abc_1.abstractmethod
+    def RefundPayment(
+        self,
+        request: _cashier_service_pb2.RefundPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cashier_service_pb2.RefundPaymentResponse, _abc.Awaitable[_cashier_service_pb2.RefundPaymentResponse]]:
+        """Refunds all or part of a paid payment. Idempotent by `out_refund_no`."""
+
+    @_abc_1.abstractmethod
+    def GetRefund(
+        self,
+        request: _cashier_service_pb2.GetRefundRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cashier_service_pb2.GetRefundResponse, _abc.Awaitable[_cashier_service_pb2.GetRefundResponse]]:
+        """Reads one refund."""
+
+    @_abc_1.abstractmethod
+    def ListRefunds(
+        self,
+        request: _cashier_service_pb2.ListRefundsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cashier_service_pb2.ListRefundsResponse, _abc.Awaitable[_cashier_service_pb2.ListRefundsResponse]]:
+        """Lists a payment's refunds, newest first."""
 
 def add_CashierServiceServicer_to_server(servicer: CashierServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -12,7 +12,9 @@ from datetime import UTC
 from packaging.version import InvalidVersion, Version
 
 from channels.alipay.notifications import AlipayNotifications, notify_url
+from channels.alipay.refunds import AlipayRefunds
 from channels.alipay.settings import AlipaySettings
+from channels.alipay.status import AlipayStatus
 from channels.protocol import AppPay, Decline, Offer, Payment, Platform, RouteRequest, Scenario
 
 DEFAULT_MIN_VERSIONS = {"ios": "8.0", "android": "8.0", "harmonyos": "1.0"}
@@ -20,7 +22,7 @@ _PLATFORM_KEYS = {Platform.IOS_APP: "ios", Platform.ANDROID_APP: "android", Plat
 NATIVE_PRIORITY = 100
 
 
-class MobileChannel(AlipayNotifications):
+class MobileChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
     name = "mobile"
     display_name = "Alipay in the platform's app"
     actions = ("app_pay",)

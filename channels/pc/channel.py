@@ -20,8 +20,10 @@ from typing import Any
 from channels.alipay.client import PrecreateResult
 from channels.alipay.notifications import AlipayNotifications, notify_url
 from channels.alipay.outcomes import Operation
+from channels.alipay.refunds import AlipayRefunds
 from channels.alipay.request_params import BEIJING
 from channels.alipay.settings import AlipaySettings
+from channels.alipay.status import AlipayStatus
 from channels.pc.qr import render
 from channels.protocol import Decline, Offer, Payment, Platform, QrCode, Redirect, RouteRequest, Scenario
 
@@ -61,7 +63,7 @@ class PrecreateFailed(RuntimeError):
     """Alipay gave no QR code; the message says what it answered."""
 
 
-class PcChannel(AlipayNotifications):
+class PcChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
     name = "pc"
     display_name = "Alipay on a PC: checkout page or QR code"
     actions = ("redirect", "qr_code")

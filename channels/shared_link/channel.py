@@ -22,8 +22,10 @@ from typing import Any
 from channels.alipay.client import PrecreateResult
 from channels.alipay.notifications import AlipayNotifications, notify_url
 from channels.alipay.outcomes import Operation
+from channels.alipay.refunds import AlipayRefunds
 from channels.alipay.request_params import BEIJING
 from channels.alipay.settings import AlipaySettings
+from channels.alipay.status import AlipayStatus
 from channels.pc.qr import render
 from channels.protocol import (
     CHECKOUT_METHODS,
@@ -71,7 +73,7 @@ class PrecreateFailed(RuntimeError):
     """Alipay gave no QR code; the message says what it answered."""
 
 
-class SharedLinkChannel(AlipayNotifications):
+class SharedLinkChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
     name = "shared_link"
     display_name = "Alipay through the gateway's hosted checkout page (shared links, mobile browsers)"
     actions = ("hosted_checkout",)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cashier.v1 import cashier_service_pb2 as svc
-from cashier.v1 import merchant_pb2, payment_pb2, routing_pb2
+from cashier.v1 import merchant_pb2, payment_pb2, refund_pb2, routing_pb2
 from channels.protocol import Channel
 from gateway.domain.actions import AppPay, BuyerAction, HostedCheckout, QrCode, Redirect
 from gateway.domain.errors import Violations
@@ -22,10 +22,12 @@ from gateway.domain.payments import (
     Platform,
     Scenario,
 )
+from gateway.domain.refunds import NewRefund, Refund, RefundState
 from gateway.service.routing import RouteDecision
 
 _MERCHANT_NAME = re.compile(r"merchants/([^/]+)")
 _PAYMENT_NAME = re.compile(r"merchants/([^/]+)/payments/([^/]+)")
+_REFUND_NAME = re.compile(r"merchants/([^/]+)/payments/([^/]+)/refunds/([^/]+)")
 DEFAULT_EXPIRY = timedelta(minutes=30)
 
 
@@ -43,6 +45,7 @@ SCENARIO_IN, SCENARIO_OUT = _enum_maps(payment_pb2.Scenario, "SCENARIO_", Scenar
 STATE_IN, STATE_OUT = _enum_maps(payment_pb2.PaymentState, "PAYMENT_STATE_", PaymentState)
 MERCHANT_STATE_IN, MERCHANT_STATE_OUT = _enum_maps(merchant_pb2.MerchantState, "MERCHANT_STATE_", MerchantState)
 PLAN_IN, PLAN_OUT = _enum_maps(merchant_pb2.SettlementPlan, "SETTLEMENT_PLAN_", SettlementPlan)
+REFUND_STATE_IN, REFUND_STATE_OUT = _enum_maps(refund_pb2.RefundState, "REFUND_STATE_", RefundState)
 
 
 # --- names ----------------------------------------------------------------------------------------
@@ -67,6 +70,18 @@ def payment_name_parts(v: Violations, field: str, name: str) -> tuple[str, str]:
 
 def payment_name(p: Payment) -> str:
     return f"merchants/{p.merchant_id}/payments/{p.id}"
+
+
+def refund_name_parts(v: Violations, field: str, name: str) -> tuple[str, str, str]:
+    match = _REFUND_NAME.fullmatch(name)
+    if match is None:
+        v.add(field, "must be a refund name such as merchants/shop-1/payments/pay_…/refunds/ref_…")
+        return "", "", ""
+    return match.group(1), match.group(2), match.group(3)
+
+
+def refund_name(r: Refund) -> str:
+    return f"merchants/{r.merchant_id}/payments/{r.payment_id}/refunds/{r.id}"
 
 
 # --- requests -------------------------------------------------------------------------------------
@@ -109,6 +124,12 @@ def new_payment_from(v: Violations, req: svc.CreatePaymentRequest) -> NewPayment
         metadata=dict(req.metadata),
         scan_to_pay=req.scan_to_pay,
     )
+
+
+def new_refund_from(v: Violations, req: svc.RefundPaymentRequest) -> NewRefund:
+    merchant_id, payment_id = payment_name_parts(v, "parent", req.parent)
+    return NewRefund(merchant_id=merchant_id, payment_id=payment_id, out_refund_no=req.out_refund_no,
+                     amount=req.amount, reason=req.reason)
 
 
 def timestamp_to_datetime(ts: Timestamp) -> datetime:
@@ -163,6 +184,15 @@ def payment_to_proto(p: Payment) -> payment_pb2.Payment:
         expire_time=_ts(p.expires_at),
         metadata=dict(p.metadata),
         scan_to_pay=p.scan_to_pay,
+        refunded_amount=p.refunded_amount,
+    )
+
+
+def refund_to_proto(r: Refund) -> refund_pb2.Refund:
+    return refund_pb2.Refund(
+        name=refund_name(r), out_refund_no=r.out_refund_no, amount=r.amount, currency_code=r.currency,
+        reason=r.reason, state=REFUND_STATE_OUT[r.state], failure_reason=r.failure_reason,
+        create_time=_ts(r.created_at), update_time=_ts(r.updated_at),
     )
 
 

@@ -15,10 +15,11 @@ from gateway.api import convert
 from gateway.api.interceptor import current_principal
 from gateway.domain.errors import Violations
 from gateway.domain.merchants import MerchantState, SettlementPlan
-from gateway.domain.validation import check_amount, check_currency, validate_new_payment
+from gateway.domain.validation import check_amount, check_currency, validate_new_payment, validate_new_refund
 from gateway.service import paging
 from gateway.service.admin import NewMerchant
 from gateway.service.payments import CreatePayment, ListPayments, PreviewRoute
+from gateway.service.refunds import ListRefunds, RefundPayment
 
 if TYPE_CHECKING:
     from gateway.bootstrap import Gateway
@@ -111,6 +112,37 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
         return svc.ListChannelsResponse(
             channels=[convert.channel_to_proto(c, *self.gateway.channel_origin(c.name)) for c in page],
             next_page_token=token)
+
+
+    def RefundPayment(self, request: svc.RefundPaymentRequest, context: grpc.ServicerContext) -> svc.RefundPaymentResponse:
+        v = Violations()
+        new = convert.new_refund_from(v, request)
+        validate_new_refund(new, v)
+        refund = self.gateway.refunds.refund(RefundPayment(current_principal(), new))
+        return svc.RefundPaymentResponse(refund=convert.refund_to_proto(refund))
+
+    def GetRefund(self, request: svc.GetRefundRequest, context: grpc.ServicerContext) -> svc.GetRefundResponse:
+        v = Violations()
+        merchant_id, payment_id, refund_id = convert.refund_name_parts(v, "name", request.name)
+        v.raise_if_any()
+        refund = self.gateway.refunds.get(current_principal(), merchant_id, payment_id, refund_id)
+        return svc.GetRefundResponse(refund=convert.refund_to_proto(refund))
+
+    def ListRefunds(self, request: svc.ListRefundsRequest, context: grpc.ServicerContext) -> svc.ListRefundsResponse:
+        v = Violations()
+        merchant_id, payment_id = convert.payment_name_parts(v, "parent", request.parent)
+        state = None
+        if request.state:
+            state = convert.REFUND_STATE_IN.get(request.state)
+            if state is None:
+                v.add("state", f"unknown state {request.state}")
+        if request.page_size < 0:
+            v.add("page_size", "must not be negative")
+        v.raise_if_any()
+        refunds, token = self.gateway.refunds.list(ListRefunds(
+            current_principal(), merchant_id, payment_id, state, request.page_size, request.page_token))
+        return svc.ListRefundsResponse(refunds=[convert.refund_to_proto(r) for r in refunds],
+                                       next_page_token=token)
 
 
 class OperatorServicer(ops_grpc.OperatorServiceServicer):

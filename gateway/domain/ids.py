@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAYMENT_PREFIX = "pay_"
+_REFUND_PREFIX = "ref_"
 
 
 def _encode(value: int, length: int) -> str:
@@ -25,6 +26,10 @@ def _ulid(at: datetime, randomness: int) -> str:
 
 def new_payment_id(at: datetime) -> str:
     return _PAYMENT_PREFIX + _ulid(at, int.from_bytes(os.urandom(10), "big"))
+
+
+def new_refund_id(at: datetime) -> str:
+    return _REFUND_PREFIX + _ulid(at, int.from_bytes(os.urandom(10), "big"))
 
 
 def new_checkout_token() -> str:

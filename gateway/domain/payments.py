@@ -20,6 +20,9 @@ class PaymentState(enum.Enum):
     REFUNDED = "REFUNDED"
 
 
+REFUNDABLE_STATES = frozenset({PaymentState.SUCCEEDED, PaymentState.PARTIALLY_REFUNDED})
+
+
 class Platform(enum.Enum):
     IOS_APP = "IOS_APP"
     ANDROID_APP = "ANDROID_APP"
@@ -103,6 +106,9 @@ class Payment:
     channel_reference: str = ""
     # The unguessable key of the payment's hosted checkout page (/pay/<token>), made with the payment.
     checkout_token: str = ""
+    # Minor units refunded (refunds that SUCCEEDED), and reserved for refunds (PENDING + SUCCEEDED).
+    refunded_amount: int = 0
+    refund_reserved: int = 0
 
     @classmethod
     def create(cls, *, payment_id: str, app_id: str, new: NewPayment, channel: str, now: datetime,
@@ -143,6 +149,42 @@ class Payment:
                 f"payment {self.id} is {self.state.value}; a payment confirmation cannot apply",
                 reason="PAYMENT_NOT_PAYABLE", metadata={"payment": self.id, "state": self.state.value})
         return replace(self, state=PaymentState.SUCCEEDED, updated_at=now, paid_at=now, channel_reference=reference)
+
+    @property
+    def refundable(self) -> int:
+        """What is left to refund: the amount paid less every refund pending or succeeded."""
+        return self.amount - self.refund_reserved
+
+    def check_refundable(self, amount: int) -> None:
+        """Refuse a refund of `amount` that this payment cannot take: it is not paid (or already fully
+        refunded), or the amount exceeds what is left, which the message names."""
+        if self.state not in REFUNDABLE_STATES:
+            raise FailedPrecondition(
+                f"payment {self.id} is {self.state.value}; only a SUCCEEDED or PARTIALLY_REFUNDED payment "
+                "can be refunded",
+                reason="PAYMENT_NOT_REFUNDABLE", metadata={"payment": self.id, "state": self.state.value})
+        if amount > self.refundable:
+            raise FailedPrecondition(
+                f"refund of {amount} exceeds what is left to refund of payment {self.id}: {self.refundable} "
+                f"of {self.amount} (refunded or pending: {self.refund_reserved})",
+                reason="REFUND_EXCEEDS_PAYMENT",
+                metadata={"payment": self.id, "refundable_amount": str(self.refundable),
+                          "requested_amount": str(amount)})
+
+    def refund_reserved_for(self, amount: int) -> Payment:
+        """The payment with `amount` held for a pending refund."""
+        self.check_refundable(amount)
+        return replace(self, refund_reserved=self.refund_reserved + amount)
+
+    def refund_settled(self, amount: int, now: datetime) -> Payment:
+        """The payment after a reserved refund of `amount` succeeded: PARTIALLY_REFUNDED, or REFUNDED once
+        everything paid went back."""
+        refunded = self.refunded_amount + amount
+        if self.state not in REFUNDABLE_STATES or refunded > self.amount:
+            raise FailedPrecondition(f"payment {self.id} cannot take a settled refund of {amount}",
+                                     reason="PAYMENT_NOT_REFUNDABLE", metadata={"payment": self.id})
+        state = PaymentState.REFUNDED if refunded == self.amount else PaymentState.PARTIALLY_REFUNDED
+        return replace(self, state=state, refunded_amount=refunded, updated_at=now)
 
     def is_expired(self, now: datetime) -> bool:
         """Still PENDING but past its expiry: the buyer can no longer pay it."""

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from gateway.domain.errors import Violations
 from gateway.domain.money import MAX_AMOUNT_MINOR, MIN_AMOUNT_MINOR, SUPPORTED_CURRENCIES
 from gateway.domain.payments import NewPayment
+from gateway.domain.refunds import NewRefund
 
 OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 MERCHANT_ID = re.compile(r"[a-z0-9][a-z0-9\-]{2,39}")
@@ -51,6 +52,16 @@ def validate_new_payment(p: NewPayment, v: Violations | None = None) -> None:
     if not MIN_EXPIRY <= p.expire_after <= MAX_EXPIRY:
         v.add("expire_after", "must be between 1 minute and 15 days")
     check_metadata(v, "metadata", p.metadata)
+    v.raise_if_any()
+
+
+def validate_new_refund(r: NewRefund, v: Violations | None = None) -> None:
+    """Raise InvalidArgument naming every field of a refund request that is wrong."""
+    v = v if v is not None else Violations()
+    if not OUT_TRADE_NO.fullmatch(r.out_refund_no):
+        v.add("out_refund_no", "required: 1-64 letters, digits, '_' or '-'")
+    check_amount(v, "amount", r.amount)
+    check_text(v, "reason", r.reason, required=False, limit=256)
     v.raise_if_any()
 
 

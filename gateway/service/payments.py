@@ -119,7 +119,8 @@ class PaymentService:
         if payment is None:  # the record and its payment are written in one transaction
             raise RuntimeError(f"idempotency record {earlier.key!r} points at missing payment")
         # Replay the first response exactly as it was: the payment as it stood when created.
-        return replace(payment, state=PaymentState.PENDING, updated_at=payment.created_at)
+        return replace(payment, state=PaymentState.PENDING, updated_at=payment.created_at,
+                       refunded_amount=0, refund_reserved=0)
 
     def get(self, principal: Principal, merchant_id: str, payment_id: str) -> Payment:
         _require_access(principal, merchant_id)

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from gateway.domain.merchants import App, Merchant, Principal
 from gateway.domain.payments import Payment, PaymentState
+from gateway.domain.refunds import Refund, RefundState
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,28 @@ class PaymentQuery:
     limit: int = 20
 
 
+@dataclass(frozen=True, slots=True)
+class RefundQuery:
+    """None means "any": the resolver lists PENDING refunds of every merchant."""
+
+    merchant_id: str | None = None
+    payment_id: str | None = None
+    state: RefundState | None = None
+    after_id: str | None = None
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileClaim:
+    """What the reconciler asks for (see PaymentRepository.claim_for_reconcile)."""
+
+    now: datetime
+    pending_before: datetime
+    until: datetime
+    channels: Sequence[str]
+    limit: int
+
+
 class PaymentRepository(Protocol):
     def add(self, payment: Payment) -> bool:
         """Store a new payment; False when the merchant already has one with its out_trade_no."""
@@ -49,6 +72,45 @@ class PaymentRepository(Protocol):
     def save_state(self, payment: Payment, expected: PaymentState) -> bool:
         """Write the state and its companions (updated_at, paid_at, channel_reference) only if the
         stored state is still `expected`: the database, not the caller, decides a race."""
+
+    def claim_for_reconcile(self, claim: ReconcileClaim) -> list[Payment]:
+        """Due payments of `claim.channels`, at most `claim.limit`: PENDING ones created before
+        `claim.pending_before` or expired at `claim.now`, and CLOSED ones the channel has not confirmed
+        closed; each not claimed until after `claim.now`. Their next look is moved to `claim.until`, so
+        that another process skips them (PostgreSQL: FOR UPDATE SKIP LOCKED). Commit promptly."""
+        ...
+
+    def reconcile_later(self, merchant_id: str, payment_id: str, at: datetime) -> None:
+        """Move the payment's next look by the reconciler to `at`."""
+
+    def mark_channel_closed(self, merchant_id: str, payment_id: str) -> bool:
+        """Record that the channel confirmed the (CLOSED) payment can no longer be paid there."""
+        ...
+
+    def reserve_refund(self, merchant_id: str, payment_id: str, amount: int) -> bool:
+        """Hold `amount` for a pending refund, only if the payment is SUCCEEDED or PARTIALLY_REFUNDED and
+        everything held stays within its amount. One conditional UPDATE: concurrent refunds cannot race."""
+
+    def release_refund(self, merchant_id: str, payment_id: str, amount: int) -> bool:
+        """Give back what a failed refund held."""
+
+    def settle_refund(self, merchant_id: str, payment_id: str, amount: int, now: datetime) -> bool:
+        """Count a held refund as refunded: PARTIALLY_REFUNDED, or REFUNDED when all of it went back."""
+
+
+class RefundRepository(Protocol):
+    def add(self, refund: Refund) -> bool:
+        """Store a new refund; False when the payment already has one with its out_refund_no."""
+
+    def get(self, merchant_id: str, refund_id: str) -> Refund | None: ...
+
+    def get_by_out_refund_no(self, merchant_id: str, payment_id: str, out_refund_no: str) -> Refund | None: ...
+
+    def list(self, query: RefundQuery) -> list[Refund]:
+        """Newest first (descending id), strictly older than `after_id` when given."""
+
+    def save_state(self, refund: Refund, expected: RefundState) -> bool:
+        """Write state, updated_at and failure_reason only if the stored state is still `expected`."""
 
 
 class IdempotencyRepository(Protocol):
@@ -95,6 +157,7 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyRepository
     merchants: MerchantRepository
     access: AccessRepository
+    refunds: RefundRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -6,14 +6,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, delete, select, update
+from sqlalchemy import Connection, Insert, and_, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain.actions import action_from_dict, action_to_dict
 from gateway.domain.merchants import App, Merchant, MerchantState, Principal, PrincipalKind, SettlementPlan
-from gateway.domain.payments import ClientInfo, LineItem, Payment, PaymentState, Platform, Scenario
-from gateway.service.ports import IdempotencyRecord, PaymentQuery
-from gateway.storage.tables import app_merchants, apps, idempotency_keys, merchants, operators, payments
+from gateway.domain.payments import (
+    REFUNDABLE_STATES,
+    ClientInfo,
+    LineItem,
+    Payment,
+    PaymentState,
+    Platform,
+    Scenario,
+)
+from gateway.domain.refunds import Refund, RefundState
+from gateway.service.ports import IdempotencyRecord, PaymentQuery, ReconcileClaim, RefundQuery
+from gateway.storage.tables import (
+    app_merchants,
+    apps,
+    idempotency_keys,
+    merchants,
+    operators,
+    payments,
+    refunds,
+)
 
 
 def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
@@ -49,6 +66,8 @@ def _payment_values(p: Payment) -> dict[str, Any]:
         "paid_at": p.paid_at,
         "channel_reference": p.channel_reference,
         "checkout_token": p.checkout_token or None,
+        "refunded_amount": p.refunded_amount,
+        "refund_reserved": p.refund_reserved,
         "version": 1,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
@@ -81,6 +100,8 @@ def _payment(row: Any) -> Payment:
         paid_at=row.paid_at,
         channel_reference=row.channel_reference,
         checkout_token=row.checkout_token or "",
+        refunded_amount=row.refunded_amount,
+        refund_reserved=row.refund_reserved,
     )
 
 
@@ -129,6 +150,130 @@ class SqlPaymentRepository:
                    payments.c.state == expected.value)
             .values(state=payment.state.value, updated_at=payment.updated_at, paid_at=payment.paid_at,
                     channel_reference=payment.channel_reference, version=payments.c.version + 1)
+        )
+        return result.rowcount == 1
+
+    def claim_for_reconcile(self, claim: ReconcileClaim) -> list[Payment]:
+        c = payments.c
+        due = and_(
+            c.channel.in_(list(claim.channels)),
+            or_(
+                and_(c.state == PaymentState.PENDING.value,
+                     or_(c.created_at <= claim.pending_before, c.expires_at <= claim.now)),
+                and_(c.state == PaymentState.CLOSED.value, c.channel_closed.is_(False)),
+            ),
+            or_(c.reconcile_after.is_(None), c.reconcile_after <= claim.now),
+        )
+        stmt = select(payments).where(due).order_by(c.reconcile_after, c.payment_id).limit(claim.limit)
+        if self.conn.dialect.name == "postgresql":
+            # Rows another process is claiming right now are skipped, not waited for; once it commits,
+            # their reconcile_after lies in the future and the condition above excludes them.
+            stmt = stmt.with_for_update(of=payments, skip_locked=True)
+        claimed = [_payment(row) for row in self.conn.execute(stmt)]
+        for p in claimed:
+            self.reconcile_later(p.merchant_id, p.id, claim.until)
+        return claimed
+
+    def reconcile_later(self, merchant_id: str, payment_id: str, at: datetime) -> None:
+        self.conn.execute(update(payments).where(
+            payments.c.merchant_id == merchant_id, payments.c.payment_id == payment_id,
+        ).values(reconcile_after=at))
+
+    def mark_channel_closed(self, merchant_id: str, payment_id: str) -> bool:
+        return self.conn.execute(update(payments).where(
+            payments.c.merchant_id == merchant_id, payments.c.payment_id == payment_id,
+            payments.c.state == PaymentState.CLOSED.value,
+        ).values(channel_closed=True)).rowcount == 1
+
+    def _refund_update(self, merchant_id: str, payment_id: str) -> Any:
+        return update(payments).where(
+            payments.c.merchant_id == merchant_id, payments.c.payment_id == payment_id,
+            payments.c.state.in_([state.value for state in REFUNDABLE_STATES]))
+
+    def reserve_refund(self, merchant_id: str, payment_id: str, amount: int) -> bool:
+        # One conditional UPDATE: the row lock and the re-checked WHERE decide concurrent refunds.
+        result = self.conn.execute(
+            self._refund_update(merchant_id, payment_id)
+            .where(payments.c.refund_reserved + amount <= payments.c.amount)
+            .values(refund_reserved=payments.c.refund_reserved + amount, version=payments.c.version + 1))
+        return result.rowcount == 1
+
+    def release_refund(self, merchant_id: str, payment_id: str, amount: int) -> bool:
+        result = self.conn.execute(
+            update(payments)
+            .where(payments.c.merchant_id == merchant_id, payments.c.payment_id == payment_id,
+                   payments.c.refund_reserved >= amount)
+            .values(refund_reserved=payments.c.refund_reserved - amount, version=payments.c.version + 1))
+        return result.rowcount == 1
+
+    def settle_refund(self, merchant_id: str, payment_id: str, amount: int, now: datetime) -> bool:
+        refunded = payments.c.refunded_amount + amount
+        result = self.conn.execute(
+            self._refund_update(merchant_id, payment_id)
+            .where(refunded <= payments.c.refund_reserved)
+            .values(refunded_amount=refunded,
+                    state=case((refunded >= payments.c.amount, PaymentState.REFUNDED.value),
+                               else_=PaymentState.PARTIALLY_REFUNDED.value),
+                    updated_at=now, version=payments.c.version + 1))
+        return result.rowcount == 1
+
+
+# --- refunds -------------------------------------------------------------------------------------------
+
+
+def _refund(row: Any) -> Refund:
+    return Refund(
+        id=row.refund_id, merchant_id=row.merchant_id, payment_id=row.payment_id, app_id=row.app_id,
+        out_refund_no=row.out_refund_no, amount=row.amount, currency=row.currency, reason=row.reason,
+        state=RefundState(row.state), created_at=row.created_at, updated_at=row.updated_at,
+        failure_reason=row.failure_reason,
+    )
+
+
+class SqlRefundRepository:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def add(self, refund: Refund) -> bool:
+        return _insert_ignore(self.conn, refunds, {
+            "merchant_id": refund.merchant_id, "refund_id": refund.id, "payment_id": refund.payment_id,
+            "out_refund_no": refund.out_refund_no, "app_id": refund.app_id, "amount": refund.amount,
+            "currency": refund.currency, "reason": refund.reason, "state": refund.state.value,
+            "failure_reason": refund.failure_reason, "created_at": refund.created_at,
+            "updated_at": refund.updated_at,
+        })
+
+    def get(self, merchant_id: str, refund_id: str) -> Refund | None:
+        row = self.conn.execute(
+            select(refunds).where(refunds.c.merchant_id == merchant_id, refunds.c.refund_id == refund_id)
+        ).first()
+        return _refund(row) if row else None
+
+    def get_by_out_refund_no(self, merchant_id: str, payment_id: str, out_refund_no: str) -> Refund | None:
+        row = self.conn.execute(select(refunds).where(
+            refunds.c.merchant_id == merchant_id, refunds.c.payment_id == payment_id,
+            refunds.c.out_refund_no == out_refund_no)).first()
+        return _refund(row) if row else None
+
+    def list(self, query: RefundQuery) -> list[Refund]:
+        stmt = select(refunds)
+        if query.merchant_id is not None:
+            stmt = stmt.where(refunds.c.merchant_id == query.merchant_id)
+        if query.payment_id is not None:
+            stmt = stmt.where(refunds.c.payment_id == query.payment_id)
+        if query.state is not None:
+            stmt = stmt.where(refunds.c.state == query.state.value)
+        if query.after_id is not None:
+            stmt = stmt.where(refunds.c.refund_id < query.after_id)
+        stmt = stmt.order_by(refunds.c.refund_id.desc()).limit(query.limit)
+        return [_refund(row) for row in self.conn.execute(stmt)]
+
+    def save_state(self, refund: Refund, expected: RefundState) -> bool:
+        result = self.conn.execute(
+            update(refunds)
+            .where(refunds.c.merchant_id == refund.merchant_id, refunds.c.refund_id == refund.id,
+                   refunds.c.state == expected.value)
+            .values(state=refund.state.value, updated_at=refund.updated_at, failure_reason=refund.failure_reason)
         )
         return result.rowcount == 1
 

@@ -113,9 +113,18 @@ payments = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    # Refunds that SUCCEEDED, and refunds held (PENDING + SUCCEEDED): a conditional UPDATE keeps
+    # refund_reserved <= amount, so concurrent refunds can never exceed what was paid.
+    Column("refunded_amount", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("refund_reserved", BigInteger, nullable=False, default=0, server_default="0"),
+    # The reconciler (gateway/service/reconcile.py): when it may look at the payment next (NULL: as soon
+    # as it is due), and whether the channel confirmed the trade can no longer be paid.
+    Column("reconcile_after", UTCDateTime, nullable=True),
+    Column("channel_closed", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("merchant_id", "out_trade_no", name="uq_payments_merchant_out_trade_no"),
     Index("ix_payments_merchant_state", "merchant_id", "state", "payment_id"),
     Index("ix_payments_checkout_token", "checkout_token", unique=True),
+    Index("ix_payments_state_reconcile_after", "state", "reconcile_after"),
 )
 
 idempotency_keys = Table(
@@ -127,4 +136,23 @@ idempotency_keys = Table(
     Column("payment_id", String(30), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_idempotency_keys_created_at", "created_at"),
+)
+
+refunds = Table(
+    "refunds", metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("refund_id", String(30), primary_key=True),
+    Column("payment_id", String(30), nullable=False),
+    Column("out_refund_no", String(64), nullable=False),
+    Column("app_id", String(40), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(256), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("failure_reason", String(256), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("merchant_id", "payment_id", "out_refund_no", name="uq_refunds_merchant_payment_out_refund_no"),
+    Index("ix_refunds_merchant_payment", "merchant_id", "payment_id", "refund_id"),
+    Index("ix_refunds_state", "state", "merchant_id", "refund_id"),
 )

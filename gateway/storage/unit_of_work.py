@@ -12,6 +12,7 @@ from gateway.storage.repositories import (
     SqlIdempotencyRepository,
     SqlMerchantRepository,
     SqlPaymentRepository,
+    SqlRefundRepository,
 )
 
 
@@ -43,6 +44,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyRepository(conn)
         self.merchants = SqlMerchantRepository(conn)
         self.access = SqlAccessRepository(conn)
+        self.refunds = SqlRefundRepository(conn)
 
     def __exit__(self, *exc: Any) -> None:
         assert self._conn is not None

@@ -22,6 +22,9 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listen now, before anyone is told the address: connections wait in the backlog until uvicorn
+        # accepts them, instead of being refused while it starts.
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise
