@@ -38,6 +38,13 @@ class Context:
             self._admin = AdminService(SqlUnitOfWorkFactory(engine))
         return self._admin
 
+    def webhooks(self) -> Any:
+        """The webhook dispatcher's operator side (events, endpoints) over the configured database."""
+        from gateway.service.webhooks import WebhookDispatcher
+        from gateway.webhook_http import HttpWebhookSender
+
+        return WebhookDispatcher(self.admin().uow, HttpWebhookSender())
+
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -231,6 +238,51 @@ def apps_list(obj: Context) -> None:
     """List apps (key prefixes only) and the merchants they act for."""
     for app, merchant_ids in obj.admin().list_apps():
         click.echo(f"{app.id}\t{app.key_prefix}…\t{','.join(merchant_ids) or '-'}\t{app.display_name}")
+
+
+@apps.command("set-webhook")
+@click.argument("app_id")
+@click.argument("url")
+@pass_ctx
+def apps_set_webhook(obj: Context, app_id: str, url: str) -> None:
+    """Send APP_ID's events to URL, signed with a new secret printed once (it replaces any earlier one)."""
+    secret = obj.webhooks().set_webhook(app_id, url)
+    click.echo(f"app {app_id} receives its events at {url}. Signing secret (shown once, store it now):",
+               err=True)
+    click.echo(secret)
+
+
+# --- events (the outbox) ---------------------------------------------------------------------------
+
+EVENT_STATES = ["pending", "delivered", "parked"]
+
+
+@main.group()
+def events() -> None:
+    """Events for the trading apps and their webhook deliveries."""
+
+
+@events.command("list")
+@click.option("--state", type=click.Choice(EVENT_STATES), help="Only events in this state.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@pass_ctx
+def events_list(obj: Context, state: str | None, limit: int) -> None:
+    """List events, newest first: id, state, type, app, merchant, attempts, next attempt, last error."""
+    from gateway.domain.events import EventState
+
+    for e in obj.webhooks().list_events(EventState(state.upper()) if state else None, limit):
+        next_at = e.next_attempt_at.isoformat(timespec="seconds") if e.next_attempt_at else "-"
+        click.echo(f"{e.id}\t{e.state.value}\t{e.type}\t{e.app_id}\t{e.merchant_id}\t"
+                   f"attempts={e.attempts}\t{next_at}\t{e.last_error or '-'}")
+
+
+@events.command("redeliver")
+@click.argument("event_id")
+@pass_ctx
+def events_redeliver(obj: Context, event_id: str) -> None:
+    """Move a PARKED event back to PENDING: it is delivered again with a fresh round of retries."""
+    event = obj.webhooks().redeliver(event_id)
+    click.echo(f"event {event.id} is {event.state.value} again")
 
 
 @main.group()

@@ -73,6 +73,20 @@ class ReconcileSettings(_Section):
     batch: int = Field(100, ge=1, le=10000)
 
 
+class WebhookSettings(_Section):
+    # How often `cashier serve` looks for events to deliver.
+    every_seconds: float = Field(1.0, gt=0)
+    batch: int = Field(100, ge=1, le=10000)
+    timeout_seconds: float = Field(10.0, gt=0, le=120)
+    # Retries wait retry_base_seconds × 2^(n-1), at most retry_cap_seconds; after max_attempts the event
+    # is PARKED for an operator. The defaults spread 20 attempts over about 21 hours.
+    retry_base_seconds: float = Field(10.0, gt=0)
+    retry_cap_seconds: float = Field(7200.0, gt=0)
+    max_attempts: int = Field(20, ge=1, le=100)
+    # How long a claimed event is left to its dispatcher before another may claim it again.
+    lease_seconds: float = Field(60.0, gt=0)
+
+
 class RuleSettings(_Section):
     name: str
     merchants: list[str] = []
@@ -111,6 +125,7 @@ class Settings(_Section):
     idempotency: IdempotencySettings = IdempotencySettings()
     routing: RoutingSettings = RoutingSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
+    webhooks: WebhookSettings = WebhookSettings()
     # [channels.<name>] tables, handed to the plugins as they are.
     channels: dict[str, dict[str, Any]] = {}
 

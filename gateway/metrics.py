@@ -46,6 +46,13 @@ class Metrics:
             "(paid, late_success, closed, pending, unknown, flagged, error)",
             ["channel", "result"], registry=self.registry)
 
+        self.webhooks = Counter(
+            "cashier_webhooks", "Webhook delivery attempts by result (delivered, retry, parked)",
+            ["result"], registry=self.registry)
+
+    def observe_webhook(self, result: str) -> None:
+        self.webhooks.labels(result).inc()
+
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
         self.rpc_calls.labels(method, code).inc()
         self.rpc_latency.labels(method).observe(seconds)

@@ -26,6 +26,7 @@ from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
 from gateway.logs import configure_logging
 from gateway.service.reconcile import Reconciler
+from gateway.service.webhooks import RetryPolicy, WebhookDispatcher
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.web.app import create_app
@@ -149,6 +150,7 @@ def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: b
     if housekeeping:
         threading.Thread(target=_purge_loop, args=(gateway, stop_purge), name="purge", daemon=True).start()
         threading.Thread(target=_reconcile_loop, args=(gateway, stop_purge), name="reconcile", daemon=True).start()
+        threading.Thread(target=_webhook_loop, args=(gateway, stop_purge), name="webhooks", daemon=True).start()
     return RunningGateway(gateway, server, port, health_servicer, http, stop_purge)
 
 
@@ -184,6 +186,36 @@ def _reconcile_loop(gateway: Gateway, stop: threading.Event) -> None:
                                                        "pending": report.pending, "flagged": report.flagged})
         except Exception:
             log.exception("reconciling payments failed; will try again")
+
+
+def make_dispatcher(gateway: Gateway, sender: object | None = None) -> WebhookDispatcher:
+    """The webhook dispatcher over the gateway's unit of work, tuned by `[webhooks]`; without `sender`,
+    an HTTP sender the caller closes through `dispatcher.sender.close()`."""
+    from gateway.webhook_http import HttpWebhookSender
+
+    config = gateway.settings.webhooks
+    return WebhookDispatcher(
+        gateway.payments.uow, sender or HttpWebhookSender(config.timeout_seconds),  # type: ignore[arg-type]
+        policy=RetryPolicy(timedelta(seconds=config.retry_base_seconds),
+                           timedelta(seconds=config.retry_cap_seconds), config.max_attempts),
+        batch=config.batch, lease=timedelta(seconds=config.lease_seconds),
+        observe=gateway.metrics.observe_webhook)
+
+
+def _webhook_loop(gateway: Gateway, stop: threading.Event) -> None:
+    dispatcher = make_dispatcher(gateway)
+    try:
+        while not stop.wait(gateway.settings.webhooks.every_seconds):
+            try:
+                report = dispatcher.run_until_done(max_batches=10)
+                if report.claimed:
+                    log.info("dispatched webhooks", extra={
+                        "claimed": len(report.claimed), "delivered": report.delivered,
+                        "retried": report.retried, "parked": report.parked})
+            except Exception:
+                log.exception("dispatching webhooks failed; will try again")
+    finally:
+        dispatcher.sender.close()  # type: ignore[attr-defined]
 
 
 # --- serving until a signal -----------------------------------------------------------------------

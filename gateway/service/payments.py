@@ -14,6 +14,7 @@ from gateway.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from gateway.domain.events import PAYMENT_CLOSED, PAYMENT_SUCCEEDED, payment_event
 from gateway.domain.ids import new_checkout_token, new_payment_id, payment_id_floor, utcnow
 from gateway.domain.merchants import Merchant, Principal, PrincipalKind
 from gateway.domain.payments import ClientInfo, NewPayment, Payment, PaymentState, Scenario
@@ -174,6 +175,7 @@ class PaymentService:
                 if not uow.payments.save_state(closed, expected=payment.state):
                     raise FailedPrecondition(f"payment {payment_id} changed while closing; read it again",
                                              reason="CONCURRENT_UPDATE")
+                uow.events.add(payment_event(PAYMENT_CLOSED, closed, closed.updated_at))
                 uow.commit()
         return closed
 
@@ -207,6 +209,7 @@ class PaymentService:
                 current = uow.payments.get(merchant_id, payment.id)
                 assert current is not None
                 return current
+            uow.events.add(payment_event(PAYMENT_SUCCEEDED, paid, paid.updated_at))
             uow.commit()
         if payment.state is PaymentState.CLOSED:
             log.warning("payment closed here was paid at the channel; recorded as paid",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from gateway.domain.events import Event, EventState
 from gateway.domain.merchants import App, Merchant, Principal
 from gateway.domain.payments import Payment, PaymentState
 from gateway.domain.refunds import Refund, RefundState
@@ -113,6 +114,38 @@ class RefundRepository(Protocol):
         """Write state, updated_at and failure_reason only if the stored state is still `expected`."""
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    """Where an app receives its events, and the secret they are signed with."""
+
+    url: str
+    secret: str
+
+
+class EventRepository(Protocol):
+    """The transactional outbox: events are added in the transaction of the change they report."""
+
+    def add(self, event: Event) -> None: ...
+
+    def get(self, event_id: str) -> Event | None: ...
+
+    def list(self, state: EventState | None, limit: int) -> list[Event]:
+        """Newest first."""
+
+    def claim_due(self, now: datetime, until: datetime, limit: int) -> list[Event]:
+        """PENDING events due at `now` (oldest due first), at most `limit`; their next attempt is moved
+        to `until` so that another process skips them (PostgreSQL: FOR UPDATE SKIP LOCKED). Commit promptly."""
+
+    def mark_delivered(self, event: Event, at: datetime) -> bool:
+        """PENDING → DELIVERED, only if nobody else recorded an attempt since `event` was claimed."""
+
+    def mark_failed(self, event: Event, *, park: bool, retry_at: datetime, error: str) -> bool:
+        """Count a failed attempt: retry at `retry_at`, or PARKED when `park` (same condition as above)."""
+
+    def redeliver(self, event_id: str, at: datetime) -> bool:
+        """PARKED → PENDING with its attempts reset, due at `at`."""
+
+
 class IdempotencyRepository(Protocol):
     def get(self, merchant_id: str, app_id: str, key: str) -> IdempotencyRecord | None: ...
 
@@ -149,6 +182,10 @@ class AccessRepository(Protocol):
 
     def deauthorize(self, app_id: str, merchant_id: str) -> bool: ...
 
+    def set_webhook(self, app_id: str, endpoint: WebhookEndpoint) -> bool: ...
+
+    def get_webhook(self, app_id: str) -> WebhookEndpoint | None: ...
+
 
 class UnitOfWork(Protocol):
     """One database transaction. Leaving the block without `commit()` rolls everything back."""
@@ -158,6 +195,7 @@ class UnitOfWork(Protocol):
     merchants: MerchantRepository
     access: AccessRepository
     refunds: RefundRepository
+    events: EventRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -30,6 +30,7 @@ from channels.protocol import (
     StatusQuerier,
 )
 from gateway.domain.errors import CashierError
+from gateway.domain.events import PAYMENT_CLOSED, payment_event
 from gateway.domain.ids import utcnow
 from gateway.domain.payments import Payment, PaymentState
 from gateway.service.payments import PaymentService
@@ -214,8 +215,10 @@ class Reconciler:
             if current is None:
                 return ERROR
             if current.state is PaymentState.PENDING:
-                if not uow.payments.save_state(current.closed(now), expected=PaymentState.PENDING):
+                closed = current.closed(now)
+                if not uow.payments.save_state(closed, expected=PaymentState.PENDING):
                     return PENDING
+                uow.events.add(payment_event(PAYMENT_CLOSED, closed, now))
             elif current.state is not PaymentState.CLOSED:
                 return PAID if current.state is PaymentState.SUCCEEDED else UNKNOWN
             uow.payments.mark_channel_closed(payment.merchant_id, payment.id)

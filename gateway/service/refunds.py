@@ -19,6 +19,7 @@ from datetime import datetime
 
 from channels.protocol import REFUND_NOT_FOUND, ChannelResult, Outcome, Refunder
 from gateway.domain.errors import AlreadyExists, FailedPrecondition, NotFound
+from gateway.domain.events import refund_event
 from gateway.domain.ids import new_refund_id, utcnow
 from gateway.domain.merchants import Principal
 from gateway.domain.payments import Payment
@@ -145,6 +146,7 @@ class RefundService:
                 moved = uow.payments.release_refund(pending.merchant_id, pending.payment_id, pending.amount)
             if not moved:
                 raise RuntimeError(f"payment {pending.payment_id} does not hold refund {pending.id}")
+            uow.events.add(refund_event(settled, settled.updated_at))
             uow.commit()
         if settled.state is RefundState.FAILED:
             log.warning("refund refused by the channel", extra={

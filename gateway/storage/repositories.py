@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Insert, and_, case, delete, or_, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain.actions import action_from_dict, action_to_dict
+from gateway.domain.events import Event, EventState
 from gateway.domain.merchants import App, Merchant, MerchantState, Principal, PrincipalKind, SettlementPlan
 from gateway.domain.payments import (
     REFUNDABLE_STATES,
@@ -21,10 +22,17 @@ from gateway.domain.payments import (
     Scenario,
 )
 from gateway.domain.refunds import Refund, RefundState
-from gateway.service.ports import IdempotencyRecord, PaymentQuery, ReconcileClaim, RefundQuery
+from gateway.service.ports import (
+    IdempotencyRecord,
+    PaymentQuery,
+    ReconcileClaim,
+    RefundQuery,
+    WebhookEndpoint,
+)
 from gateway.storage.tables import (
     app_merchants,
     apps,
+    events,
     idempotency_keys,
     merchants,
     operators,
@@ -278,6 +286,71 @@ class SqlRefundRepository:
         return result.rowcount == 1
 
 
+# --- events (the outbox) -------------------------------------------------------------------------------
+
+
+def _event(row: Any) -> Event:
+    return Event(id=row.event_id, merchant_id=row.merchant_id, app_id=row.app_id, type=row.type,
+                 payload=row.payload, created_at=row.created_at, state=EventState(row.state),
+                 attempts=row.attempts, next_attempt_at=row.next_attempt_at, last_error=row.last_error)
+
+
+class SqlEventRepository:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def add(self, event: Event) -> None:
+        self.conn.execute(events.insert().values(
+            merchant_id=event.merchant_id, event_id=event.id, app_id=event.app_id, type=event.type,
+            payload=dict(event.payload), created_at=event.created_at, state=event.state.value,
+            attempts=event.attempts, next_attempt_at=event.next_attempt_at or event.created_at,
+            last_error=event.last_error))
+
+    def get(self, event_id: str) -> Event | None:
+        row = self.conn.execute(select(events).where(events.c.event_id == event_id)).first()
+        return _event(row) if row else None
+
+    def list(self, state: EventState | None, limit: int) -> list[Event]:
+        stmt = select(events).order_by(events.c.event_id.desc()).limit(limit)
+        if state is not None:
+            stmt = stmt.where(events.c.state == state.value)
+        return [_event(row) for row in self.conn.execute(stmt)]
+
+    def claim_due(self, now: datetime, until: datetime, limit: int) -> list[Event]:
+        c = events.c
+        stmt = (select(events).where(c.state == EventState.PENDING.value, c.next_attempt_at <= now)
+                .order_by(c.next_attempt_at, c.event_id).limit(limit))
+        if self.conn.dialect.name == "postgresql":
+            # Rows another dispatcher is claiming are skipped; once it commits they are due only at `until`.
+            stmt = stmt.with_for_update(of=events, skip_locked=True)
+        claimed = [_event(row) for row in self.conn.execute(stmt)]
+        for e in claimed:
+            self.conn.execute(update(events).where(c.merchant_id == e.merchant_id, c.event_id == e.id)
+                              .values(next_attempt_at=until))
+        return claimed
+
+    def _current(self, event: Event) -> Any:
+        c = events.c
+        return update(events).where(c.merchant_id == event.merchant_id, c.event_id == event.id,
+                                    c.state == EventState.PENDING.value, c.attempts == event.attempts)
+
+    def mark_delivered(self, event: Event, at: datetime) -> bool:
+        return self.conn.execute(self._current(event).values(
+            state=EventState.DELIVERED.value, attempts=event.attempts + 1, next_attempt_at=at,
+            last_error="")).rowcount == 1
+
+    def mark_failed(self, event: Event, *, park: bool, retry_at: datetime, error: str) -> bool:
+        state = EventState.PARKED if park else EventState.PENDING
+        return self.conn.execute(self._current(event).values(
+            state=state.value, attempts=event.attempts + 1, next_attempt_at=retry_at,
+            last_error=error[:1000])).rowcount == 1
+
+    def redeliver(self, event_id: str, at: datetime) -> bool:
+        return self.conn.execute(update(events).where(
+            events.c.event_id == event_id, events.c.state == EventState.PARKED.value,
+        ).values(state=EventState.PENDING.value, attempts=0, next_attempt_at=at)).rowcount == 1
+
+
 # --- idempotency ------------------------------------------------------------------------------------
 
 
@@ -400,3 +473,14 @@ class SqlAccessRepository:
     def deauthorize(self, app_id: str, merchant_id: str) -> bool:
         return self.conn.execute(delete(app_merchants).where(
             app_merchants.c.app_id == app_id, app_merchants.c.merchant_id == merchant_id)).rowcount == 1
+
+    def set_webhook(self, app_id: str, endpoint: WebhookEndpoint) -> bool:
+        return self.conn.execute(update(apps).where(apps.c.app_id == app_id).values(
+            webhook_url=endpoint.url, webhook_secret=endpoint.secret)).rowcount == 1
+
+    def get_webhook(self, app_id: str) -> WebhookEndpoint | None:
+        row = self.conn.execute(select(apps.c.webhook_url, apps.c.webhook_secret).where(
+            apps.c.app_id == app_id)).first()
+        if row is None or not row.webhook_url or not row.webhook_secret:
+            return None
+        return WebhookEndpoint(row.webhook_url, row.webhook_secret)

@@ -70,6 +70,9 @@ apps = Table(
     Column("key_prefix", String(16), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Where the app receives its signed webhooks (`cashier apps set-webhook`); NULL: not registered.
+    Column("webhook_url", Text, nullable=True),
+    Column("webhook_secret", String(64), nullable=True),
 )
 
 operators = Table(
@@ -155,4 +158,22 @@ refunds = Table(
     UniqueConstraint("merchant_id", "payment_id", "out_refund_no", name="uq_refunds_merchant_payment_out_refund_no"),
     Index("ix_refunds_merchant_payment", "merchant_id", "payment_id", "refund_id"),
     Index("ix_refunds_state", "state", "merchant_id", "refund_id"),
+)
+
+# The transactional outbox: one row per event, written with the state change it reports, delivered by
+# gateway/service/webhooks.py (claimed with FOR UPDATE SKIP LOCKED on PostgreSQL).
+events = Table(
+    "events", metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("event_id", String(30), primary_key=True),
+    Column("app_id", String(40), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text, nullable=False, default="", server_default=""),
+    Index("ix_events_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_events_event_id", "event_id", unique=True),
 )

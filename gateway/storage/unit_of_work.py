@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine
 
 from gateway.storage.repositories import (
     SqlAccessRepository,
+    SqlEventRepository,
     SqlIdempotencyRepository,
     SqlMerchantRepository,
     SqlPaymentRepository,
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
         self.merchants = SqlMerchantRepository(conn)
         self.access = SqlAccessRepository(conn)
         self.refunds = SqlRefundRepository(conn)
+        self.events = SqlEventRepository(conn)
 
     def __exit__(self, *exc: Any) -> None:
         assert self._conn is not None

@@ -46,8 +46,8 @@ def test_merchant_review_state_is_shown(database_url: str) -> None:
 
 def test_migrate_reports_the_revision(database_url: str) -> None:
     first = cashier_cli("migrate", database_url=database_url).stdout
-    assert "at revision 0006 (was empty)" in first
-    assert cashier_cli("migrate", database_url=database_url).stdout.strip() == "database at revision 0006"
+    assert "at revision 0007 (was empty)" in first
+    assert cashier_cli("migrate", database_url=database_url).stdout.strip() == "database at revision 0007"
 
 
 def test_channels_lists_plugins_with_versions(tmp_path: Path) -> None:
