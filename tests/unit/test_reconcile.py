@@ -130,6 +130,12 @@ def stored(uow: SqlUnitOfWorkFactory, payment: Payment) -> Payment:
     return found
 
 
+def event_types(uow: SqlUnitOfWorkFactory) -> list[str]:
+    """The outbox: every state change the reconciler makes is written with its event."""
+    with uow() as r:
+        return [e.type for e in reversed(r.events.list(None, 100))]
+
+
 def test_a_young_pending_payment_is_left_alone(uow, rail, clock, reconciler) -> None:  # type: ignore[no-untyped-def]
     add_payment(uow)
     clock.now = T0 + timedelta(seconds=59)
@@ -148,6 +154,7 @@ def test_paid_at_the_channel_becomes_succeeded_once(uow, rail, clock, reconciler
     clock.now += timedelta(minutes=5)
     assert reconciler.run().claimed == []  # paid: never asked again
     assert rail.calls == [("query", payment.id)]
+    assert event_types(uow) == ["payment.succeeded"]
 
 
 def test_a_different_amount_is_flagged_not_applied(uow, rail, clock, reconciler, caplog) -> None:  # type: ignore[no-untyped-def]
@@ -183,6 +190,7 @@ def test_closed_at_the_channel_is_closed_here(uow, rail, clock, reconciler) -> N
     assert stored(uow, payment).state is PaymentState.CLOSED
     clock.now += timedelta(hours=1)
     assert reconciler.run().claimed == []  # closed at the channel too: done
+    assert event_types(uow) == ["payment.closed"]
 
 
 def test_an_expired_payment_is_closed_at_the_channel_then_here(uow, rail, clock, reconciler) -> None:  # type: ignore[no-untyped-def]
@@ -215,6 +223,7 @@ def test_closed_here_then_paid_there_is_recorded_and_flagged(uow, rail, clock, r
     assert stored(uow, payment).state is PaymentState.SUCCEEDED
     assert [r.flag for r in caplog.records if hasattr(r, "flag")] == ["LATE_SUCCESS"]
     assert results == [("fake", "late_success")]
+    assert event_types(uow) == ["payment.succeeded"]
 
 
 def test_closed_here_but_never_opened_there_waits_for_expiry(uow, rail, clock, reconciler) -> None:  # type: ignore[no-untyped-def]
