@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.support import ROOT
@@ -29,6 +30,14 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+def _settled_group(pgid: int, seconds: float = 5.0) -> list[int]:
+    """Members still in the group once processes that were already exiting have had time to go."""
+    deadline = time.monotonic() + seconds
+    while (members := _group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return members
+
+
 def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> None:
     # Its own process group, so that whatever it starts (servers, their workers, the clients) can be
     # found and ended even if the bench itself fails to clean up.
@@ -44,7 +53,7 @@ def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> N
                 bench.communicate(timeout=15)
             except subprocess.TimeoutExpired:
                 pass
-        left = _group_members(bench.pid)
+        left = _settled_group(bench.pid)
         for pid in left:
             os.kill(pid, signal.SIGKILL)
         if bench.poll() is None:
