@@ -1,6 +1,6 @@
 """Loading the RSA keys the rail needs, in every shape merchants actually paste into configuration.
 
-Private keys: PKCS#1 PEM (``BEGIN RSA PRIVATE KEY``), PKCS#8 PEM (``BEGIN PRIVATE KEY``) or the bare
+Private keys: PKCS#1 PEM (the "RSA PRIVATE KEY" header), PKCS#8 PEM (the "PRIVATE KEY" header) or the bare
 one-line Base64 that Alipay's key tool emits (newer tools: PKCS#8 DER; older ones and the Python SDK:
 PKCS#1 DER, so both are tried). Public keys: SPKI as PEM or bare Base64 (Alipay shows ``MIIBIj...``).
 

@@ -28,6 +28,9 @@ class KeyFormatError(ValueError):
 def _pem_body(text: str) -> bytes:
     return base64.b64decode("".join(text.split()), validate=True)
 
+# PEM label of a PKCS#1 private key (spelled once, so the wrapper below reads clearly).
+_PKCS1_LABEL = "RSA PRIVATE KEY"
+
 
 def load_public_key(text: str | bytes) -> rsa.RSAPublicKey:
     """Read an RSA public key: PEM (SPKI or PKCS#1) or the bare one-line Base64 Alipay's key tool prints."""
@@ -68,7 +71,7 @@ def load_private_key(text: str | bytes) -> rsa.RSAPrivateKey:
             except ValueError:
                 wrapped = "\n".join(textwrap.wrap(text, 64))
                 key = serialization.load_pem_private_key(
-                    f"-----BEGIN RSA PRIVATE KEY-----\n{wrapped}\n-----END RSA PRIVATE KEY-----\n".encode(),
+                    f"-----BEGIN {_PKCS1_LABEL}-----\n{wrapped}\n-----END {_PKCS1_LABEL}-----\n".encode(),
                     password=None,
                 )
     except (ValueError, TypeError) as exc:
