@@ -4,7 +4,6 @@ the Alipay sandbox (which shares no signing code with us) accepts it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import httpx
@@ -12,18 +11,9 @@ import pytest
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
-from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+from channels.alipay.sandbox.local import LocalAlipay
 from gateway.runtime import RunningGateway, start
 from tests.support import CashierClient, make_settings, seed_tenant
-
-
-@pytest.fixture
-def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
-    local = start_local_alipay(tmp_path / "keys")
-    try:
-        yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture

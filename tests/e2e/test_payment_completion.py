@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlencode
 
 import grpc
@@ -14,18 +13,9 @@ import pytest
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
-from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+from channels.alipay.sandbox.local import LocalAlipay
 from gateway.runtime import RunningGateway, start
 from tests.support import CashierClient, make_settings, seed_tenant
-
-
-@pytest.fixture
-def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
-    local = start_local_alipay(tmp_path / "keys", time_scale=0.0005)
-    try:
-        yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture

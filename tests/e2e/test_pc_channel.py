@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta, timezone
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
@@ -18,22 +17,13 @@ import pytest
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
-from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+from channels.alipay.sandbox.local import LocalAlipay
 from gateway.runtime import RunningGateway, start
 from tests.support import CashierClient, error_details, make_settings, seed_tenant
 
 PC = pb.Client(platform=pb.PLATFORM_PC_BROWSER, user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64)")
 RETURN_URL = "https://shop.example.test/orders/paid"
 BEIJING = timezone(timedelta(hours=8))
-
-
-@pytest.fixture
-def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
-    local = start_local_alipay(tmp_path / "keys")
-    try:
-        yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
-from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+from channels.alipay.sandbox.local import LocalAlipay
 from gateway.domain.ids import utcnow
 from gateway.metrics import Metrics
 from gateway.runtime import RunningGateway, start
@@ -26,15 +26,6 @@ from gateway.service.reconcile import Reconciler, ReconcileReport
 from gateway.storage.engine import make_engine
 from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.support import CashierClient, cashier_cli, make_settings, seed_tenant
-
-
-@pytest.fixture
-def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
-    local = start_local_alipay(tmp_path / "keys", time_scale=0.0005)
-    try:
-        yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture

@@ -14,21 +14,12 @@ from sqlalchemy import func, select
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 from cashier.v1 import refund_pb2 as rpb
-from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+from channels.alipay.sandbox.local import LocalAlipay
 from gateway.runtime import RunningGateway, start
 from gateway.storage.tables import refunds
 from tests.e2e.test_concurrency import run_together
 from tests.e2e.test_payment_completion import pay_at_alipay, wait_for_state
 from tests.support import CashierClient, cashier_cli, error_details, make_settings, seed_tenant
-
-
-@pytest.fixture
-def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
-    local = start_local_alipay(tmp_path / "keys", time_scale=0.0005)
-    try:
-        yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
-from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+from channels.alipay.sandbox.local import LocalAlipay
 from gateway.domain.events import Event
 from gateway.domain.ids import utcnow
 from gateway.runtime import RunningGateway, make_dispatcher, start
@@ -100,15 +100,6 @@ def receiver() -> Iterator[Receiver]:
         yield r
     finally:
         r.stop()
-
-
-@pytest.fixture
-def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
-    local = start_local_alipay(tmp_path / "keys", time_scale=0.0005)
-    try:
-        yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture

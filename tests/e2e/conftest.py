@@ -1,0 +1,20 @@
+"""Fixtures shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+
+
+@pytest.fixture
+def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
+    """A local Alipay (the sandbox, fresh app keys) whose notification retries are compressed 2000-fold."""
+    local = start_local_alipay(tmp_path / "keys", time_scale=0.0005)
+    try:
+        yield local
+    finally:
+        local.stop()
