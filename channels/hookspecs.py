@@ -1,7 +1,7 @@
 """Every hook a Unified Cashier plugin can implement. pluggy project name: ``cashier``.
 
-Plugins are found through the ``cashier.channels`` entry-point group; built-in channels register the
-same way. Hooks are synchronous and called with keyword arguments; an implementation may accept a
+Plugins are found through the ``cashier.channels`` entry-point group (channels) and the
+``cashier.plugins`` group (plugins that only react to the lifecycle); built-in ones register the same way. Hooks are synchronous and called with keyword arguments; an implementation may accept a
 subset of the arguments. ``docs/plugin_hooks.rst`` documents each hook with its signature; a test
 fails when a hook here lacks documentation or a ``test_hook_<name>`` test.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from channels.protocol import Channel
+    from channels.protocol import Channel, Merchant, Payment, Refund
 
 hookspec = pluggy.HookspecMarker("cashier")
 hookimpl = pluggy.HookimplMarker("cashier")
@@ -37,3 +37,38 @@ def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_u
     to register nothing, e.g. when its configuration is missing. Raising stops start-up with the
     plugin's name in the error, so raise only for configuration that is present and wrong.
     """
+
+
+# --- Lifecycle ------------------------------------------------------------------------------------
+#
+# Called from the outbox by the gateway's lifecycle runner (a background loop of ``cashier serve``), after
+# the change has committed and never on the buyer's or the trading app's path. Each implementation is
+# called on its own: returning means done; raising means "call me again later" (back-off from
+# ``[hooks] retry_base_seconds`` doubling to ``retry_cap_seconds``; parked for an operator after
+# ``max_attempts``, ``cashier hooks list`` / ``cashier hooks rerun``), and never affects other plugins.
+# Delivery is at least once: de-duplicate on ``event_id``, which is the same on every call for an event.
+# ``payment``, ``merchant`` and ``refund`` are read when the hook is called, so they may have moved on
+# since the event (a payment refunded meanwhile). ``config`` maps a plugin name to its
+# ``[plugins.<name>]`` table. Implementations may accept any subset of the arguments.
+
+
+@hookspec
+def cashier_payment_succeeded(payment: Payment, merchant: Merchant, event_id: str,
+                              config: Mapping[str, Mapping[str, Any]]) -> None:
+    """Called once a payment has become SUCCEEDED (the channel confirmed the buyer paid), including a
+    payment paid after it was closed here. ``payment.buyer_id`` is the rail's id of the buyer when the
+    rail gave one. Return nothing; raise to be called again later."""
+
+
+@hookspec
+def cashier_payment_closed(payment: Payment, merchant: Merchant, event_id: str,
+                           config: Mapping[str, Mapping[str, Any]]) -> None:
+    """Called once a payment has become CLOSED without being paid: closed by the trading app, or expired
+    and closed by the reconciler. Return nothing; raise to be called again later."""
+
+
+@hookspec
+def cashier_refund_succeeded(refund: Refund, payment: Payment, merchant: Merchant, event_id: str,
+                             config: Mapping[str, Mapping[str, Any]]) -> None:
+    """Called once a refund has SUCCEEDED (the channel says the money went back); ``payment`` is the
+    refunded payment (PARTIALLY_REFUNDED or REFUNDED). Return nothing; raise to be called again later."""

@@ -1,4 +1,5 @@
-"""Building a plugin manager: load the ``cashier.channels`` entry points and collect the channels.
+"""Building a plugin manager: load the ``cashier.channels`` and ``cashier.plugins`` entry points, collect
+the channels, and call plugins' lifecycle hooks one implementation at a time.
 
 There is no global manager: every caller (the server, the CLI, each test) makes its own.
 """
@@ -18,6 +19,14 @@ from channels import hookspecs
 from channels.protocol import Channel
 
 ENTRY_POINT_GROUP = "cashier.channels"
+# Plugins that add no channel and only react to the lifecycle (e.g. the buyer follow-up message).
+ENTRY_POINT_GROUPS = (ENTRY_POINT_GROUP, "cashier.plugins")
+#: Outbox event type → the lifecycle hook it calls (see channels/hookspecs.py).
+LIFECYCLE_HOOKS = {
+    "payment.succeeded": "cashier_payment_succeeded",
+    "payment.closed": "cashier_payment_closed",
+    "refund.succeeded": "cashier_refund_succeeded",
+}
 PROJECT = "cashier"
 log = logging.getLogger(__name__)
 
@@ -47,7 +56,7 @@ def make_plugin_manager(
 ) -> CashierPluginManager:
     """A fresh manager with the hookspecs, the allowed entry-point plugins and any `plugins` given.
 
-    `allow` (from CASHIER_LOAD_CHANNELS) names the entry points to load; None loads all of them.
+    `allow` (from CASHIER_LOAD_CHANNELS) names the entry points to load, of either group; None loads all.
     """
     if not getattr(channels, "IS_CASHIER_CHANNELS", False):
         raise PluginError(
@@ -57,7 +66,7 @@ def make_plugin_manager(
     pm = CashierPluginManager()
     pm.add_hookspecs(hookspecs)
     if load_entrypoints:
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for ep in (ep for group in ENTRY_POINT_GROUPS for ep in entry_points(group=group)):
             if allow is not None and ep.name not in allow:
                 continue
             if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
@@ -65,7 +74,7 @@ def make_plugin_manager(
             try:
                 plugin = ep.load()
             except Exception as exc:  # a broken plugin must say which one it is
-                raise PluginError(f"channel plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+                raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
             pm.register(plugin, name=ep.name)
             pm.distributions[ep.name] = ep.dist
     for plugin in plugins:
@@ -125,3 +134,25 @@ def list_plugins(pm: CashierPluginManager) -> list[PluginInfo]:
             hooks=hooks,
         ))
     return infos
+
+
+class PluggyLifecycleHooks:
+    """The lifecycle hooks of a plugin manager, for gateway.service.lifecycle.LifecycleRunner: who
+    implements what, and calling one plugin's implementation alone (so a retry never calls another)."""
+
+    def __init__(self, pm: pluggy.PluginManager):
+        self.pm = pm
+
+    def _impls(self, hook: str) -> list[Any]:
+        return list(getattr(self.pm.hook, hook).get_hookimpls())
+
+    def subscribers(self) -> dict[str, list[tuple[str, str]]]:
+        return {event_type: [(plugin_display_name(self.pm, impl.plugin), hook) for impl in self._impls(hook)]
+                for event_type, hook in LIFECYCLE_HOOKS.items()}
+
+    def call(self, plugin: str, hook: str, arguments: Mapping[str, Any]) -> None:
+        for impl in self._impls(hook):
+            if plugin_display_name(self.pm, impl.plugin) == plugin:
+                impl.function(**{name: arguments[name] for name in impl.argnames})
+                return
+        raise LookupError(f"plugin {plugin!r} with hook {hook} is not installed in this gateway process")

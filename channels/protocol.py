@@ -26,7 +26,7 @@ from gateway.domain.refunds import Refund
 __all__ = [
     "AppPay", "BuyerAction", "CHECKOUT_METHODS", "Channel", "ChannelNotification", "ChannelResult",
     "HostedCheckoutProvider", "NOT_CREATED", "NotificationReceiver", "StatusQuerier",
-    "NotificationRejected", "ClientInfo", "Decline", "HostedCheckout",
+    "NotificationMisdirected", "NotificationRejected", "ClientInfo", "Decline", "HostedCheckout",
     "Merchant", "Offer", "Outcome", "Payment", "Platform", "QrCode", "Redirect",
     "REFUND_NOT_FOUND", "Refund", "Refunder", "RouteRequest", "Scenario",
 ]
@@ -83,10 +83,16 @@ class ChannelNotification:
     amount: int  # minor units the channel says were paid
     reference: str = ""  # the channel's own trade number
     event_id: str = ""  # the channel's id for this notification (stable across its retries)
+    buyer_id: str = ""  # the rail's id of the buyer who paid, when it says (for follow-up messages)
 
 
 class NotificationRejected(Exception):
     """Not genuine, or not for us: nothing changes and the channel will send it again."""
+
+
+class NotificationMisdirected(NotificationRejected):
+    """Genuine (its signature verifies) but for another account of the rail, e.g. another Alipay app_id:
+    refused like any rejection, and flagged for an operator, since money may have moved."""
 
 
 @runtime_checkable

@@ -18,9 +18,11 @@ from gateway.config import ConfigError, Settings
 from gateway.metrics import Metrics
 from gateway.service.admin import AdminService
 from gateway.service.auth import Authenticator
+from gateway.service.flags import FlagService
 from gateway.service.payments import PaymentService
 from gateway.service.refunds import RefundService
 from gateway.service.routing import Router, RoutingRule
+from gateway.service.watch import WatchService
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -37,6 +39,8 @@ class Gateway:
     payments: PaymentService
     refunds: RefundService
     admin: AdminService
+    flags: FlagService
+    watches: WatchService
     _origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def channel(self, name: str) -> Channel | None:
@@ -112,6 +116,10 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
     infos = {info.name: info for info in list_plugins(pm)}
     origins = {channel.name: (infos[plugin].distribution, infos[plugin].version) if plugin in infos else ("", "")
                for channel, plugin in registered}
+    payments = PaymentService(uow, router)
+    server = settings.server
+    watches = WatchService(payments, poll_seconds=server.watch_poll_seconds, max_seconds=server.watch_max_seconds,
+                           max_streams=server.watch_streams)
     return Gateway(
         settings=settings,
         engine=engine,
@@ -119,8 +127,10 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         channels=channels,
         metrics=metrics,
         authenticator=Authenticator(uow, cache_seconds=settings.auth.cache_seconds),
-        payments=PaymentService(uow, router),
+        payments=payments,
         refunds=RefundService(uow, {c.name: c for c in channels}.get),
         admin=AdminService(uow),
+        flags=FlagService(uow),
+        watches=watches,
         _origins=origins,
     )

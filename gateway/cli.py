@@ -46,6 +46,20 @@ class Context:
         return WebhookDispatcher(self.admin().uow, HttpWebhookSender())
 
 
+    def flags(self) -> Any:
+        from gateway.service.flags import FlagService
+
+        return FlagService(self.admin().uow)
+
+    def hooks(self) -> Any:
+        """The lifecycle runner's operator side (hook runs) over the configured database."""
+        from channels.manager import PluggyLifecycleHooks
+        from gateway.bootstrap import build_plugins
+        from gateway.service.lifecycle import LifecycleRunner
+
+        return LifecycleRunner(self.admin().uow, PluggyLifecycleHooks(build_plugins()), self.settings().plugins)
+
+
 pass_ctx = click.make_pass_decorator(Context)
 
 
@@ -283,6 +297,66 @@ def events_redeliver(obj: Context, event_id: str) -> None:
     """Move a PARKED event back to PENDING: it is delivered again with a fresh round of retries."""
     event = obj.webhooks().redeliver(event_id)
     click.echo(f"event {event.id} is {event.state.value} again")
+
+
+# --- lifecycle hooks and flags ------------------------------------------------------------------------
+
+HOOK_STATES = ["pending", "done", "parked"]
+
+
+@main.group()
+def hooks() -> None:
+    """Plugins' lifecycle hook calls (payment succeeded/closed, refund succeeded)."""
+
+
+@hooks.command("list")
+@click.option("--state", type=click.Choice(HOOK_STATES), help="Only runs in this state.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@pass_ctx
+def hooks_list(obj: Context, state: str | None, limit: int) -> None:
+    """List hook runs, newest event first: event, plugin, hook, state, attempts, next attempt, last error."""
+    from gateway.domain.hooks import HookRunState
+
+    for r in obj.hooks().list_runs(HookRunState(state.upper()) if state else None, limit):
+        click.echo(f"{r.event_id}\t{r.plugin}\t{r.hook}\t{r.state.value}\tattempts={r.attempts}\t"
+                   f"{r.next_attempt_at.isoformat(timespec='seconds')}\t{r.last_error or '-'}")
+
+
+@hooks.command("rerun")
+@click.argument("event_id")
+@click.argument("plugin")
+@pass_ctx
+def hooks_rerun(obj: Context, event_id: str, plugin: str) -> None:
+    """Move a PARKED hook run back to PENDING: PLUGIN's hook is called again for EVENT_ID."""
+    obj.hooks().rerun(event_id, plugin)
+    click.echo(f"hook run for event {event_id} and plugin {plugin} is PENDING again")
+
+
+@main.group()
+def flags() -> None:
+    """What an operator must look at: money that moved in a way the gateway would not apply silently."""
+
+
+@flags.command("list")
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved flags.")
+@click.option("--limit", type=int, default=100, show_default=True)
+@pass_ctx
+def flags_list(obj: Context, include_resolved: bool, limit: int) -> None:
+    """List open flags, newest first: id, kind, merchant, payment, channel, times seen, last seen, detail."""
+    for f in obj.flags().list(include_resolved=include_resolved, limit=limit):
+        status = "open" if f.open else f"resolved: {f.resolution}"
+        click.echo(f"{f.id}\t{f.kind.value}\t{f.merchant_id}\t{f.payment_id or '-'}\t{f.channel}\t"
+                   f"seen={f.occurrences}\t{f.last_seen_at.isoformat(timespec='seconds')}\t{f.detail}\t{status}")
+
+
+@flags.command("resolve")
+@click.argument("flag_id")
+@click.option("--note", required=True, help="What was done, e.g. 'refunded the buyer, ticket 123'.")
+@pass_ctx
+def flags_resolve(obj: Context, flag_id: str, note: str) -> None:
+    """Mark FLAG_ID resolved with a note of what was done (it reopens if the channel reports it again)."""
+    flag = obj.flags().resolve(flag_id, note)
+    click.echo(f"flag {flag.id} resolved")
 
 
 @main.group()

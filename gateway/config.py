@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gateway.domain.payments import Platform, Scenario
 
@@ -33,6 +33,25 @@ class ServerSettings(_Section):
     tls_key: str = ""
     # The address buyers and channels reach the HTTP face at; defaults to http://<http>.
     public_url: str = ""
+    # WatchPayment: how often a watched payment is read again (a change may come from any process), how
+    # long one stream lasts before its client calls again, and how many streams one process serves at once.
+    # Each stream holds one of `threads`, so the cap stays below it; unset, it is half of `threads`
+    # (0 turns WatchPayment away with RESOURCE_EXHAUSTED).
+    watch_poll_seconds: float = Field(0.25, gt=0, le=60)
+    watch_max_seconds: float = Field(300.0, gt=0, le=86400)
+    watch_max_streams: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _watch_streams_leave_threads(self) -> ServerSettings:
+        if self.watch_max_streams is not None and self.watch_max_streams >= self.threads:
+            raise ValueError(f"watch_max_streams ({self.watch_max_streams}) must be less than threads "
+                             f"({self.threads}), so that watchers cannot take every thread")
+        return self
+
+    @property
+    def watch_streams(self) -> int:
+        """The cap on concurrent WatchPayment streams in one process."""
+        return self.threads // 2 if self.watch_max_streams is None else self.watch_max_streams
 
     @field_validator("grpc", "http")
     @classmethod
@@ -87,6 +106,19 @@ class WebhookSettings(_Section):
     lease_seconds: float = Field(60.0, gt=0)
 
 
+class HookSettings(_Section):
+    """The lifecycle runner: plugins' hooks (payment succeeded/closed, refund succeeded) called from the outbox."""
+
+    every_seconds: float = Field(1.0, gt=0)
+    batch: int = Field(100, ge=1, le=10000)
+    # A hook that raises is called again after retry_base_seconds × 2^(n-1), at most retry_cap_seconds;
+    # after max_attempts it is PARKED (`cashier hooks rerun`). The defaults: 12 attempts over ~5 hours.
+    retry_base_seconds: float = Field(10.0, gt=0)
+    retry_cap_seconds: float = Field(3600.0, gt=0)
+    max_attempts: int = Field(12, ge=1, le=100)
+    lease_seconds: float = Field(120.0, gt=0)
+
+
 class RuleSettings(_Section):
     name: str
     merchants: list[str] = []
@@ -126,8 +158,11 @@ class Settings(_Section):
     routing: RoutingSettings = RoutingSettings()
     reconcile: ReconcileSettings = ReconcileSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    hooks: HookSettings = HookSettings()
     # [channels.<name>] tables, handed to the plugins as they are.
     channels: dict[str, dict[str, Any]] = {}
+    # [plugins.<name>] tables for lifecycle plugins (e.g. [plugins.buyer_message]), handed over as they are.
+    plugins: dict[str, dict[str, Any]] = {}
 
     @property
     def public_url(self) -> str:

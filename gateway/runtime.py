@@ -21,10 +21,12 @@ import grpc
 import uvicorn
 from grpc_health.v1 import health, health_pb2
 
+from channels.manager import PluggyLifecycleHooks
 from gateway.api.server import SERVICE_NAMES, create_server
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
 from gateway.logs import configure_logging
+from gateway.service.lifecycle import LifecycleRunner
 from gateway.service.reconcile import Reconciler
 from gateway.service.webhooks import RetryPolicy, WebhookDispatcher
 from gateway.storage import migrate
@@ -43,7 +45,9 @@ def split_address(address: str) -> tuple[str, int]:
 def bind_socket(address: str, reuse_port: bool) -> socket.socket:
     host, port = split_address(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP, and
+    # without it uvicorn's separate header and body writes meet Nagle and delayed ACK (~40 ms a response).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -108,6 +112,7 @@ class RunningGateway:
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         self._stop_purge.set()
+        self.gateway.watches.close()  # WatchPayment streams end now, not at the end of the grace period
         self.grpc_server.stop(grace).wait()
         self.http.stop()
         self.gateway.close()
@@ -151,6 +156,7 @@ def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: b
         threading.Thread(target=_purge_loop, args=(gateway, stop_purge), name="purge", daemon=True).start()
         threading.Thread(target=_reconcile_loop, args=(gateway, stop_purge), name="reconcile", daemon=True).start()
         threading.Thread(target=_webhook_loop, args=(gateway, stop_purge), name="webhooks", daemon=True).start()
+        threading.Thread(target=_hooks_loop, args=(gateway, stop_purge), name="hooks", daemon=True).start()
     return RunningGateway(gateway, server, port, health_servicer, http, stop_purge)
 
 
@@ -186,6 +192,16 @@ def _reconcile_loop(gateway: Gateway, stop: threading.Event) -> None:
                                                        "pending": report.pending, "flagged": report.flagged})
         except Exception:
             log.exception("reconciling payments failed; will try again")
+        try:
+            # Refunds whose answer was unknown, left PENDING: settled by the channel's answer, never a guess.
+            refunds = gateway.refunds.resolve_pending_refunds(
+                min_age=timedelta(seconds=gateway.settings.reconcile.pending_after_seconds))
+            if refunds.succeeded or refunds.failed:
+                log.info("resolved pending refunds", extra={
+                    "succeeded": len(refunds.succeeded), "failed": len(refunds.failed),
+                    "pending": len(refunds.pending)})
+        except Exception:
+            log.exception("resolving pending refunds failed; will try again")
 
 
 def make_dispatcher(gateway: Gateway, sender: object | None = None) -> WebhookDispatcher:
@@ -216,6 +232,28 @@ def _webhook_loop(gateway: Gateway, stop: threading.Event) -> None:
                 log.exception("dispatching webhooks failed; will try again")
     finally:
         dispatcher.sender.close()  # type: ignore[attr-defined]
+
+
+def make_lifecycle_runner(gateway: Gateway) -> LifecycleRunner:
+    """Plugins' lifecycle hooks called from the outbox, tuned by `[hooks]`."""
+    config = gateway.settings.hooks
+    return LifecycleRunner(
+        gateway.payments.uow, PluggyLifecycleHooks(gateway.plugins), gateway.settings.plugins,
+        policy=RetryPolicy(timedelta(seconds=config.retry_base_seconds),
+                           timedelta(seconds=config.retry_cap_seconds), config.max_attempts),
+        batch=config.batch, lease=timedelta(seconds=config.lease_seconds))
+
+
+def _hooks_loop(gateway: Gateway, stop: threading.Event) -> None:
+    runner = make_lifecycle_runner(gateway)
+    while not stop.wait(gateway.settings.hooks.every_seconds):
+        try:
+            report = runner.run_until_done(max_batches=10)
+            if report.done or report.retried or report.parked:
+                log.info("called lifecycle hooks", extra={
+                    "done": len(report.done), "retried": report.retried, "parked": report.parked})
+        except Exception:
+            log.exception("calling lifecycle hooks failed; will try again")
 
 
 # --- serving until a signal -----------------------------------------------------------------------

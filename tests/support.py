@@ -10,6 +10,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from cashier.v1 import cashier_service_pb2_grpc as svc_grpc
 from cashier.v1 import payment_pb2 as pb
 from gateway.bootstrap import Gateway
 from gateway.config import Settings, load_settings
+from gateway.runtime import RunningGateway, start
 from gateway.service.admin import NewMerchant
 from gateway.storage.scratch import scratch_schema
 
@@ -34,6 +36,16 @@ def postgres_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     with scratch_schema(os.environ[PG_URL_ENV]) as url:
         yield url
+
+
+@contextmanager
+def running_gateway(settings: Settings, **start_options: Any) -> Iterator[RunningGateway]:
+    """A real gateway (gRPC and HTTP on free ports) in this process, stopped afterwards."""
+    running = start(settings, **start_options)
+    try:
+        yield running
+    finally:
+        running.stop(0.5)
 
 
 def make_settings(database_url: str, **sections: dict[str, Any]) -> Settings:

@@ -193,3 +193,17 @@ class ListRefundsResponse(_message.Message):
     refunds: _containers.RepeatedCompositeFieldContainer[_refund_pb2.Refund]
     next_page_token: str
     def __init__(self, refunds: _Optional[_Iterable[_Union[_refund_pb2.Refund, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchPaymentRequest(_message.Message):
+    __slots__ = ("name", "follow_refunds")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_REFUNDS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    follow_refunds: bool
+    def __init__(self, name: _Optional[str] = ..., follow_refunds: _Optional[bool] = ...) -> None: ...
+
+class WatchPaymentResponse(_message.Message):
+    __slots__ = ("payment",)
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    payment: _payment_pb2.Payment
+    def __init__(self, payment: _Optional[_Union[_payment_pb2.Payment, _Mapping]] = ...) -> None: ...

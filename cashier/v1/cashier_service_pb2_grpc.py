@@ -81,6 +81,11 @@ class CashierServiceStub:
                 request_serializer=cashier_dot_v1_dot_cashier__service__pb2.ListRefundsRequest.SerializeToString,
                 response_deserializer=cashier_dot_v1_dot_cashier__service__pb2.ListRefundsResponse.FromString,
                 _registered_method=True)
+        self.WatchPayment = channel.unary_stream(
+                '/cashier.v1.CashierService/WatchPayment',
+                request_serializer=cashier_dot_v1_dot_cashier__service__pb2.WatchPaymentRequest.SerializeToString,
+                response_deserializer=cashier_dot_v1_dot_cashier__service__pb2.WatchPaymentResponse.FromString,
+                _registered_method=True)
 
 
 class CashierServiceServicer:
@@ -151,6 +156,20 @@ class CashierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchPayment(self, request, context):
+        """Streams a payment as it changes, for a client that waits on a page: the payment as it stands at once,
+        then the payment again after each change of its state or refunded amount, whichever gateway process
+        made it (changes closer together than the server's poll interval, 0.25 s by default, arrive as one,
+        the latest). The stream ends by itself once the payment leaves PENDING (with `follow_refunds`: once it is
+        REFUNDED, CLOSED or FAILED), after the server's maximum duration (5 minutes by default), or when the
+        server shuts down; a stream that ends while the payment can still change is simply called again.
+        Each gateway process serves a limited number of streams at once; beyond it the call fails at once
+        with RESOURCE_EXHAUSTED (reason TOO_MANY_WATCHES): retry with back-off, or poll GetPayment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CashierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -198,6 +217,11 @@ def add_CashierServiceServicer_to_server(servicer, server):
                     servicer.ListRefunds,
                     request_deserializer=cashier_dot_v1_dot_cashier__service__pb2.ListRefundsRequest.FromString,
                     response_serializer=cashier_dot_v1_dot_cashier__service__pb2.ListRefundsResponse.SerializeToString,
+            ),
+            'WatchPayment': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchPayment,
+                    request_deserializer=cashier_dot_v1_dot_cashier__service__pb2.WatchPaymentRequest.FromString,
+                    response_serializer=cashier_dot_v1_dot_cashier__service__pb2.WatchPaymentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -445,6 +469,33 @@ class CashierService:
             '/cashier.v1.CashierService/ListRefunds',
             cashier_dot_v1_dot_cashier__service__pb2.ListRefundsRequest.SerializeToString,
             cashier_dot_v1_dot_cashier__service__pb2.ListRefundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/cashier.v1.CashierService/WatchPayment',
+            cashier_dot_v1_dot_cashier__service__pb2.WatchPaymentRequest.SerializeToString,
+            cashier_dot_v1_dot_cashier__service__pb2.WatchPaymentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,16 @@ class CashierServiceStub:
     """Reads one refund."""
     ListRefunds: _grpc.UnaryUnaryMultiCallable[_cashier_service_pb2.ListRefundsRequest, _cashier_service_pb2.ListRefundsResponse]
     """Lists a payment's refunds, newest first."""
+    WatchPayment: _grpc.UnaryStreamMultiCallable[_cashier_service_pb2.WatchPaymentRequest, _cashier_service_pb2.WatchPaymentResponse]
+    """Streams a payment as it changes, for a client that waits on a page: the payment as it stands at once,
+    then the payment again after each change of its state or refunded amount, whichever gateway process
+    made it (changes closer together than the server's poll interval, 0.25 s by default, arrive as one,
+    the latest). The stream ends by itself once the payment leaves PENDING (with `follow_refunds`: once it is
+    REFUNDED, CLOSED or FAILED), after the server's maximum duration (5 minutes by default), or when the
+    server shuts down; a stream that ends while the payment can still change is simply called again.
+    Each gateway process serves a limited number of streams at once; beyond it the call fails at once
+    with RESOURCE_EXHAUSTED (reason TOO_MANY_WATCHES): retry with back-off, or poll GetPayment.
+    """
 
 @_typing.type_check_only
 class CashierServiceAsyncStub(CashierServiceStub):
@@ -79,6 +89,16 @@ class CashierServiceAsyncStub(CashierServiceStub):
     """Reads one refund."""
     ListRefunds: _aio.UnaryUnaryMultiCallable[_cashier_service_pb2.ListRefundsRequest, _cashier_service_pb2.ListRefundsResponse]  # type: ignore[assignment]
     """Lists a payment's refunds, newest first."""
+    WatchPayment: _aio.UnaryStreamMultiCallable[_cashier_service_pb2.WatchPaymentRequest, _cashier_service_pb2.WatchPaymentResponse]  # type: ignore[assignment]
+    """Streams a payment as it changes, for a client that waits on a page: the payment as it stands at once,
+    then the payment again after each change of its state or refunded amount, whichever gateway process
+    made it (changes closer together than the server's poll interval, 0.25 s by default, arrive as one,
+    the latest). The stream ends by itself once the payment leaves PENDING (with `follow_refunds`: once it is
+    REFUNDED, CLOSED or FAILED), after the server's maximum duration (5 minutes by default), or when the
+    server shuts down; a stream that ends while the payment can still change is simply called again.
+    Each gateway process serves a limited number of streams at once; beyond it the call fails at once
+    with RESOURCE_EXHAUSTED (reason TOO_MANY_WATCHES): retry with back-off, or poll GetPayment.
+    """
 
 class CashierServiceServicer(metaclass=_abc_1.ABCMeta):
     """The one service every trading app integrates. Authenticate with `authorization: Bearer <api key>`
@@ -156,5 +176,21 @@ class CashierServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_cashier_service_pb2.ListRefundsResponse, _abc.Awaitable[_cashier_service_pb2.ListRefundsResponse]]:
         """Lists a payment's refunds, newest first."""
+
+    @_abc_1.abstractmethod
+    def WatchPayment(
+        self,
+        request: _cashier_service_pb2.WatchPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_cashier_service_pb2.WatchPaymentResponse], _abc.AsyncIterator[_cashier_service_pb2.WatchPaymentResponse]]:
+        """Streams a payment as it changes, for a client that waits on a page: the payment as it stands at once,
+        then the payment again after each change of its state or refunded amount, whichever gateway process
+        made it (changes closer together than the server's poll interval, 0.25 s by default, arrive as one,
+        the latest). The stream ends by itself once the payment leaves PENDING (with `follow_refunds`: once it is
+        REFUNDED, CLOSED or FAILED), after the server's maximum duration (5 minutes by default), or when the
+        server shuts down; a stream that ends while the payment can still change is simply called again.
+        Each gateway process serves a limited number of streams at once; beyond it the call fails at once
+        with RESOURCE_EXHAUSTED (reason TOO_MANY_WATCHES): retry with back-off, or poll GetPayment.
+        """
 
 def add_CashierServiceServicer_to_server(servicer: CashierServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -6,10 +6,10 @@ free of it.
 
 from __future__ import annotations
 
-from channels.alipay.errors import NotificationError
+from channels.alipay.errors import NotificationAppMismatchError, NotificationError
 from channels.alipay.notify import ACK, TradeStatus, parse_trade_notification
 from channels.alipay.signing import AlipayCredentials
-from channels.protocol import ChannelNotification, NotificationRejected, Outcome
+from channels.protocol import ChannelNotification, NotificationMisdirected, NotificationRejected, Outcome
 
 _OUTCOMES = {
     TradeStatus.TRADE_SUCCESS: Outcome.SUCCEEDED,
@@ -29,6 +29,8 @@ class AlipayNotifications:
     def parse_notification(self, body: bytes, content_type: str) -> ChannelNotification:
         try:
             note = parse_trade_notification(body, content_type, self.credentials)
+        except NotificationAppMismatchError as exc:
+            raise NotificationMisdirected(str(exc)) from exc
         except NotificationError as exc:
             raise NotificationRejected(str(exc)) from exc
         return ChannelNotification(
@@ -37,6 +39,7 @@ class AlipayNotifications:
             amount=note.total_amount_fen,
             reference=note.trade_no,
             event_id=note.notify_id,
+            buyer_id=note.buyer_id or "",
         )
 
 

@@ -33,7 +33,8 @@ class AlipayStatus:
             if result.total_amount_fen is None or not result.trade_no:
                 return ChannelResult(Outcome.UNKNOWN, "paid, but the answer lacks total_amount or trade_no")
             return ChannelResult(Outcome.SUCCEEDED, status.value,
-                                 {"amount": str(result.total_amount_fen), "reference": result.trade_no})
+                                 {"amount": str(result.total_amount_fen), "reference": result.trade_no,
+                                  "buyer_id": result.buyer_user_id or ""})
         if status is TradeStatus.TRADE_CLOSED:
             return ChannelResult(Outcome.FAILED, status.value, {"reference": result.trade_no or ""})
         return ChannelResult(Outcome.PENDING, status.value if status else "")

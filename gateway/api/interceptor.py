@@ -10,7 +10,7 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -49,8 +49,10 @@ class CashierInterceptor(grpc.ServerInterceptor):
         handler = continuation(details)
         service, _, name = method.lstrip("/").partition("/")
         required = SERVICE_PRINCIPALS.get(service)
-        if handler is None or required is None or handler.unary_unary is None:
+        if handler is None or required is None:
             return handler  # health, reflection, unknown methods: untouched, not cached
+        if handler.unary_unary is None:
+            return self._wrap_streaming(method, handler, name, required)
         wrapped = grpc.unary_unary_rpc_method_handler(
             self._wrap(handler.unary_unary, name, required),
             request_deserializer=handler.request_deserializer,
@@ -100,6 +102,78 @@ class CashierInterceptor(grpc.ServerInterceptor):
                 request_id_var.reset(id_token)
 
         return call
+
+    def _wrap_streaming(self, method: str, handler: grpc.RpcMethodHandler, name: str,
+                        required: PrincipalKind) -> grpc.RpcMethodHandler | None:
+        """A server-streaming method is wrapped like a unary one. A client-streaming method would reach its
+        servicer unauthenticated, so it is refused (UNIMPLEMENTED) until this learns to wrap it."""
+        wrapped = None
+        if handler.unary_stream is not None:
+            wrapped = grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, name, required),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        else:
+            log.error("refusing %s: the interceptor cannot authenticate client-streaming calls", name,
+                      extra={"method": name})
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap_stream(self, behavior: Callable[[Any, grpc.ServicerContext], Iterator[Any]], name: str,
+                     required: PrincipalKind) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+        """`_wrap` for a server-streaming method. Errors before or between messages become the call's status;
+        the call is measured and logged once, when the stream ends: CANCELLED or DEADLINE_EXCEEDED when the
+        client left first."""
+        authenticate = self.authenticator.authenticate
+        observe = self.metrics.observe_rpc
+
+        def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            started = time.perf_counter()
+            metadata = dict(context.invocation_metadata())
+            request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+            id_token = request_id_var.set(request_id)
+            code = grpc.StatusCode.OK
+            principal_id = ""
+            try:
+                context.send_initial_metadata((("x-request-id", request_id),))
+                principal = authenticate(_bearer(metadata.get("authorization")))
+                principal_id = principal.id
+                if principal.kind is not required:
+                    raise PermissionDenied(
+                        f"{principal.kind.value.lower()} credentials cannot call {name}; "
+                        f"it needs {required.value.lower()} credentials", reason="WRONG_CREDENTIALS")
+                principal_token = principal_var.set(principal)
+                try:
+                    yield from behavior(request, context)
+                finally:
+                    principal_var.reset(principal_token)
+                if not context.is_active():
+                    code = _gone(context)
+            except GeneratorExit:  # the server stopped iterating: the client is gone
+                code = _gone(context)
+                raise
+            except CashierError as exc:
+                code = status_code_for(exc)
+                context.abort_with_status(to_status(exc))
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", name, extra={"method": name})
+                context.abort_with_status(internal_status(request_id))
+            finally:
+                seconds = time.perf_counter() - started
+                observe(name, code.name, seconds)
+                if log.isEnabledFor(logging.INFO):
+                    log.info("rpc", extra={"method": name, "code": code.name, "ms": round(seconds * 1000, 3),
+                                           "principal": principal_id})
+                request_id_var.reset(id_token)
+
+        return stream
+
+
+def _gone(context: grpc.ServicerContext) -> grpc.StatusCode:
+    remaining = context.time_remaining()
+    return grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else grpc.StatusCode.CANCELLED
 
 
 def _bearer(value: str | None) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import grpc
@@ -20,6 +22,7 @@ from gateway.service import paging
 from gateway.service.admin import NewMerchant
 from gateway.service.payments import CreatePayment, ListPayments, PreviewRoute
 from gateway.service.refunds import ListRefunds, RefundPayment
+from gateway.service.watch import WatchPayment
 
 if TYPE_CHECKING:
     from gateway.bootstrap import Gateway
@@ -143,6 +146,18 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
             current_principal(), merchant_id, payment_id, state, request.page_size, request.page_token))
         return svc.ListRefundsResponse(refunds=[convert.refund_to_proto(r) for r in refunds],
                                        next_page_token=token)
+
+    def WatchPayment(self, request: svc.WatchPaymentRequest, context: grpc.ServicerContext
+                     ) -> Iterator[svc.WatchPaymentResponse]:
+        v = Violations()
+        merchant_id, payment_id = convert.payment_name_parts(v, "name", request.name)
+        v.raise_if_any()
+        left = threading.Event()  # set when the call ends: the client cancelled, or its deadline passed
+        if not context.add_callback(left.set):
+            left.set()
+        watch = WatchPayment(current_principal(), merchant_id, payment_id, request.follow_refunds)
+        for payment in self.gateway.watches.watch(watch, left):
+            yield svc.WatchPaymentResponse(payment=convert.payment_to_proto(payment))
 
 
 class OperatorServicer(ops_grpc.OperatorServiceServicer):

@@ -55,6 +55,12 @@ class FailedPrecondition(CashierError):
     reason = "FAILED_PRECONDITION"
 
 
+class ResourceExhausted(CashierError):
+    """A per-process limit is reached (e.g. concurrent WatchPayment streams); retry later with back-off."""
+
+    reason = "RESOURCE_EXHAUSTED"
+
+
 class ChannelUnavailable(CashierError):
     """A channel failed while preparing or operating; nothing was stored, the call may be retried."""
 

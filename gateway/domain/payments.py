@@ -109,6 +109,8 @@ class Payment:
     # Minor units refunded (refunds that SUCCEEDED), and reserved for refunds (PENDING + SUCCEEDED).
     refunded_amount: int = 0
     refund_reserved: int = 0
+    # The rail's id of the buyer who paid (Alipay's buyer_id), known once paid; "" when the rail gave none.
+    buyer_id: str = ""
 
     @classmethod
     def create(cls, *, payment_id: str, app_id: str, new: NewPayment, channel: str, now: datetime,
@@ -139,7 +141,7 @@ class Payment:
     def with_action(self, action: BuyerAction) -> Payment:
         return replace(self, action=action)
 
-    def paid(self, now: datetime, reference: str) -> Payment:
+    def paid(self, now: datetime, reference: str, buyer_id: str = "") -> Payment:
         """The payment after its channel confirmed the money arrived. A payment closed here but paid at
         the channel is still paid: the buyer's money was taken, so it is recorded, never dropped."""
         if self.state is PaymentState.SUCCEEDED or self.paid_at is not None:
@@ -148,7 +150,8 @@ class Payment:
             raise FailedPrecondition(
                 f"payment {self.id} is {self.state.value}; a payment confirmation cannot apply",
                 reason="PAYMENT_NOT_PAYABLE", metadata={"payment": self.id, "state": self.state.value})
-        return replace(self, state=PaymentState.SUCCEEDED, updated_at=now, paid_at=now, channel_reference=reference)
+        return replace(self, state=PaymentState.SUCCEEDED, updated_at=now, paid_at=now, channel_reference=reference,
+                       buyer_id=buyer_id)
 
     @property
     def refundable(self) -> int:

@@ -15,10 +15,12 @@ from gateway.domain.errors import (
     PermissionDenied,
 )
 from gateway.domain.events import PAYMENT_CLOSED, PAYMENT_SUCCEEDED, payment_event
+from gateway.domain.flags import FlagKind
 from gateway.domain.ids import new_checkout_token, new_payment_id, payment_id_floor, utcnow
 from gateway.domain.merchants import Merchant, Principal, PrincipalKind
 from gateway.domain.payments import ClientInfo, NewPayment, Payment, PaymentState, Scenario
 from gateway.service import paging
+from gateway.service.flags import raise_flag
 from gateway.service.ports import IdempotencyRecord, PaymentQuery, UnitOfWork, UnitOfWorkFactory
 from gateway.service.routing import RouteDecision, Router
 
@@ -183,25 +185,34 @@ class PaymentService:
         """Apply a verified channel notification: PENDING (or locally CLOSED) → SUCCEEDED, exactly once.
 
         Duplicates and notifications that report no payment change nothing. A notification naming another
-        channel or another amount is refused and left for an operator: money may have moved, so it is
-        never applied silently.
+        channel or another amount is refused and flagged for an operator (the flag is committed, the
+        payment is not touched): money may have moved, so it is never applied silently. A payment closed
+        here and paid at the channel is recorded as paid and flagged LATE_SUCCESS in the same transaction.
         """
+        now = self.clock()
         with self.uow(write=True) as uow:
             payment = uow.payments.get(merchant_id, note.payment_id)
             if payment is None:
                 raise NotFound(f"payment merchants/{merchant_id}/payments/{note.payment_id} does not exist",
                                reason="PAYMENT_NOT_FOUND")
+            refusal: tuple[FlagKind, FailedPrecondition] | None = None
             if payment.channel != channel:
-                raise FailedPrecondition(
+                refusal = FlagKind.CHANNEL_MISMATCH, FailedPrecondition(
                     f"payment {payment.id} was routed to {payment.channel!r}, not {channel!r}",
                     reason="CHANNEL_MISMATCH", metadata={"payment": payment.id})
-            if note.outcome is not Outcome.SUCCEEDED:
+            elif note.outcome is not Outcome.SUCCEEDED:
                 return payment
-            if note.amount != payment.amount:
-                raise FailedPrecondition(
+            elif note.amount != payment.amount:
+                refusal = FlagKind.AMOUNT_MISMATCH, FailedPrecondition(
                     f"channel {channel!r} reports {note.amount} paid for payment {payment.id} of {payment.amount}",
                     reason="AMOUNT_MISMATCH", metadata={"payment": payment.id})
-            paid = payment.paid(self.clock(), note.reference)
+            if refusal is not None:
+                kind, error = refusal
+                raise_flag(uow, kind, merchant_id=merchant_id, payment_id=payment.id, channel=channel,
+                           detail=error.message, now=now)
+                uow.commit()
+                raise error
+            paid = payment.paid(now, note.reference, note.buyer_id)
             if paid is payment:
                 return payment
             if not uow.payments.save_state(paid, expected=payment.state):
@@ -210,11 +221,12 @@ class PaymentService:
                 assert current is not None
                 return current
             uow.events.add(payment_event(PAYMENT_SUCCEEDED, paid, paid.updated_at))
+            if payment.state is PaymentState.CLOSED:
+                raise_flag(uow, FlagKind.LATE_SUCCESS, merchant_id=merchant_id, payment_id=payment.id,
+                           channel=channel, now=now,
+                           detail=f"payment {payment.id} was closed here and then paid at {channel!r}; recorded "
+                                  "as paid (refund the buyer or deliver the order)")
             uow.commit()
-        if payment.state is PaymentState.CLOSED:
-            log.warning("payment closed here was paid at the channel; recorded as paid",
-                        extra={"payment": payment.id, "merchant": merchant_id, "channel": channel,
-                               "flag": "LATE_SUCCESS"})
         return paid
 
     def preview(self, cmd: PreviewRoute) -> RouteDecision:
@@ -233,7 +245,10 @@ def _require_access(principal: Principal, merchant_id: str) -> None:
 
 
 def _merchant(uow: UnitOfWork, merchant_id: str) -> Merchant:
-    merchant = uow.merchants.get(merchant_id)
+    return _require_merchant(uow.merchants.get(merchant_id), merchant_id)
+
+
+def _require_merchant(merchant: Merchant | None, merchant_id: str) -> Merchant:
     if merchant is None:
         raise NotFound(f"merchant {merchant_id} does not exist", reason="MERCHANT_NOT_FOUND")
     return merchant

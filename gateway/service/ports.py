@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from gateway.domain.events import Event, EventState
+from gateway.domain.flags import Flag
+from gateway.domain.hooks import HookRun, HookRunState
 from gateway.domain.merchants import App, Merchant, Principal
 from gateway.domain.payments import Payment, PaymentState
 from gateway.domain.refunds import Refund, RefundState
@@ -146,6 +148,45 @@ class EventRepository(Protocol):
         """PARKED → PENDING with its attempts reset, due at `at`."""
 
 
+class HookRunRepository(Protocol):
+    """Lifecycle hook calls owed to plugins, fanned out from the outbox."""
+
+    def fan_out(self, subscribers: Mapping[str, Sequence[tuple[str, str]]], now: datetime, limit: int) -> int:
+        """For up to `limit` events not fanned out yet, add a PENDING run per (plugin, hook) that
+        `subscribers` lists for the event's type (none for other types), and mark the events fanned out.
+        Safe with several processes (SKIP LOCKED; a run is added at most once). Returns the events done."""
+
+    def claim_due(self, now: datetime, until: datetime, limit: int) -> list[HookRun]:
+        """PENDING runs due at `now` with their event, their next attempt moved to `until` (a lease)."""
+
+    def mark_done(self, run: HookRun, at: datetime) -> bool:
+        """PENDING → DONE, only if nobody else recorded an attempt since `run` was claimed."""
+
+    def mark_failed(self, run: HookRun, *, park: bool, retry_at: datetime, error: str) -> bool: ...
+
+    def list(self, state: HookRunState | None, limit: int) -> list[HookRun]:
+        """Newest event first."""
+
+    def get(self, event_id: str, plugin: str) -> HookRun | None: ...
+
+    def rerun(self, event_id: str, plugin: str, at: datetime) -> bool:
+        """PARKED → PENDING with its attempts reset, due at `at`."""
+
+
+class FlagRepository(Protocol):
+    def raise_flag(self, flag: Flag) -> Flag:
+        """Store the flag; if one of its kind is stored for the same merchant and payment, count one
+        more occurrence (reopening it if resolved) and return that one instead."""
+
+    def get(self, flag_id: str) -> Flag | None: ...
+
+    def list(self, open_only: bool, limit: int) -> list[Flag]:
+        """Newest first."""
+
+    def resolve(self, flag_id: str, at: datetime, resolution: str) -> bool:
+        """Mark an open flag resolved with the operator's note; False when it is not open."""
+
+
 class IdempotencyRepository(Protocol):
     def get(self, merchant_id: str, app_id: str, key: str) -> IdempotencyRecord | None: ...
 
@@ -196,6 +237,8 @@ class UnitOfWork(Protocol):
     access: AccessRepository
     refunds: RefundRepository
     events: EventRepository
+    hook_runs: HookRunRepository
+    flags: FlagRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -192,11 +192,13 @@ class Reconciler:
             log.error("channel reported a payment paid without a usable amount; asking again later",
                       extra={"channel": payment.channel, "payment": payment.id})
             return UNKNOWN
-        note = ChannelNotification(payment.id, Outcome.SUCCEEDED, amount, answer.data.get("reference", ""))
+        note = ChannelNotification(payment.id, Outcome.SUCCEEDED, amount, answer.data.get("reference", ""),
+                                   buyer_id=answer.data.get("buyer_id", ""))
         try:
             self.payments.confirm_from_channel(payment.channel, payment.merchant_id, note)
         except CashierError as exc:
-            # An amount that differs (or a payment that cannot take it) is money to look at, not to apply.
+            # An amount that differs (or a payment that cannot take it) is money to look at, not to apply;
+            # confirm_from_channel has flagged it.
             log.error("channel reports a payment the gateway cannot apply; left for an operator",
                       extra={"channel": payment.channel, "payment": payment.id, "merchant": payment.merchant_id,
                              "flag": exc.reason, "detail": exc.message})
@@ -204,7 +206,7 @@ class Reconciler:
                 uow.payments.reconcile_later(payment.merchant_id, payment.id, now + FLAGGED_REVISIT)
                 uow.commit()
             return FLAGGED
-        # confirm_from_channel logs the LATE_SUCCESS flag itself when the payment was closed here.
+        # confirm_from_channel flags LATE_SUCCESS itself when the payment was closed here.
         return LATE_SUCCESS if payment.state is PaymentState.CLOSED else PAID
 
     def _close_here(self, payment: Payment, now: datetime) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from channels.protocol import REFUND_NOT_FOUND, ChannelResult, Outcome, Refunder
 from gateway.domain.errors import AlreadyExists, FailedPrecondition, NotFound
@@ -156,16 +156,21 @@ class RefundService:
 
     # --- settle what is pending ------------------------------------------------------------------------
 
-    def resolve_pending_refunds(self, batch: int = 100) -> ResolveSummary:
-        """Ask the channel about every PENDING refund and record what it says. A refund the rail has no
-        record of is sent again under the same request number (the rail de-duplicates it). Safe to run
-        from several processes at once: every state change is conditional."""
+    def resolve_pending_refunds(self, batch: int = 100, min_age: timedelta = timedelta(0)) -> ResolveSummary:
+        """Ask the channel about every PENDING refund at least `min_age` old and record what it says. A
+        refund the rail has no record of is sent again under the same request number (the rail
+        de-duplicates it). Safe to run from several processes at once: every state change is conditional.
+        `cashier serve` runs it with the reconciler, with `min_age` keeping it off refunds in flight."""
         summary = ResolveSummary()
+        cutoff = self.clock() - min_age
         after: str | None = None
         while True:
             with self.uow() as uow:
                 pending = uow.refunds.list(RefundQuery(state=RefundState.PENDING, after_id=after, limit=batch))
             for refund in pending:
+                if refund.created_at > cutoff:
+                    summary.pending.append(refund.id)
+                    continue
                 settled = self._resolve(refund)
                 {RefundState.SUCCEEDED: summary.succeeded, RefundState.FAILED: summary.failed,
                  RefundState.PENDING: summary.pending}[settled.state].append(refund.id)

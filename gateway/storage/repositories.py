@@ -76,6 +76,7 @@ def _payment_values(p: Payment) -> dict[str, Any]:
         "checkout_token": p.checkout_token or None,
         "refunded_amount": p.refunded_amount,
         "refund_reserved": p.refund_reserved,
+        "buyer_id": p.buyer_id,
         "version": 1,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
@@ -110,6 +111,7 @@ def _payment(row: Any) -> Payment:
         checkout_token=row.checkout_token or "",
         refunded_amount=row.refunded_amount,
         refund_reserved=row.refund_reserved,
+        buyer_id=row.buyer_id,
     )
 
 
@@ -157,7 +159,8 @@ class SqlPaymentRepository:
             .where(payments.c.merchant_id == payment.merchant_id, payments.c.payment_id == payment.id,
                    payments.c.state == expected.value)
             .values(state=payment.state.value, updated_at=payment.updated_at, paid_at=payment.paid_at,
-                    channel_reference=payment.channel_reference, version=payments.c.version + 1)
+                    channel_reference=payment.channel_reference, buyer_id=payment.buyer_id,
+                    version=payments.c.version + 1)
         )
         return result.rowcount == 1
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.sql.expression import false
+from sqlalchemy.sql.expression import false, text, true
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(naming_convention={
@@ -124,6 +124,8 @@ payments = Table(
     # as it is due), and whether the channel confirmed the trade can no longer be paid.
     Column("reconcile_after", UTCDateTime, nullable=True),
     Column("channel_closed", Boolean, nullable=False, default=False, server_default=false()),
+    # The rail's id of the buyer who paid (Alipay's buyer_id), for follow-up messages; "" until paid.
+    Column("buyer_id", String(64), nullable=False, default="", server_default=""),
     UniqueConstraint("merchant_id", "out_trade_no", name="uq_payments_merchant_out_trade_no"),
     Index("ix_payments_merchant_state", "merchant_id", "state", "payment_id"),
     Index("ix_payments_checkout_token", "checkout_token", unique=True),
@@ -174,6 +176,46 @@ events = Table(
     Column("attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("last_error", Text, nullable=False, default="", server_default=""),
+    # True until the lifecycle runner has fanned the event out to the plugins' hooks (hook_runs).
+    Column("hooks_pending", Boolean, nullable=False, default=True, server_default=true()),
     Index("ix_events_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_events_event_id", "event_id", unique=True),
+    Index("ix_events_hooks_pending", "hooks_pending", "event_id",
+          postgresql_where=text("hooks_pending"), sqlite_where=text("hooks_pending")),
+)
+
+# One row per (event, plugin implementing the event's lifecycle hook): each plugin's call is retried on
+# its own, so that one failing plugin never makes another run twice (gateway/service/lifecycle.py).
+hook_runs = Table(
+    "hook_runs", metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("event_id", String(30), primary_key=True),
+    Column("plugin", String(100), primary_key=True),
+    Column("hook", String(60), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text, nullable=False, default="", server_default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_hook_runs_state_next_attempt_at", "state", "next_attempt_at"),
+)
+
+# What an operator must look at: money that moved in a way the gateway would not apply silently. One row
+# per (merchant, kind, payment); a recurrence counts up and reopens it.
+flags = Table(
+    "flags", metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("flag_id", String(30), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("payment_id", String(30), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("occurrences", Integer, nullable=False, default=1, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("resolution", Text, nullable=False, default="", server_default=""),
+    UniqueConstraint("merchant_id", "kind", "payment_id", name="uq_flags_merchant_id"),
+    Index("ix_flags_flag_id", "flag_id", unique=True),
+    Index("ix_flags_resolved_at", "resolved_at", "flag_id"),
 )

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from gateway.storage.flags import SqlFlagRepository
+from gateway.storage.hook_runs import SqlHookRunRepository
 from gateway.storage.repositories import (
     SqlAccessRepository,
     SqlEventRepository,
@@ -47,6 +49,8 @@ class SqlUnitOfWork:
         self.access = SqlAccessRepository(conn)
         self.refunds = SqlRefundRepository(conn)
         self.events = SqlEventRepository(conn)
+        self.hook_runs = SqlHookRunRepository(conn)
+        self.flags = SqlFlagRepository(conn)
 
     def __exit__(self, *exc: Any) -> None:
         assert self._conn is not None

@@ -14,8 +14,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from channels.protocol import NotificationReceiver, NotificationRejected
+from channels.protocol import NotificationMisdirected, NotificationReceiver, NotificationRejected
 from gateway.domain.errors import FailedPrecondition, NotFound
+from gateway.domain.flags import FlagKind
 
 if TYPE_CHECKING:
     from gateway.bootstrap import Gateway
@@ -44,6 +45,11 @@ def notification_endpoint(gateway: Gateway):  # type: ignore[no-untyped-def]
         try:
             answer = await run_in_threadpool(handle, channel, name, merchant_id, body,
                                              request.headers.get("content-type", ""))
+        except NotificationMisdirected as exc:
+            # Genuine but for another account of the rail: money may have moved somewhere; flag it.
+            result, status, detail = "misdirected", 400, str(exc)
+            await run_in_threadpool(lambda: gateway.flags.raise_flag(
+                FlagKind.APP_MISMATCH, merchant_id=merchant_id, payment_id="", channel=name, detail=detail))
         except NotificationRejected as exc:
             result, status = "rejected", 400
             log.warning("notification refused: %s", exc, extra={"channel": name, "merchant": merchant_id})
@@ -51,10 +57,9 @@ def notification_endpoint(gateway: Gateway):  # type: ignore[no-untyped-def]
             result, status = "unknown_payment", 404
             log.warning("notification for an unknown payment: %s", exc.message, extra={"channel": name})
         except FailedPrecondition as exc:
-            # Genuine, but it disagrees with what we stored: an operator must look (flagged in the log).
+            # Genuine, but it disagrees with what we stored: the service has flagged it for an operator.
             result, status = exc.reason.lower(), 409
-            log.error("notification flagged for an operator: %s", exc.message,
-                      extra={"channel": name, "merchant": merchant_id, "flag": exc.reason})
+            log.warning("notification refused: %s", exc.message, extra={"channel": name, "merchant": merchant_id})
         gateway.metrics.notifications.labels(name, result).inc()
         return PlainTextResponse(answer if status == 200 else "fail", status_code=status)
 

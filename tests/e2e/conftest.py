@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
 from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+from gateway.runtime import RunningGateway
+from tests.support import CashierClient, seed_tenant
 
 
 @pytest.fixture
@@ -18,3 +21,10 @@ def alipay(tmp_path: Path) -> Iterator[LocalAlipay]:
         yield local
     finally:
         local.stop()
+
+
+@pytest.fixture
+def app(gateway: RunningGateway) -> Iterator[CashierClient]:
+    """A trading app acting for a freshly seeded merchant ("Tea House"), on the test module's `gateway`."""
+    with grpc.insecure_channel(gateway.grpc_target) as channel:
+        yield CashierClient(channel, seed_tenant(gateway.gateway))

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import grpc
 import httpx
 import pytest
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 from channels.alipay.sandbox.local import LocalAlipay
-from gateway.runtime import RunningGateway, start
-from tests.support import CashierClient, make_settings, seed_tenant
+from gateway.runtime import RunningGateway
+from tests.support import CashierClient, make_settings, running_gateway
 
 
 @pytest.fixture
@@ -24,18 +23,8 @@ def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPa
         "alipay": alipay.channel_table, "mobile": {"min_native_version": {"ios": "8.2", "harmonyos": "2.0"}},
         # Keep the test plugin's own native channel out of the way: test_web is the H5 fallback here.
         "test_app": {"min_version": "999"}})
-    running = start(settings, housekeeping=False)
-    try:
+    with running_gateway(settings, housekeeping=False) as running:
         yield running
-    finally:
-        running.stop(0.5)
-
-
-@pytest.fixture
-def app(gateway: RunningGateway) -> Iterator[CashierClient]:
-    tenant = seed_tenant(gateway.gateway)
-    with grpc.insecure_channel(gateway.grpc_target) as channel:
-        yield CashierClient(channel, tenant)
 
 
 @pytest.mark.parametrize(("platform", "version", "channel"), [

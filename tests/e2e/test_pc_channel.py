@@ -19,7 +19,7 @@ from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 from channels.alipay.sandbox.local import LocalAlipay
 from gateway.runtime import RunningGateway, start
-from tests.support import CashierClient, error_details, make_settings, seed_tenant
+from tests.support import CashierClient, error_details, make_settings
 
 PC = pb.Client(platform=pb.PLATFORM_PC_BROWSER, user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64)")
 RETURN_URL = "https://shop.example.test/orders/paid"
@@ -37,13 +37,6 @@ def gateway(database_url: str, alipay: LocalAlipay) -> Iterator[RunningGateway]:
         yield running
     finally:
         running.stop(0.5)  # closes the channels' connection pools too
-
-
-@pytest.fixture
-def app(gateway: RunningGateway) -> Iterator[CashierClient]:
-    tenant = seed_tenant(gateway.gateway)
-    with grpc.insecure_channel(gateway.grpc_target) as channel:
-        yield CashierClient(channel, tenant)
 
 
 class _Form(HTMLParser):

@@ -25,23 +25,14 @@ from gateway.runtime import RunningGateway, start
 from gateway.service.reconcile import Reconciler, ReconcileReport
 from gateway.storage.engine import make_engine
 from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
-from tests.support import CashierClient, cashier_cli, make_settings, seed_tenant
+from tests.support import CashierClient, cashier_cli, make_settings, running_gateway, seed_tenant
 
 
 @pytest.fixture
 def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningGateway]:
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
-    running = start(make_settings(database_url, channels={"alipay": alipay.channel_table}), housekeeping=False)
-    try:
+    with running_gateway(make_settings(database_url, channels={"alipay": alipay.channel_table}), housekeeping=False) as running:
         yield running
-    finally:
-        running.stop(0.5)
-
-
-@pytest.fixture
-def app(gateway: RunningGateway) -> Iterator[CashierClient]:
-    with grpc.insecure_channel(gateway.grpc_target) as channel:
-        yield CashierClient(channel, seed_tenant(gateway.gateway))
 
 
 def reconciler(gateway: RunningGateway, ahead: timedelta, metrics: Metrics | None = None, **kw: object) -> Reconciler:
@@ -139,7 +130,7 @@ def test_closed_here_then_paid_at_alipay_is_recorded_and_flagged(
         report = reconciler(gateway, timedelta(0)).run()
     assert (report.paid, report.queried) == (1, 1)  # Alipay refused to close a paid trade; the query said why
     assert state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED
-    flags = [(r.flag, r.payment) for r in caplog.records if hasattr(r, "flag")]  # type: ignore[attr-defined]
+    flags = [(f.kind.value, f.payment_id) for f in gateway.gateway.flags.list()]
     assert flags == [("LATE_SUCCESS", payment.name.rsplit("/", 1)[1])]
     assert trade(alipay, payment)["status"] == "TRADE_SUCCESS"
     metrics = httpx.get(f"{gateway.http_url}/metrics").text

@@ -15,11 +15,18 @@ from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 from cashier.v1 import refund_pb2 as rpb
 from channels.alipay.sandbox.local import LocalAlipay
-from gateway.runtime import RunningGateway, start
+from gateway.runtime import RunningGateway
 from gateway.storage.tables import refunds
 from tests.e2e.test_concurrency import run_together
 from tests.e2e.test_payment_completion import pay_at_alipay, wait_for_state
-from tests.support import CashierClient, cashier_cli, error_details, make_settings, seed_tenant
+from tests.support import (
+    CashierClient,
+    cashier_cli,
+    error_details,
+    make_settings,
+    running_gateway,
+    seed_tenant,
+)
 
 
 @pytest.fixture
@@ -27,17 +34,8 @@ def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
     # A short read timeout, so that the sandbox's timeout fault makes an answer unknown quickly.
     table = {**alipay.channel_table, "read_timeout": 1.0}
-    running = start(make_settings(database_url, channels={"alipay": table}), housekeeping=False)
-    try:
+    with running_gateway(make_settings(database_url, channels={"alipay": table}), housekeeping=False) as running:
         yield running
-    finally:
-        running.stop(0.5)
-
-
-@pytest.fixture
-def app(gateway: RunningGateway) -> Iterator[CashierClient]:
-    with grpc.insecure_channel(gateway.grpc_target) as channel:
-        yield CashierClient(channel, seed_tenant(gateway.gateway))
 
 
 def paid_payment(app: CashierClient, alipay: LocalAlipay, amount: int = 1000) -> pb.Payment:

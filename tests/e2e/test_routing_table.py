@@ -6,15 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import grpc
 import httpx
 import pytest
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
-from gateway.runtime import RunningGateway, start
-from tests.support import CashierClient, make_settings, seed_tenant
+from gateway.runtime import RunningGateway
+from tests.support import CashierClient, make_settings, running_gateway
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
           "Version/17.4 Mobile/15E148 Safari/604.1")
@@ -80,17 +79,8 @@ def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPa
     settings = make_settings(database_url, channels={
         "alipay": alipay.channel_table, "mobile": {"min_native_version": {"ios": "8.0", "android": "8.0",
                                                                           "harmonyos": "1.0"}}})
-    running = start(settings, housekeeping=False)
-    try:
+    with running_gateway(settings, housekeeping=False) as running:
         yield running
-    finally:
-        running.stop(0.5)
-
-
-@pytest.fixture
-def app(gateway: RunningGateway) -> Iterator[CashierClient]:
-    with grpc.insecure_channel(gateway.grpc_target) as channel:
-        yield CashierClient(channel, seed_tenant(gateway.gateway))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.label for c in CASES])

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from cashier.v1 import payment_pb2 as pb
 from channels.alipay.sandbox.local import LocalAlipay
 from gateway.domain.events import Event
 from gateway.domain.ids import utcnow
-from gateway.runtime import RunningGateway, make_dispatcher, start
+from gateway.runtime import RunningGateway, make_dispatcher
 from gateway.service.admin import AdminService, NewMerchant
 from gateway.service.webhooks import RetryPolicy, WebhookDispatcher
 from gateway.storage import migrate
@@ -33,50 +32,16 @@ from gateway.storage.tables import events
 from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
 from gateway.webhook_http import HttpWebhookSender
 from gateway.webhook_signing import verify_webhook
+from tests.e2e.receiver import Receiver
 from tests.e2e.test_payment_completion import _last_body, pay_at_alipay, wait_for_state
-from tests.support import CashierClient, ServeProcess, cashier_cli, make_settings, seed_tenant
-
-
-class Receiver:
-    """A trading app's webhook endpoint: records every request; answers `status`."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.delay = 0.0
-        self.requests: list[tuple[dict[str, str], bytes, int]] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if receiver.delay:
-                    time.sleep(receiver.delay)
-                status = receiver.status
-                with receiver.lock:
-                    receiver.requests.append((dict(self.headers.items()), body, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/cashier"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def accepted(self) -> list[tuple[dict[str, str], bytes]]:
-        with self.lock:
-            return [(h, b) for h, b, status in self.requests if 200 <= status < 300]
-
-    def accepted_ids(self) -> list[str]:
-        return [h["Cashier-Event-Id"] for h, _ in self.accepted()]
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.support import (
+    CashierClient,
+    ServeProcess,
+    cashier_cli,
+    make_settings,
+    running_gateway,
+    seed_tenant,
+)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -109,11 +74,8 @@ def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPa
         database_url, channels={"alipay": alipay.channel_table},
         webhooks={"every_seconds": 0.05, "retry_base_seconds": 0.1, "retry_cap_seconds": 0.3, "lease_seconds": 10},
         reconcile={"every_seconds": 3600})
-    running = start(settings, housekeeping=True)
-    try:
+    with running_gateway(settings, housekeeping=True) as running:
         yield running
-    finally:
-        running.stop(0.5)
 
 
 @pytest.fixture

@@ -21,7 +21,9 @@ from channels.protocol import (
     Scenario,
     StatusQuerier,
 )
+from gateway.domain.flags import FlagKind
 from gateway.domain.payments import ClientInfo, NewPayment, PaymentState
+from gateway.service.flags import FlagService
 from gateway.service.reconcile import Reconciler
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
@@ -165,7 +167,8 @@ def test_a_different_amount_is_flagged_not_applied(uow, rail, clock, reconciler,
         report = reconciler.run()
     assert report.flagged == 1 and report.paid == 0
     assert stored(uow, payment).state is PaymentState.PENDING
-    assert [r.flag for r in caplog.records if hasattr(r, "flag")] == ["AMOUNT_MISMATCH"]
+    assert [(f.kind, f.payment_id, f.open) for f in FlagService(uow).list()] == [
+        (FlagKind.AMOUNT_MISMATCH, payment.id, True)]
     clock.now += timedelta(minutes=5)
     assert reconciler.run().claimed == []  # rests for an operator instead of being asked every minute
 
@@ -221,7 +224,7 @@ def test_closed_here_then_paid_there_is_recorded_and_flagged(uow, rail, clock, r
     with caplog.at_level(logging.WARNING):
         assert reconciler.run().paid == 1
     assert stored(uow, payment).state is PaymentState.SUCCEEDED
-    assert [r.flag for r in caplog.records if hasattr(r, "flag")] == ["LATE_SUCCESS"]
+    assert [(f.kind, f.payment_id) for f in FlagService(uow).list()] == [(FlagKind.LATE_SUCCESS, payment.id)]
     assert results == [("fake", "late_success")]
     assert event_types(uow) == ["payment.succeeded"]
 

@@ -1,0 +1,53 @@
+"""Flags: what an operator must look at. Money that moved in a way the gateway will not apply silently
+(a paid amount that differs from the order, a notification for another Alipay app, a payment paid after
+it was closed here) is recorded as a flag in the database, listed by `cashier flags list` and resolved
+by `cashier flags resolve` with a note of what was done."""
+
+from __future__ import annotations
+
+import enum
+import os
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.domain.ids import _ulid
+
+
+class FlagKind(enum.Enum):
+    # Paid at the channel after it was closed here: recorded as paid; the buyer may expect a refund.
+    LATE_SUCCESS = "LATE_SUCCESS"
+    # The channel reports another amount paid than the order's: not applied.
+    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
+    # The channel reports a payment that was routed to another channel: not applied.
+    CHANNEL_MISMATCH = "CHANNEL_MISMATCH"
+    # A genuine notification for another app of the channel (e.g. another Alipay app_id): not applied.
+    APP_MISMATCH = "APP_MISMATCH"
+
+
+def new_flag_id(at: datetime) -> str:
+    return "flg_" + _ulid(at, int.from_bytes(os.urandom(10), "big"))
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    id: str
+    kind: FlagKind
+    merchant_id: str
+    payment_id: str  # "" when the channel named no payment of ours
+    channel: str
+    detail: str
+    created_at: datetime
+    last_seen_at: datetime
+    occurrences: int = 1
+    resolved_at: datetime | None = None
+    resolution: str = ""
+
+    @classmethod
+    def raise_(cls, kind: FlagKind, *, merchant_id: str, payment_id: str, channel: str, detail: str,
+               now: datetime) -> Flag:
+        return cls(id=new_flag_id(now), kind=kind, merchant_id=merchant_id, payment_id=payment_id,
+                   channel=channel, detail=detail[:2000], created_at=now, last_seen_at=now)
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None

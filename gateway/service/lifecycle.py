@@ -1,0 +1,154 @@
+"""Calling plugins' lifecycle hooks (payment succeeded, payment closed, refund succeeded) from the outbox.
+
+A housekeeping loop of `cashier serve` (every `[hooks] every_seconds`), never the buyer's or the app's
+path, so a slow or failing plugin cannot delay a payment:
+
+1. fans new outbox events out into one hook run per plugin implementing the event's hook (a plugin
+   implementing none gets none), in a short transaction;
+2. claims due runs with a lease (FOR UPDATE SKIP LOCKED on PostgreSQL), so two processes never call the
+   same plugin for the same event at once;
+3. calls each run's plugin with the payment, merchant (and refund) as they stand now: a return is DONE, a
+   raise is retried after base × 2^(n-1) (capped), and PARKED for an operator after `max_attempts`
+   (`cashier hooks list`, `cashier hooks rerun`).
+
+At least once: a process that dies between a plugin's return and the DONE commit calls it again after
+the lease, so plugins de-duplicate on `event_id`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from gateway.domain.errors import FailedPrecondition, NotFound
+from gateway.domain.hooks import HookRun, HookRunState
+from gateway.domain.ids import utcnow
+from gateway.service.ports import UnitOfWorkFactory
+from gateway.service.webhooks import RetryPolicy
+
+log = logging.getLogger("cashier.hooks")
+DEFAULT_POLICY = RetryPolicy(max_attempts=12)
+
+
+class PluginHooks(Protocol):
+    """The plugins, as the lifecycle runner sees them (channels/manager.py adapts pluggy to this)."""
+
+    def subscribers(self) -> Mapping[str, Sequence[tuple[str, str]]]:
+        """Event type → (plugin, hook) pairs of every plugin implementing that event's hook."""
+
+    def call(self, plugin: str, hook: str, arguments: Mapping[str, Any]) -> None:
+        """Call one plugin's implementation of `hook` with the arguments it accepts; raise if it raises."""
+
+
+@dataclass
+class HookReport:
+    fanned_out: int = 0
+    done: list[tuple[str, str]] = field(default_factory=list)  # (event id, plugin)
+    retried: int = 0
+    parked: int = 0
+
+
+class LifecycleRunner:
+    def __init__(self, uow: UnitOfWorkFactory, hooks: PluginHooks, config: Mapping[str, Mapping[str, Any]],
+                 clock: Callable[[], datetime] = utcnow, *, policy: RetryPolicy = DEFAULT_POLICY,
+                 batch: int = 100, lease: timedelta = timedelta(seconds=60)):
+        self.uow = uow
+        self.hooks = hooks
+        self.config = config
+        self.clock = clock
+        self.policy = policy
+        self.batch = batch
+        self.lease = lease
+        self._subscribers = hooks.subscribers()
+
+    def run(self) -> HookReport:
+        """Fan out one batch of new events, then call one batch of due runs."""
+        report = HookReport()
+        now = self.clock()
+        with self.uow(write=True) as uow:
+            report.fanned_out = uow.hook_runs.fan_out(self._subscribers, now, self.batch)
+            claimed = uow.hook_runs.claim_due(now, now + self.lease, self.batch)
+            uow.commit()
+        for run in claimed:
+            result = self._call(run)
+            if result is HookRunState.DONE:
+                report.done.append((run.event_id, run.plugin))
+            elif result is HookRunState.PARKED:
+                report.parked += 1
+            else:
+                report.retried += 1
+        return report
+
+    def run_until_done(self, max_batches: int = 100) -> HookReport:
+        total = HookReport()
+        for _ in range(max_batches):
+            report = self.run()
+            total.fanned_out += report.fanned_out
+            total.done += report.done
+            total.retried += report.retried
+            total.parked += report.parked
+            if report.fanned_out < self.batch and len(report.done) + report.retried + report.parked < self.batch:
+                break
+        return total
+
+    def _arguments(self, run: HookRun) -> dict[str, Any]:
+        data = (run.event_payload or {}).get("data", {})
+        refund_data = data.get("refund")
+        payment_id = refund_data["payment_id"] if refund_data else data["payment"]["payment_id"]
+        with self.uow() as uow:
+            payment = uow.payments.get(run.merchant_id, payment_id)
+            merchant = uow.merchants.get(run.merchant_id)
+            refund = uow.refunds.get(run.merchant_id, refund_data["refund_id"]) if refund_data else None
+        if payment is None or merchant is None or (refund_data and refund is None):
+            raise LookupError(f"event {run.event_id} names what is not stored")
+        arguments: dict[str, Any] = {"payment": payment, "merchant": merchant, "event_id": run.event_id,
+                                     "config": self.config}
+        if refund is not None:
+            arguments["refund"] = refund
+        return arguments
+
+    def _call(self, run: HookRun) -> HookRunState:
+        try:
+            self.hooks.call(run.plugin, run.hook, self._arguments(run))
+            error = ""
+        except Exception as exc:  # a plugin's failure is contained: it is retried, others go on
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("lifecycle hook failed; will retry", exc_info=True, extra={
+                "plugin": run.plugin, "hook": run.hook, "event": run.event_id, "attempts": run.attempts + 1})
+        now = self.clock()
+        with self.uow(write=True) as uow:
+            if not error:
+                uow.hook_runs.mark_done(run, now)
+                uow.commit()
+                return HookRunState.DONE
+            attempts = run.attempts + 1
+            park = attempts >= self.policy.max_attempts
+            uow.hook_runs.mark_failed(run, park=park, retry_at=now + self.policy.delay(attempts), error=error)
+            uow.commit()
+        if park:
+            log.error("lifecycle hook keeps failing; parked for an operator (cashier hooks rerun)", extra={
+                "plugin": run.plugin, "hook": run.hook, "event": run.event_id, "attempts": attempts,
+                "detail": error})
+            return HookRunState.PARKED
+        return HookRunState.PENDING
+
+    # --- operators ----------------------------------------------------------------------------------
+
+    def list_runs(self, state: HookRunState | None = None, limit: int = 100) -> list[HookRun]:
+        with self.uow() as uow:
+            return uow.hook_runs.list(state, limit)
+
+    def rerun(self, event_id: str, plugin: str) -> None:
+        """A PARKED run back to PENDING, due now, with its attempts counted afresh."""
+        with self.uow(write=True) as uow:
+            if not uow.hook_runs.rerun(event_id, plugin, self.clock()):
+                known = uow.hook_runs.get(event_id, plugin)
+                if known is None:
+                    raise NotFound(f"no hook run for event {event_id} and plugin {plugin!r}",
+                                   reason="HOOK_RUN_NOT_FOUND")
+                raise FailedPrecondition(f"the hook run is {known.state.value}, not PARKED",
+                                         reason="HOOK_RUN_NOT_PARKED", metadata={"event": event_id})
+            uow.commit()

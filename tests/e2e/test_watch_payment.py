@@ -1,0 +1,231 @@
+"""WatchPayment over real gRPC, on SQLite and PostgreSQL: a page waiting on a payment sees it paid at the
+Alipay sandbox and refunded, closed, or changed by another gateway process sharing the database; the
+stream ends by itself; errors and tenancy are GetPayment's; a process serves a capped number of watches.
+
+Timeouts here only guard against a hang; nothing waits a fixed time for something to happen."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+from prometheus_client import generate_latest
+
+from cashier.v1 import cashier_service_pb2 as svc
+from cashier.v1 import payment_pb2 as pb
+from channels.alipay.sandbox.local import LocalAlipay
+from gateway.runtime import RunningGateway, start
+from tests.e2e.test_payment_completion import pay_at_alipay
+from tests.support import CashierClient, error_details, make_settings, seed_tenant
+
+GUARD = 30.0  # seconds a stream may take to deliver its next message before the test fails
+
+
+def watch(app: CashierClient, name: str, follow_refunds: bool = False, timeout: float = GUARD) -> Any:
+    """The response stream of a WatchPayment call (a grpc.Call that is also an iterator)."""
+    return app.stub.WatchPayment(svc.WatchPaymentRequest(name=name, follow_refunds=follow_refunds),
+                                 metadata=app.metadata(), timeout=timeout)
+
+
+def states(stream: Any) -> list[int]:
+    """Every state the stream still delivers, until it ends by itself."""
+    return [r.payment.state for r in stream]
+
+
+def refund(app: CashierClient, payment: pb.Payment, out_refund_no: str, amount: int) -> None:
+    app.stub.RefundPayment(svc.RefundPaymentRequest(parent=payment.name, out_refund_no=out_refund_no,
+                                                    amount=amount), metadata=app.metadata())
+
+
+def alipay_gateway(database_url: str, alipay: LocalAlipay, **server: Any) -> RunningGateway:
+    settings = make_settings(database_url, channels={"alipay": alipay.channel_table}, server=server)
+    return start(settings, housekeeping=False)
+
+
+@pytest.fixture
+def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningGateway]:
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    running = alipay_gateway(database_url, alipay)
+    try:
+        yield running
+    finally:
+        running.stop(0.5)
+
+
+def test_a_watch_sees_the_payment_paid_then_refunded_and_ends(app: CashierClient, alipay: LocalAlipay) -> None:
+    payment = app.create(amount=1000)
+    stream = watch(app, payment.name, follow_refunds=True)
+    first = next(stream).payment
+    assert first == app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name), metadata=app.metadata()).payment
+    assert first.state == pb.PAYMENT_STATE_PENDING
+    assert dict(stream.initial_metadata())["x-request-id"]
+
+    pay_at_alipay(alipay, payment.action.app_pay.order_string)
+    paid = next(stream).payment
+    assert (paid.state, paid.refunded_amount) == (pb.PAYMENT_STATE_SUCCEEDED, 0)
+
+    refund(app, payment, "R-1", 300)
+    partly = next(stream).payment
+    assert (partly.state, partly.refunded_amount) == (pb.PAYMENT_STATE_PARTIALLY_REFUNDED, 300)
+    refund(app, payment, "R-2", 700)
+    refunded = next(stream).payment
+    assert (refunded.state, refunded.refunded_amount) == (pb.PAYMENT_STATE_REFUNDED, 1000)
+    assert refunded == app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name),
+                                           metadata=app.metadata()).payment
+    assert states(stream) == []  # REFUNDED is final: the stream ended by itself
+    assert stream.code() == grpc.StatusCode.OK
+
+
+def test_without_follow_refunds_a_watch_ends_once_the_payment_is_paid(app: CashierClient,
+                                                                      alipay: LocalAlipay) -> None:
+    payment = app.create(amount=1000)
+    stream = watch(app, payment.name)
+    assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+    pay_at_alipay(alipay, payment.action.app_pay.order_string)
+    assert states(stream) == [pb.PAYMENT_STATE_SUCCEEDED]
+    assert stream.code() == grpc.StatusCode.OK
+    # Watching a paid payment: its state, and the end.
+    assert states(watch(app, payment.name)) == [pb.PAYMENT_STATE_SUCCEEDED]
+
+
+def test_a_closed_payment_ends_its_watch(app: CashierClient) -> None:
+    payment = app.create()
+    stream = watch(app, payment.name, follow_refunds=True)
+    assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+    app.stub.ClosePayment(svc.ClosePaymentRequest(name=payment.name), metadata=app.metadata())
+    assert states(stream) == [pb.PAYMENT_STATE_CLOSED]
+    # Already closed: one message, then the end.
+    assert states(watch(app, payment.name, follow_refunds=True)) == [pb.PAYMENT_STATE_CLOSED]
+
+
+def test_a_change_made_by_another_gateway_process_is_seen(database_url: str, gateway: RunningGateway,
+                                                          app: CashierClient, alipay: LocalAlipay) -> None:
+    # A second gateway on the same database: the payment is created there, and the sandbox's notification
+    # reaches it there; the watch runs here.
+    other = alipay_gateway(database_url, alipay)
+    try:
+        with grpc.insecure_channel(other.grpc_target) as channel:
+            there = CashierClient(channel, app.tenant)
+            payment = there.create(amount=1000)
+            stream = watch(app, payment.name)
+            assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+            pay_at_alipay(alipay, payment.action.app_pay.order_string)
+            assert states(stream) == [pb.PAYMENT_STATE_SUCCEEDED]
+        applied = 'cashier_notifications_total{channel="mobile",result="applied"} 1.0'
+        assert applied in httpx.get(f"{other.http_url}/metrics").text
+        assert applied not in httpx.get(f"{gateway.http_url}/metrics").text
+    finally:
+        other.stop(0.5)
+
+
+def test_errors_are_those_of_get_payment(gateway: RunningGateway, app: CashierClient) -> None:
+    theirs = CashierClient(app.channel, seed_tenant(gateway.gateway, merchant_id="jeweller", app_id="app-2"))
+    their_payment = theirs.create()
+
+    with pytest.raises(grpc.RpcError) as err:
+        states(watch(app, their_payment.name))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_details(err.value)[1].reason == "MERCHANT_NOT_AUTHORIZED"  # type: ignore[union-attr]
+
+    missing = f"merchants/{app.tenant.merchant_id}/payments/{their_payment.name.rsplit('/', 1)[1]}"
+    with pytest.raises(grpc.RpcError) as err:
+        states(watch(app, missing))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+    with pytest.raises(grpc.RpcError) as err:
+        states(watch(app, "payments/nope"))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(error_details(err.value)[0]) == {"name"}
+
+    with pytest.raises(grpc.RpcError) as err:
+        states(app.stub.WatchPayment(svc.WatchPaymentRequest(name=their_payment.name), timeout=GUARD,
+                                     metadata=[("authorization", "Bearer ck_app_not-a-real-key")]))
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_watch_ends_after_the_maximum_duration(database_url: str, alipay: LocalAlipay,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    running = alipay_gateway(database_url, alipay, watch_max_seconds=0.5)
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            app = CashierClient(channel, seed_tenant(running.gateway))
+            payment = app.create()
+            stream = watch(app, payment.name)
+            # Still PENDING, the stream ends without error: the client calls again.
+            assert states(stream) == [pb.PAYMENT_STATE_PENDING]
+            assert stream.code() == grpc.StatusCode.OK
+    finally:
+        running.stop(0.5)
+
+
+def test_watches_are_capped_per_process_and_never_starve_other_calls(
+        database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    running = alipay_gateway(database_url, alipay, threads=4, watch_max_streams=2)
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            app = CashierClient(channel, seed_tenant(running.gateway))
+            payment = app.create()
+            held = [watch(app, payment.name, timeout=120) for _ in range(2)]
+            for stream in held:
+                assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+
+            with pytest.raises(grpc.RpcError) as err:
+                states(watch(app, payment.name))
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "limit of 2 WatchPayment streams" in (err.value.details() or "")
+            info = error_details(err.value)[1]
+            assert info is not None and info.reason == "TOO_MANY_WATCHES" and info.metadata["limit"] == "2"
+
+            # The other threads still serve everything else.
+            for _ in range(5):
+                created = app.create()
+                assert created.state == pb.PAYMENT_STATE_PENDING
+            app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name), metadata=app.metadata(), timeout=GUARD)
+
+            # A watcher that leaves frees its place (within a poll interval or so: keep asking).
+            held[0].cancel()
+            assert _watch_once_admitted(app, payment.name) == pb.PAYMENT_STATE_PENDING
+            held[1].cancel()
+    finally:
+        running.stop(GUARD)  # returns once every call has ended
+    metrics = generate_latest(running.gateway.metrics.registry).decode()
+    for code in ("RESOURCE_EXHAUSTED", "CANCELLED"):
+        assert f'cashier_rpc_calls_total{{code="{code}",method="WatchPayment"}}' in metrics
+
+
+def test_stopping_the_server_ends_open_watches(database_url: str, alipay: LocalAlipay,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    running = alipay_gateway(database_url, alipay)
+    with grpc.insecure_channel(running.grpc_target) as channel:
+        app = CashierClient(channel, seed_tenant(running.gateway))
+        stream = watch(app, app.create().name, timeout=120)
+        assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+        stopped = threading.Thread(target=running.stop, args=(GUARD,))
+        stopped.start()
+        # The stream ends cleanly at once, long before the grace period would cut it off.
+        assert states(stream) == []
+        assert stream.code() == grpc.StatusCode.OK
+        stopped.join(GUARD)
+        assert not stopped.is_alive()
+
+
+def _watch_once_admitted(app: CashierClient, name: str) -> int:
+    """Open a watch, retrying while the process is still full; return its first state, then leave."""
+    for _ in range(10_000):
+        stream = watch(app, name)
+        try:
+            return next(stream).payment.state  # type: ignore[no-any-return]
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise
+            threading.Event().wait(0.01)
+        finally:
+            stream.cancel()
+    raise AssertionError("a watch place never came free after another watcher left")
