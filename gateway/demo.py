@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import threading
-import time
 from pathlib import Path
 
 import grpc
@@ -83,15 +82,6 @@ def run_demo(workdir: str, *, exit_after: bool = False, grpc_address: str = "127
         alipay.stop()
 
 
-def _wait_until_paid(stub: svc_grpc.CashierServiceStub, name: str, md: list[tuple[str, str]]) -> pb.Payment:
-    deadline = time.monotonic() + 10
-    while True:
-        payment = stub.GetPayment(svc.GetPaymentRequest(name=name), metadata=md).payment
-        if payment.state == pb.PAYMENT_STATE_SUCCEEDED or time.monotonic() > deadline:
-            return payment
-        time.sleep(0.05)
-
-
 def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
     admin = running.gateway.admin
     print(f"gRPC on {running.grpc_target}, HTTP on {running.http_url}, database {running.gateway.settings.database.url}")
@@ -139,13 +129,16 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
         payment = stub.CreatePayment(request, metadata=idem).payment
         print(f"{payment.name}\n  state {pb.PaymentState.Name(payment.state)}, channel {payment.channel}")
         print(f"  order string for the Alipay SDK: {payment.action.app_pay.order_string[:110]}…")
+        # A page waiting for the buyer holds WatchPayment open: the payment now, then each change.
+        watch = stub.WatchPayment(svc.WatchPaymentRequest(name=payment.name), metadata=md, timeout=30)
+        before = next(watch).payment
         answer = httpx.post(f"{sandbox_url}/sandbox/app-pay",
                             json={"order_string": payment.action.app_pay.order_string, "pay": True}).json()
         print(f"  the Alipay sandbox verified the signature, opened trade {answer.get('trade_no')} "
               f"for {answer.get('total_amount')} CNY, and the buyer paid it in the (simulated) Alipay app")
-        paid = _wait_until_paid(stub, payment.name, md)
-        print(f"  Alipay's signed notification reached {running.http_url}/notify/mobile/{MERCHANT}: "
-              f"{pb.PaymentState.Name(paid.state)}")
+        paid = next(watch).payment
+        print(f"  Alipay's signed notification reached {running.http_url}/notify/mobile/{MERCHANT}; "
+              f"WatchPayment streamed {pb.PaymentState.Name(before.state)} → {pb.PaymentState.Name(paid.state)}")
 
         step(8, "Three scenarios side by side")
         for label, client, scenario in SCENES:

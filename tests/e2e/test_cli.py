@@ -77,7 +77,8 @@ def test_demo_walks_through_and_exits(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     for expected in ("health: SERVING", "cashier.v1.CashierService", "channel mobile",
-                     "the Alipay sandbox verified the signature", "same answer as the first call: True",
+                     "the Alipay sandbox verified the signature",
+                     "WatchPayment streamed PAYMENT_STATE_PENDING → PAYMENT_STATE_SUCCEEDED", "same answer as the first call: True",
                      "currency_code: 'USD' is not accepted", "closing an unpaid one: PAYMENT_STATE_CLOSED", "is SUCCEEDED and can no longer be closed",
                      'cashier_rpc_calls_total{code="OK",method="CreatePayment"} 6.0', "Demo finished"):
         assert expected in out, f"missing {expected!r} in:\n{out}"
