@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_PLUGINS := $(VENV)/test-plugins
 BUF := .tools/node_modules/.bin/buf
+# The contract as published; `buf breaking` keeps every change to proto/ wire- and source-compatible with it.
+PROTO_BASELINE := proto-baseline/cashier-v1.binpb
 
-.PHONY: demo test lint proto bench serve clean
+.PHONY: demo test lint proto proto-baseline bench serve clean
 
 $(STAMP): pyproject.toml tests/plugins/cashier_test_channels/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,11 +31,16 @@ test: $(STAMP) $(BUF)
 
 lint: $(STAMP) $(BUF)
 	$(BUF) lint
+	$(BUF) breaking --against $(PROTO_BASELINE)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
 proto: $(STAMP)
 	$(BIN)/python scripts/protogen.py
+
+# Run when a release publishes the contract: later changes are checked against this one.
+proto-baseline: $(BUF)
+	$(BUF) build -o $(PROTO_BASELINE)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
