@@ -9,10 +9,11 @@ path, so a slow or failing plugin cannot delay a payment:
    same plugin for the same event at once;
 3. calls each run's plugin with the payment, merchant (and refund) as they stand now: a return is DONE, a
    raise is retried after base × 2^(n-1) (capped), and PARKED for an operator after `max_attempts`
-   (`cashier hooks list`, `cashier hooks rerun`).
+   (`cashier hooks list`, `cashier hooks rerun`). Outcomes are recorded for the whole batch in one
+   transaction after its calls.
 
-At least once: a process that dies between a plugin's return and the DONE commit calls it again after
-the lease, so plugins de-duplicate on `event_id`.
+At least once: a process that dies between a plugin's return and that commit calls it again after the
+lease, so plugins de-duplicate on `event_id`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 from gateway.domain.errors import FailedPrecondition, NotFound
 from gateway.domain.hooks import HookRun, HookRunState
 from gateway.domain.ids import utcnow
-from gateway.service.ports import UnitOfWorkFactory
+from gateway.service.ports import UnitOfWork, UnitOfWorkFactory
 from gateway.service.webhooks import RetryPolicy
 
 log = logging.getLogger("cashier.hooks")
@@ -65,21 +66,40 @@ class LifecycleRunner:
         self._subscribers = hooks.subscribers()
 
     def run(self) -> HookReport:
-        """Fan out one batch of new events, then call one batch of due runs."""
+        """Fan out one batch of new events, then call one batch of due runs: one write transaction to
+        claim, one read for what the hooks are handed, the calls, one write to record the outcomes."""
         report = HookReport()
         now = self.clock()
         with self.uow(write=True) as uow:
             report.fanned_out = uow.hook_runs.fan_out(self._subscribers, now, self.batch)
             claimed = uow.hook_runs.claim_due(now, now + self.lease, self.batch)
             uow.commit()
-        for run in claimed:
-            result = self._call(run)
-            if result is HookRunState.DONE:
-                report.done.append((run.event_id, run.plugin))
-            elif result is HookRunState.PARKED:
-                report.parked += 1
-            else:
-                report.retried += 1
+        if not claimed:
+            return report
+        with self.uow() as uow:
+            arguments = [self._arguments(uow, run) for run in claimed]
+        errors = [self._call(run, args) for run, args in zip(claimed, arguments, strict=True)]
+        now = self.clock()
+        parked: list[tuple[HookRun, str]] = []
+        with self.uow(write=True) as uow:
+            for run, error in zip(claimed, errors, strict=True):
+                if not error:
+                    uow.hook_runs.mark_done(run, now)
+                    report.done.append((run.event_id, run.plugin))
+                    continue
+                attempts = run.attempts + 1
+                park = attempts >= self.policy.max_attempts
+                uow.hook_runs.mark_failed(run, park=park, retry_at=now + self.policy.delay(attempts), error=error)
+                if park:
+                    parked.append((run, error))
+                else:
+                    report.retried += 1
+            uow.commit()
+        for run, error in parked:
+            log.error("lifecycle hook keeps failing; parked for an operator (cashier hooks rerun)", extra={
+                "plugin": run.plugin, "hook": run.hook, "event": run.event_id, "attempts": run.attempts + 1,
+                "detail": error})
+        report.parked = len(parked)
         return report
 
     def run_until_done(self, max_batches: int = 100) -> HookReport:
@@ -94,46 +114,32 @@ class LifecycleRunner:
                 break
         return total
 
-    def _arguments(self, run: HookRun) -> dict[str, Any]:
+    def _arguments(self, uow: UnitOfWork, run: HookRun) -> dict[str, Any] | LookupError:
         data = (run.event_payload or {}).get("data", {})
         refund_data = data.get("refund")
         payment_id = refund_data["payment_id"] if refund_data else data["payment"]["payment_id"]
-        with self.uow() as uow:
-            payment = uow.payments.get(run.merchant_id, payment_id)
-            merchant = uow.merchants.get(run.merchant_id)
-            refund = uow.refunds.get(run.merchant_id, refund_data["refund_id"]) if refund_data else None
+        payment = uow.payments.get(run.merchant_id, payment_id)
+        merchant = uow.merchants.get(run.merchant_id)
+        refund = uow.refunds.get(run.merchant_id, refund_data["refund_id"]) if refund_data else None
         if payment is None or merchant is None or (refund_data and refund is None):
-            raise LookupError(f"event {run.event_id} names what is not stored")
+            return LookupError(f"event {run.event_id} names what is not stored")
         arguments: dict[str, Any] = {"payment": payment, "merchant": merchant, "event_id": run.event_id,
                                      "config": self.config}
         if refund is not None:
             arguments["refund"] = refund
         return arguments
 
-    def _call(self, run: HookRun) -> HookRunState:
+    def _call(self, run: HookRun, arguments: dict[str, Any] | LookupError) -> str:
+        """Call the run's plugin; "" when it returned, else what went wrong (it is retried)."""
         try:
-            self.hooks.call(run.plugin, run.hook, self._arguments(run))
-            error = ""
+            if isinstance(arguments, LookupError):
+                raise arguments
+            self.hooks.call(run.plugin, run.hook, arguments)
+            return ""
         except Exception as exc:  # a plugin's failure is contained: it is retried, others go on
-            error = f"{type(exc).__name__}: {exc}"
             log.warning("lifecycle hook failed; will retry", exc_info=True, extra={
                 "plugin": run.plugin, "hook": run.hook, "event": run.event_id, "attempts": run.attempts + 1})
-        now = self.clock()
-        with self.uow(write=True) as uow:
-            if not error:
-                uow.hook_runs.mark_done(run, now)
-                uow.commit()
-                return HookRunState.DONE
-            attempts = run.attempts + 1
-            park = attempts >= self.policy.max_attempts
-            uow.hook_runs.mark_failed(run, park=park, retry_at=now + self.policy.delay(attempts), error=error)
-            uow.commit()
-        if park:
-            log.error("lifecycle hook keeps failing; parked for an operator (cashier hooks rerun)", extra={
-                "plugin": run.plugin, "hook": run.hook, "event": run.event_id, "attempts": attempts,
-                "detail": error})
-            return HookRunState.PARKED
-        return HookRunState.PENDING
+            return f"{type(exc).__name__}: {exc}"
 
     # --- operators ----------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain.hooks import HookRun, HookRunState
@@ -39,15 +39,17 @@ class SqlHookRunRepository:
         stmt = self._locking(select(c.merchant_id, c.event_id, c.type).where(c.hooks_pending)
                              .order_by(c.event_id).limit(limit), events)
         pending = self.conn.execute(stmt).all()
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        for row in pending:
-            for plugin, hook in subscribers.get(row.type, ()):
-                self.conn.execute(dialect.insert(hook_runs).values(
-                    merchant_id=row.merchant_id, event_id=row.event_id, plugin=plugin, hook=hook,
-                    state=HookRunState.PENDING.value, attempts=0, next_attempt_at=now, last_error="",
-                    created_at=now).on_conflict_do_nothing())
-            self.conn.execute(update(events).where(c.merchant_id == row.merchant_id, c.event_id == row.event_id)
-                              .values(hooks_pending=False))
+        if not pending:
+            return 0
+        runs = [{"merchant_id": row.merchant_id, "event_id": row.event_id, "plugin": plugin, "hook": hook,
+                 "state": HookRunState.PENDING.value, "attempts": 0, "next_attempt_at": now, "last_error": "",
+                 "created_at": now}
+                for row in pending for plugin, hook in subscribers.get(row.type, ())]
+        if runs:
+            dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+            self.conn.execute(dialect.insert(hook_runs).on_conflict_do_nothing(), runs)
+        self.conn.execute(update(events).where(tuple_(c.merchant_id, c.event_id).in_(
+            [(row.merchant_id, row.event_id) for row in pending])).values(hooks_pending=False))
         return len(pending)
 
     def claim_due(self, now: datetime, until: datetime, limit: int) -> list[HookRun]:
@@ -55,8 +57,10 @@ class SqlHookRunRepository:
         stmt = self._locking(_WITH_EVENT.where(c.state == HookRunState.PENDING.value, c.next_attempt_at <= now)
                              .order_by(c.next_attempt_at, c.event_id).limit(limit), hook_runs)
         claimed = [_run(row) for row in self.conn.execute(stmt)]
-        for run in claimed:
-            self.conn.execute(update(hook_runs).where(*self._key(run)).values(next_attempt_at=until))
+        if claimed:
+            c = hook_runs.c
+            self.conn.execute(update(hook_runs).where(tuple_(c.merchant_id, c.event_id, c.plugin).in_(
+                [(r.merchant_id, r.event_id, r.plugin) for r in claimed])).values(next_attempt_at=until))
         return claimed
 
     @staticmethod
