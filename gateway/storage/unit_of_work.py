@@ -43,6 +43,10 @@ class SqlUnitOfWork:
             conn = conn.execution_options(sqlite_immediate=True)
         conn.begin()
         self._conn = conn
+        self._attach(conn)
+
+    def _attach(self, conn: Any) -> None:
+        """Bind every repository to `conn` (also used by the group-commit unit of work)."""
         self.payments = SqlPaymentRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         self.merchants = SqlMerchantRepository(conn)
@@ -68,8 +72,15 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, group_commit: bool = True):
         self.engine = engine
+        # SQLite: the write transactions of this process share one connection and are committed in
+        # groups, one COMMIT (one fsync) for all the callers queued at that moment (group_commit.py).
+        self._group = None
+        if group_commit and engine.dialect.name == "sqlite":
+            from gateway.storage.group_commit import GroupCommit  # it builds on SqlUnitOfWork above
+
+            self._group = GroupCommit(engine)
         # SQLite has one writer at a time. Threads of this process queue on a Python lock, which wakes
         # the next writer at once; left to SQLite's busy handler they would sleep in growing steps
         # (up to 100 ms), which is what made p99 latency explode under load. Other processes still
@@ -77,4 +88,6 @@ class SqlUnitOfWorkFactory:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
+        if write and self._group is not None:
+            return self._group.unit_of_work()
         return SqlUnitOfWork(self.engine, write, self._write_lock)
