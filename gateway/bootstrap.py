@@ -19,6 +19,7 @@ from gateway.metrics import Metrics
 from gateway.service.admin import AdminService
 from gateway.service.auth import Authenticator
 from gateway.service.flags import FlagService
+from gateway.service.merchant_cache import MerchantCache
 from gateway.service.payments import PaymentService
 from gateway.service.refunds import RefundService
 from gateway.service.routing import Router, RoutingRule
@@ -116,7 +117,9 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
     infos = {info.name: info for info in list_plugins(pm)}
     origins = {channel.name: (infos[plugin].distribution, infos[plugin].version) if plugin in infos else ("", "")
                for channel, plugin in registered}
-    payments = PaymentService(uow, router)
+    # Merchants are cached as briefly as API keys; AdminService drops an entry when it changes one.
+    merchants = MerchantCache(ttl_seconds=settings.auth.cache_seconds)
+    payments = PaymentService(uow, router, merchants=merchants)
     server = settings.server
     watches = WatchService(payments, poll_seconds=server.watch_poll_seconds, max_seconds=server.watch_max_seconds,
                            max_streams=server.watch_streams)
@@ -129,7 +132,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         authenticator=Authenticator(uow, cache_seconds=settings.auth.cache_seconds),
         payments=payments,
         refunds=RefundService(uow, {c.name: c for c in channels}.get),
-        admin=AdminService(uow),
+        admin=AdminService(uow, merchants=merchants),
         flags=FlagService(uow),
         watches=watches,
         _origins=origins,

@@ -14,6 +14,7 @@ from gateway.domain.merchants import App, Merchant, MerchantState, SettlementPla
 from gateway.domain.validation import check_text, validate_merchant_id
 from gateway.service import paging
 from gateway.service.keys import APP_KEY_PREFIX, OPERATOR_KEY_PREFIX, hash_key, key_prefix, new_key
+from gateway.service.merchant_cache import MerchantCache
 from gateway.service.ports import UnitOfWorkFactory
 
 APP_ID = re.compile(r"[a-z0-9][a-z0-9\-]{2,39}")
@@ -38,9 +39,11 @@ class IssuedKey:
 
 
 class AdminService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Callable[[], datetime] = utcnow):
+    def __init__(self, uow: UnitOfWorkFactory, clock: Callable[[], datetime] = utcnow,
+                 merchants: MerchantCache | None = None):
         self.uow = uow
         self.clock = clock
+        self.merchants = merchants  # the payment path's cache: a change here drops its entry at once
 
     # --- merchants ----------------------------------------------------------------------------------
 
@@ -90,6 +93,8 @@ class AdminService:
                 merchant = replace(merchant, settlement_account_verified=settlement_account_verified)
             uow.merchants.update(merchant)
             uow.commit()
+        if self.merchants is not None:
+            self.merchants.invalidate(merchant_id)
         return merchant
 
     # --- apps and operators ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from gateway.domain.merchants import Merchant, Principal, PrincipalKind
 from gateway.domain.payments import ClientInfo, NewPayment, Payment, PaymentState, Scenario
 from gateway.service import paging
 from gateway.service.flags import raise_flag
+from gateway.service.merchant_cache import MerchantCache
 from gateway.service.ports import IdempotencyRecord, PaymentQuery, UnitOfWork, UnitOfWorkFactory
 from gateway.service.routing import RouteDecision, Router
 
@@ -66,22 +67,30 @@ class PaymentService:
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[datetime], str] = new_payment_id,
         new_token: Callable[[], str] = new_checkout_token,
+        merchants: MerchantCache | None = None,
     ):
         self.uow = uow
         self.router = router
         self.clock = clock
         self.new_id = new_id
         self.new_token = new_token
+        # Shared with AdminService, which drops an entry when it changes the merchant.
+        self.merchants = merchants if merchants is not None else MerchantCache(ttl_seconds=0)
 
     def create(self, cmd: CreatePayment) -> Payment:
         new = cmd.payment
         _require_access(cmd.principal, new.merchant_id)
-        with self.uow() as uow:
-            merchant = _merchant(uow, new.merchant_id)
-            if cmd.idempotency_key:
-                earlier = uow.idempotency.get(new.merchant_id, cmd.principal.id, cmd.idempotency_key)
-                if earlier is not None:
-                    return self._replay(uow, earlier, cmd)
+        # One read transaction at most, and none when the merchant is cached and no idempotency-key was
+        # sent: the write transaction below decides every race anyway.
+        merchant = self.merchants.cached(new.merchant_id)
+        if merchant is None or cmd.idempotency_key:
+            with self.uow() as uow:
+                if merchant is None:
+                    merchant = _require_merchant(self.merchants.load(uow, new.merchant_id), new.merchant_id)
+                if cmd.idempotency_key:
+                    earlier = uow.idempotency.get(new.merchant_id, cmd.principal.id, cmd.idempotency_key)
+                    if earlier is not None:
+                        return self._replay(uow, earlier, cmd)
         merchant.check_can_collect()
         decision = self.router.route(
             RouteRequest(merchant, new.amount, new.currency, new.client, new.scenario, new.scan_to_pay))
