@@ -7,6 +7,7 @@ and /metrics aggregates every worker's numbers, whichever worker answers the scr
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -49,17 +50,27 @@ class Metrics:
         self.webhooks = Counter(
             "cashier_webhooks", "Webhook delivery attempts by result (delivered, retry, parked)",
             ["result"], registry=self.registry)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def observe_webhook(self, result: str) -> None:
         self.webhooks.labels(result).inc()
 
     def observe_rpc(self, method: str, code: str, seconds: float) -> None:
-        self.rpc_calls.labels(method, code).inc()
-        self.rpc_latency.labels(method).observe(seconds)
+        self._child(self.rpc_calls, method, code).inc()
+        self._child(self.rpc_latency, method).observe(seconds)
 
     def observe_channel(self, channel: str, operation: str, outcome: str, seconds: float) -> None:
-        self.channel_calls.labels(channel, operation, outcome).inc()
-        self.channel_latency.labels(channel, operation).observe(seconds)
+        self._child(self.channel_calls, channel, operation, outcome).inc()
+        self._child(self.channel_latency, channel, operation).observe(seconds)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """metric.labels(*labels), remembered: labels() takes a lock and rebuilds its key on every call,
+        which the hot path paid four times per RPC. Label values here come from a small fixed set."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children.setdefault(key, metric.labels(*labels))
+        return child
 
     def observe_reconciled(self, channel: str, result: str) -> None:
         self.reconciled.labels(channel, result).inc()

@@ -50,7 +50,8 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
         new = convert.new_payment_from(v, request)
         key = _idempotency_key(v, context)
         validate_new_payment(new, v)
-        fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+        # Only a request with an idempotency-key is ever compared with an earlier one.
+        fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest() if key else ""
         payment = self.payments.create(CreatePayment(current_principal(), new, key, fingerprint))
         return svc.CreatePaymentResponse(payment=convert.payment_to_proto(payment))
 

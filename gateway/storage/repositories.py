@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, and_, case, delete, or_, select, update
+from sqlalchemy import Connection, Insert, and_, bindparam, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain.actions import action_from_dict, action_to_dict
@@ -40,12 +40,18 @@ from gateway.storage.tables import (
     refunds,
 )
 
+_INSERT_IGNORE: dict[tuple[str, str], Insert] = {}
+
 
 def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was written. The database decides races."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    # RETURNING, not rowcount: drivers disagree on rowcount for a skipped row (psycopg reports -1).
-    stmt: Insert = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    name = conn.dialect.name
+    stmt = _INSERT_IGNORE.get((name, table.name))
+    if stmt is None:  # built once per dialect and table: no construct or cache key to build per call
+        dialect = postgresql if name == "postgresql" else sqlite
+        # RETURNING, not rowcount: drivers disagree on rowcount for a skipped row (psycopg reports -1).
+        stmt = dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+        _INSERT_IGNORE[(name, table.name)] = stmt
     return conn.execute(stmt, values).first() is not None
 
 
@@ -115,6 +121,11 @@ def _payment(row: Any) -> Payment:
     )
 
 
+# Built once: the hot path's reads execute a ready statement (no construct, no cache key per call).
+_GET_PAYMENT = select(payments).where(payments.c.merchant_id == bindparam("merchant_id"),
+                                      payments.c.payment_id == bindparam("payment_id"))
+
+
 class SqlPaymentRepository:
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -123,9 +134,7 @@ class SqlPaymentRepository:
         return _insert_ignore(self.conn, payments, _payment_values(payment))
 
     def get(self, merchant_id: str, payment_id: str) -> Payment | None:
-        row = self.conn.execute(
-            select(payments).where(payments.c.merchant_id == merchant_id, payments.c.payment_id == payment_id)
-        ).first()
+        row = self.conn.execute(_GET_PAYMENT, {"merchant_id": merchant_id, "payment_id": payment_id}).first()
         return _payment(row) if row else None
 
     def get_by_out_trade_no(self, merchant_id: str, out_trade_no: str) -> Payment | None:
