@@ -21,8 +21,9 @@ from typing import Any
 
 import grpc
 
+from bench import chart, fill, procstat, report
 from bench import gateway as gw
-from bench import procstat, report
+from bench import notify as notifications
 from bench.load import LoadResult, LoadSettings, run_load
 from bench.payload import channel_of, create_payment_request
 from channels.alipay.sandbox.local import start_local_alipay
@@ -48,14 +49,47 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         "'none' lets the router choose [auto]")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON goes [bench/results]")
     p.add_argument("--smoke", action="store_true", help="tiny run to prove it works: 1 s, 4 in flight, 1 client")
+    parts = p.add_argument_group("further parts (each optional; the echo/CreatePayment pair always runs)")
+    parts.add_argument("--sweep", type=_counts, metavar="N,N,...",
+                       help="also measure echo and CreatePayment at each of these concurrencies and draw the "
+                            "SVG chart of calls/s and p99 against concurrency (e.g. 1,4,16,64)")
+    parts.add_argument("--scale-out", action="store_true",
+                       help="also measure CreatePayment against 1 and 2 gateway workers (meant for PostgreSQL)")
+    parts.add_argument("--growth", type=_counts, metavar="N,N,...",
+                       help="also measure CreatePayment with this many payments stored, filled with SQL "
+                            "beforehand (e.g. 10000,1000000)")
+    parts.add_argument("--notify", action="store_true",
+                       help="also measure signed Alipay notifications/s through POST /notify/... beside a bare "
+                            "uvicorn/Starlette server")
+    parts.add_argument("--notify-payments", type=int, default=12000,
+                       help="PENDING payments (and signed notifications) prepared for --notify [12000]")
+    parts.add_argument("--all", action="store_true",
+                       help="every part: --sweep 1,4,16,64 --scale-out --growth 10000,1000000 --notify")
     args = p.parse_args(argv)
+    if args.all:
+        args.sweep = args.sweep or [1, 4, 16, 64]
+        args.growth = args.growth or [10_000, 1_000_000]
+        args.scale_out = args.notify = True
     if args.smoke:
         args.duration, args.warmup, args.concurrency, args.clients = 1.0, 0.5, 4, 1
+        args.notify_payments = min(args.notify_payments, 400)
     if args.clients < 1 or args.concurrency < args.clients:
         p.error("need --clients >= 1 and --concurrency >= --clients")
+    if args.notify_payments < args.concurrency:
+        p.error("need --notify-payments >= --concurrency")
     if args.duration <= 0 or args.warmup < 0 or args.workers < 1:
         p.error("need --duration > 0, --warmup >= 0, --workers >= 1")
     return args
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        values = sorted({int(v.replace("_", "")) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers") from None
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError("give numbers >= 1, e.g. 1,4,16")
+    return values
 
 
 def wait_until_serving(server: gw.Server, workers: int) -> None:
@@ -82,13 +116,35 @@ def probe(target: str, metadata: tuple[tuple[str, str], ...]) -> bytes:
 
 def measure(command: list[str], env: dict[str, str] | None, log: Path, workers: int,
             metadata: tuple[tuple[str, str], ...], load: LoadSettings, tag: str) -> tuple[LoadResult, bytes]:
+    results, first, _rss = measure_many(command, env, log, workers, metadata, [load], tag)
+    return results[0], first
+
+
+def measure_many(command: list[str], env: dict[str, str] | None, log: Path, workers: int,
+                 metadata: tuple[tuple[str, str], ...], loads: list[LoadSettings], tag: str
+                 ) -> tuple[list[LoadResult], bytes, dict[str, float]]:
+    """One server, the loads one after the other; also the peak RSS of its worker processes (MiB)."""
     server = gw.start_server(command, env, log)
     try:
         wait_until_serving(server, workers)
         first = probe(server.target, metadata)
-        return run_load(server.target, metadata, load, server.process.pid, tag), first
+        results = [run_load(server.target, metadata, load, server.process.pid, f"{tag}{i}")
+                   for i, load in enumerate(loads)]
+        return results, first, worker_rss(server.process.pid, workers)
     finally:
         server.stop()
+
+
+def worker_rss(pid: int, workers: int) -> dict[str, float]:
+    """Peak RSS by process: the server itself when it is the only worker; else its spawned workers (the
+    supervisor and multiprocessing's resource tracker are left out)."""
+    if workers == 1:
+        return {"worker": round(procstat.peak_rss_mb(pid), 1)}
+    rss = {}
+    for child, mb in procstat.tree_peak_rss_mb(pid).items():
+        if child != pid and "resource_tracker" not in procstat.cmdline(child):
+            rss[f"worker pid {child}"] = round(mb, 1)
+    return rss
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -115,10 +171,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         key = gw.seed(config, env)
         metadata = (("authorization", f"Bearer {key}"),)
         tag = uuid.uuid4().hex[:6]
-        echo, _ = measure(gw.echo_command(threads, args.workers), None, work / "echo.log", args.workers,
-                          metadata, load, tag)
-        gateway, first = measure(gw.gateway_command(config, args.workers), env, work / "gateway.log",
-                                 args.workers, metadata, load, tag)
+        # A sweep point below --clients uses one client process per call in flight.
+        sweep = [LoadSettings(min(args.clients, c), c, args.warmup, args.duration) for c in args.sweep or []]
+        echo_runs, _, _ = measure_many(gw.echo_command(threads, args.workers), None, work / "echo.log",
+                                       args.workers, metadata, [load, *sweep], tag + "e")
+        gateway_runs, first, rss = measure_many(gw.gateway_command(config, args.workers), env,
+                                                work / "gateway.log", args.workers, metadata, [load, *sweep],
+                                                tag + "g")
+        echo, gateway = echo_runs[0], gateway_runs[0]
+        parts: dict[str, Any] = {}
+        if args.sweep:
+            parts["sweep"] = [{"concurrency": c, "echo": report.Run("echo", e).as_dict(),
+                               "gateway": report.Run("CreatePayment", g).as_dict(), "ratio": report.ratio(e, g)}
+                              for c, e, g in zip(args.sweep, echo_runs[1:], gateway_runs[1:])]
+        if args.scale_out:
+            parts["scale_out"] = scale_out(config, env, work, metadata, load, tag)
+        if args.growth:
+            # A database of its own, so that the first size is not inflated by the other parts' payments.
+            with gw.fresh_database(args.database, work / "growth", args.database_url) as growth_url:
+                (work / "growth").mkdir(exist_ok=True)
+                growth_env = gw.gateway_env(growth_url)
+                growth_md = (("authorization", f"Bearer {gw.seed(config, growth_env)}"),)
+                parts["growth"] = growth(args.growth, growth_url, config, growth_env, work, growth_md, load, tag,
+                                         args.workers)
+        if args.notify:
+            if local is None:
+                raise RuntimeError("--notify signs notifications with the local Alipay's key; run it without "
+                                   "an [channels.alipay] table of your own in --config")
+            parts["notify"] = notify(args, local, database_url, config, env, work, load)
     channel = channel_of(gateway.last_response or first) or "?"
     return {
         "started_at": started.isoformat(timespec="seconds"),
@@ -133,7 +213,82 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "echo": report.Run("echo (bare grpcio)", echo).as_dict(),
         "gateway": report.Run(f"CreatePayment ({channel})", gateway).as_dict(),
         "ratio": report.ratio(echo, gateway),
+        "gateway_peak_rss_mb": rss,
+        **parts,
         "_results": (echo, gateway),
+    }
+
+
+def scale_out(config: Path, env: dict[str, str], work: Path, metadata: tuple[tuple[str, str], ...],
+              load: LoadSettings, tag: str) -> dict[str, Any]:
+    """The same CreatePayment load against 1, then 2 gateway workers on the same database."""
+    out: dict[str, Any] = {}
+    for workers in (1, 2):
+        (result,), _, rss = measure_many(gw.gateway_command(config, workers), env,
+                                         work / f"gateway-{workers}w.log", workers, metadata, [load],
+                                         f"{tag}s{workers}")
+        out[f"workers_{workers}"] = {**report.Run(f"CreatePayment, {workers} worker(s)", result).as_dict(),
+                                     "peak_rss_mb": rss}
+    one, two = out["workers_1"]["calls_per_second"], out["workers_2"]["calls_per_second"]
+    out["ratio_2_to_1"] = two / one if one else 0.0
+    return out
+
+
+def growth(sizes: list[int], database_url: str, config: Path, env: dict[str, str], work: Path,
+           metadata: tuple[tuple[str, str], ...], load: LoadSettings, tag: str, workers: int) -> list[dict[str, Any]]:
+    """CreatePayment with `size` payments stored: the table is topped up with SQL before each run."""
+    rows = []
+    filled = 0
+    for size in sizes:
+        missing = size - fill.count_payments(database_url)
+        if missing > 0:
+            began = time.monotonic()
+            fill.fill_payments(database_url, filled, filled + missing)
+            filled += missing
+            print(f"bench: {size:,} payments stored ({missing:,} filled in {time.monotonic() - began:.1f} s)",
+                  file=sys.stderr, flush=True)
+        stored = fill.count_payments(database_url)
+        (result,), _, _ = measure_many(gw.gateway_command(config, workers), env, work / f"gateway-g{size}.log",
+                                       workers, metadata, [load], f"{tag}n{size}")
+        rows.append({"stored": stored, **report.Run(f"CreatePayment, {stored:,} stored", result).as_dict()})
+    for row in rows:
+        row["p99_vs_first"] = row["p99_ms"] / rows[0]["p99_ms"] if rows[0]["p99_ms"] else None
+    return rows
+
+
+NOTIFY_FIRST = 900_000_000  # payment numbers of the notification bench (growth fills from 0)
+
+
+def notify(args: argparse.Namespace, local: Any, database_url: str, config: Path, env: dict[str, str],
+           work: Path, load: LoadSettings) -> dict[str, Any]:
+    first, count = NOTIFY_FIRST, args.notify_payments
+    fill.fill_payments(database_url, first, first + count, state="PENDING")
+    bodies = notifications.signed_bodies(local.handle.sandbox.key, local.app_id, first, first + count)
+    baseline = gw.start_server([sys.executable, "-m", "bench.http_echo"], None, work / "http-echo.log")
+    try:
+        wait_until_serving(baseline, 1)
+        bare, _ = notifications.run_http_load(baseline.http_address, bodies, load, baseline.process.pid,
+                                              cycle=True)
+    finally:
+        baseline.stop()
+    succeeded = fill.count_payments(database_url, "SUCCEEDED")
+    events = fill.count_events(database_url)
+    server = gw.start_server(gw.gateway_command(config, args.workers), env, work / "gateway-notify.log")
+    try:
+        wait_until_serving(server, args.workers)
+        applied, exhausted = notifications.run_http_load(server.http_address, bodies, load, server.process.pid,
+                                                         cycle=False)
+    finally:
+        server.stop()
+    return {
+        "baseline": report.Run("bare uvicorn/Starlette", bare).as_dict(),
+        "gateway": report.Run("notifications -> SUCCEEDED", applied).as_dict(),
+        "ratio": report.ratio(bare, applied),
+        "prepared": count,
+        "exhausted": exhausted,
+        # Every notification acknowledged must have moved one payment and written one event.
+        "payments_succeeded": fill.count_payments(database_url, "SUCCEEDED") - succeeded,
+        "events_written": fill.count_events(database_url) - events,
     }
 
 
@@ -159,9 +314,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     echo, gateway = record.pop("_results")
     print(report.table(header(record), report.Run(record["echo"]["label"], echo),
                        report.Run(record["gateway"]["label"], gateway)))
+    print(report.parts_text(record))
     stamp = record["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
     path = report.write_json(args.output, stamp, record)
     print(f"\nwritten: {path} (and latest.json)")
+    if "sweep" in record:
+        points = record["sweep"]
+        svg = chart.sweep_svg(
+            f"{header(record).splitlines()[0]}",
+            [p["concurrency"] for p in points],
+            [("echo (bare grpcio)", [p["echo"]["calls_per_second"] for p in points],
+              [p["echo"]["p99_ms"] or float("nan") for p in points]),
+             (record["gateway"]["label"], [p["gateway"]["calls_per_second"] for p in points],
+              [p["gateway"]["p99_ms"] or float("nan") for p in points])])
+        print(f"chart: {report.write_text(args.output, 'bench.svg', stamp, svg)} (and latest.svg)")
     return 0
 
 

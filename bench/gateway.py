@@ -113,6 +113,13 @@ class Server:
 
     process: subprocess.Popen[bytes]
     target: str
+    announce: str = ""  # the whole line it printed (the gateway's also names its HTTP address)
+
+    @property
+    def http_address(self) -> str:
+        """HOST:PORT of the HTTP face from `... HTTP on http://HOST:PORT...` ('' when not announced)."""
+        _, sep, rest = self.announce.partition("HTTP on ")
+        return rest.removeprefix("http://").split(",", 1)[0].strip().rstrip("/") if sep else ""
 
     def stop(self) -> None:
         procstat.stop_tree(self.process)
@@ -131,7 +138,7 @@ def start_server(command: list[str], env: dict[str, str] | None, log: Path) -> S
             raise RuntimeError(f"{command[0]} did not start (exit {process.poll()}):\n"
                                f"{line}{log.read_text(errors='replace')[-3000:]}")
         target = line.split(" on ", 1)[1].split(",", 1)[0].strip()
-        return Server(process, target)
+        return Server(process, target, line.strip())
     except BaseException:
         procstat.stop_tree(process)
         raise

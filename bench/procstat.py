@@ -107,3 +107,28 @@ def listening_sockets(port: int) -> int:
             if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
                 count += 1
     return count
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident set size (VmHWM) of one process in MiB; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0.0
+
+
+def tree_peak_rss_mb(pid: int) -> dict[int, float]:
+    """Peak RSS of a server and of every process below it (its workers), by pid."""
+    return {p: peak_rss_mb(p) for p in (pid, *descendants(pid))}
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return ""

@@ -87,3 +87,71 @@ def write_json(directory: Path, stamp: str, record: dict[str, Any]) -> Path:
     path.write_text(text, encoding="utf-8")
     (directory / "latest.json").write_text(text, encoding="utf-8")
     return path
+
+
+def _rows(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+            for row in rows]
+
+
+def _cells(label: str, d: dict[str, Any], *extra: str) -> tuple[str, ...]:
+    def ms(v: Any) -> str:
+        return "-" if v is None else f"{v:.2f}"
+
+    return (label, f"{d['calls_per_second']:.0f}", ms(d["p50_ms"]), ms(d["p95_ms"]), ms(d["p99_ms"]),
+            str(sum(d["errors"].values())), f"{d['server_cpu_cores']:.2f}", *extra)
+
+
+HEAD = ("calls/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU")
+
+
+def parts_text(record: dict[str, Any]) -> str:
+    """The further parts of a run (--sweep, --scale-out, --growth, --notify), one small table each."""
+    out: list[str] = []
+    rss = record.get("gateway_peak_rss_mb")
+    if rss:
+        out += ["", "gateway peak RSS under the CreatePayment load: "
+                + ", ".join(f"{name} {mb:.0f} MiB" for name, mb in rss.items())]
+    if "sweep" in record:
+        rows = [("concurrency", "echo calls/s", "echo p99 ms", "CreatePayment calls/s", "CreatePayment p99 ms",
+                 "ratio")]
+        for point in record["sweep"]:
+            e, g = point["echo"], point["gateway"]
+            rows.append((str(point["concurrency"]), f"{e['calls_per_second']:.0f}", f"{e['p99_ms'] or 0:.2f}",
+                         f"{g['calls_per_second']:.0f}", f"{g['p99_ms'] or 0:.2f}", f"{point['ratio']:.3f}"))
+        out += ["", "sweep (same servers, one load after another):", *_rows(rows)]
+    if "scale_out" in record:
+        s = record["scale_out"]
+        rows = [("", *HEAD, "peak RSS MiB")]
+        for key in ("workers_1", "workers_2"):
+            rows.append(_cells(s[key]["label"], s[key], ", ".join(f"{v:.0f}" for v in s[key]["peak_rss_mb"].values())))
+        out += ["", "scale-out:", *_rows(rows), f"2 workers / 1 worker: {s['ratio_2_to_1']:.2f}x"]
+    if "growth" in record:
+        rows = [("", *HEAD, "p99 / first")]
+        for g in record["growth"]:
+            rows.append(_cells(g["label"], g, "-" if g["p99_vs_first"] is None else f"{g['p99_vs_first']:.2f}"))
+        out += ["", "growth:", *_rows(rows)]
+    if "notify" in record:
+        n = record["notify"]
+        rows = [("", *HEAD)]
+        rows += [_cells(n["baseline"]["label"], n["baseline"]), _cells(n["gateway"]["label"], n["gateway"])]
+        out += ["", "notification ingestion (POST /notify/mobile/<merchant>, signed RSA2):", *_rows(rows),
+                f"ratio notifications/bare: {n['ratio']:.3f}; acknowledged {n['gateway']['ok']} in the window, "
+                f"{n['payments_succeeded']} payments SUCCEEDED and {n['events_written']} events written in all"
+                + (f"; RAN OUT of the {n['prepared']} prepared notifications (raise --notify-payments)"
+                   if n["exhausted"] else "")]
+        for key in ("baseline", "gateway"):
+            if n[key]["errors"]:
+                out.append(f"{n[key]['label']} errors: {n[key]['errors']}")
+    return "\n".join(out)
+
+
+def write_text(directory: Path, name: str, stamp: str, text: str) -> Path:
+    """<name>-<stamp>.<ext> plus latest.<ext> beside the JSON (e.g. the SVG chart)."""
+    stem, _, ext = name.rpartition(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{stem}-{stamp}.{ext}"
+    path.write_text(text, encoding="utf-8")
+    (directory / f"latest.{ext}").write_text(text, encoding="utf-8")
+    return path

@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT
 
-TIMEOUT = 90
+TIMEOUT = 240
 
 
 def _group_members(pgid: int) -> list[int]:
@@ -38,10 +40,13 @@ def _settled_group(pgid: int, seconds: float = 5.0) -> list[int]:
     return members
 
 
+@pytest.mark.timeout(TIMEOUT + 60)
 def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> None:
     # Its own process group, so that whatever it starts (servers, their workers, the clients) can be
     # found and ended even if the bench itself fails to clean up.
-    bench = subprocess.Popen([sys.executable, "-m", "bench", "--smoke", "--output", str(tmp_path)],
+    # Every further part at a tiny size: a sweep of two points, scale-out, growth, notification ingestion.
+    parts = ["--sweep", "1,2", "--scale-out", "--growth", "50,100", "--notify", "--notify-payments", "40"]
+    bench = subprocess.Popen([sys.executable, "-m", "bench", "--smoke", *parts, "--output", str(tmp_path)],
                              cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True)
     try:
@@ -74,3 +79,18 @@ def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> N
     assert record["gateway"]["errors"] == {}
     assert record["channel"] not in ("", "?")
     assert len(list(tmp_path.glob("bench-*.json"))) == 1
+
+    assert record["gateway_peak_rss_mb"] and all(mb > 0 for mb in record["gateway_peak_rss_mb"].values())
+    assert [p["concurrency"] for p in record["sweep"]] == [1, 2]
+    assert {"workers_1", "workers_2", "ratio_2_to_1"} <= set(record["scale_out"])
+    assert len(record["scale_out"]["workers_2"]["peak_rss_mb"]) == 2  # one figure per worker
+    assert [row["stored"] >= size for row, size in zip(record["growth"], (50, 100))] == [True, True]
+    notify = record["notify"]
+    assert notify["gateway"]["errors"] == {} and notify["baseline"]["errors"] == {}
+    # Every notification the gateway acknowledged moved a payment and wrote its event.
+    assert notify["payments_succeeded"] == notify["events_written"] >= notify["gateway"]["ok"]
+    for heading in ("sweep (", "scale-out:", "growth:", "notification ingestion", "gateway peak RSS"):
+        assert any(line.startswith(heading) for line in lines), (heading, out)
+    svg = (tmp_path / "latest.svg").read_text()
+    assert svg.startswith("<svg") and "p99 latency" in svg and "echo (bare grpcio)" in svg
+    assert len(list(tmp_path.glob("bench-*.svg"))) == 1
