@@ -135,7 +135,8 @@ class EventRepository(Protocol):
         """Newest first."""
 
     def claim_due(self, now: datetime, until: datetime, limit: int) -> list[Event]:
-        """PENDING events due at `now` (oldest due first), at most `limit`; their next attempt is moved
+        """PENDING events due at `now` (oldest due first) of apps that registered a webhook URL (the others
+        wait until they do), at most `limit`; their next attempt is moved
         to `until` so that another process skips them (PostgreSQL: FOR UPDATE SKIP LOCKED). Commit promptly."""
 
     def mark_delivered(self, event: Event, at: datetime) -> bool:

@@ -3,7 +3,9 @@
 Events are written by the use cases in the transaction of the change they report (`uow.events.add`).
 The dispatcher, a housekeeping loop of `cashier serve` (every `[webhooks] every_seconds`):
 
-1. claims a batch of due PENDING events in a short transaction, pushing their next attempt `lease`
+1. claims a batch of due PENDING events of apps that registered a webhook URL (an app's events wait,
+   unattempted, until it registers one, then arrive oldest first) in a short transaction, pushing their
+   next attempt `lease`
    ahead (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite serialises writers), so that two gateway processes
    never send the same event at once, and a process that dies mid-batch leaves its events to be claimed
    again once the lease has passed;
@@ -132,7 +134,7 @@ class WebhookDispatcher:
         return total
 
     def _deliver(self, event: Event, endpoint: WebhookEndpoint | None) -> str:
-        if endpoint is None:
+        if endpoint is None:  # removed since the claim: retried on the usual schedule
             outcome = DeliveryResult(False, f"app {event.app_id} has no webhook URL (cashier apps set-webhook)")
         else:
             body = body_of(event)
@@ -159,7 +161,6 @@ class WebhookDispatcher:
                       extra={"event": event.id, "app": event.app_id, "type": event.type,
                              "attempts": attempts, "detail": outcome.detail})
             return PARKED
-        # An app that registered no URL yet is not an incident: its events wait (and park) quietly.
         log.log(logging.WARNING if endpoint is not None else logging.INFO, "webhook delivery failed; will retry",
                 extra={"event": event.id, "app": event.app_id, "attempts": attempts, "detail": outcome.detail})
         return RETRY

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, and_, bindparam, case, delete, or_, select, update
+from sqlalchemy import Connection, Insert, and_, bindparam, case, delete, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain.actions import action_from_dict, action_to_dict
@@ -330,15 +330,17 @@ class SqlEventRepository:
 
     def claim_due(self, now: datetime, until: datetime, limit: int) -> list[Event]:
         c = events.c
-        stmt = (select(events).where(c.state == EventState.PENDING.value, c.next_attempt_at <= now)
+        # Only events of apps that registered a webhook URL: the others wait, unattempted, until they do.
+        stmt = (select(events).join(apps, apps.c.app_id == c.app_id)
+                .where(c.state == EventState.PENDING.value, c.next_attempt_at <= now, apps.c.webhook_url.is_not(None))
                 .order_by(c.next_attempt_at, c.event_id).limit(limit))
         if self.conn.dialect.name == "postgresql":
             # Rows another dispatcher is claiming are skipped; once it commits they are due only at `until`.
             stmt = stmt.with_for_update(of=events, skip_locked=True)
         claimed = [_event(row) for row in self.conn.execute(stmt)]
-        for e in claimed:
-            self.conn.execute(update(events).where(c.merchant_id == e.merchant_id, c.event_id == e.id)
-                              .values(next_attempt_at=until))
+        if claimed:
+            self.conn.execute(update(events).where(tuple_(c.merchant_id, c.event_id).in_(
+                [(e.merchant_id, e.id) for e in claimed])).values(next_attempt_at=until))
         return claimed
 
     def _current(self, event: Event) -> Any:

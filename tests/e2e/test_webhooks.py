@@ -209,6 +209,29 @@ def add_events(database_url: str, n: int) -> list[str]:
         engine.dispose()
 
 
+def test_events_wait_unattempted_until_the_app_registers_a_url(database_url: str, receiver: Receiver) -> None:
+    engine = make_engine(database_url, pool_size=2)
+    migrate.upgrade(engine)
+    uow = SqlUnitOfWorkFactory(engine)
+    admin = AdminService(uow)
+    admin.create_merchant(NewMerchant("shop-1", "Tea House"))
+    admin.create_app("app-1", "Shop app")
+    engine.dispose()
+    ids = add_events(database_url, 5)
+    engine = make_engine(database_url, pool_size=2)
+    try:
+        dispatcher = WebhookDispatcher(SqlUnitOfWorkFactory(engine), HttpWebhookSender())
+        assert dispatcher.run_until_done().claimed == []  # nowhere to send: not even tried
+        assert {(e.state.value, e.attempts) for e in dispatcher.list_events()} == {("PENDING", 0)}
+        secret = dispatcher.set_webhook("app-1", receiver.url)
+        report = dispatcher.run_until_done()
+        dispatcher.sender.close()  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+    assert report.delivered == 5 and receiver.accepted_ids() == ids  # the backlog, oldest first
+    assert all(verify_webhook(secret, h["Cashier-Signature"], raw) for h, raw in receiver.accepted())
+
+
 def test_two_dispatchers_deliver_each_event_once(outbox: tuple[str, str], receiver: Receiver) -> None:
     database_url, secret = outbox
     ids = add_events(database_url, 40)
