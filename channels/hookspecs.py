@@ -49,7 +49,8 @@ def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_u
 # Delivery is at least once: de-duplicate on ``event_id``, which is the same on every call for an event.
 # ``payment``, ``merchant`` and ``refund`` are read when the hook is called, so they may have moved on
 # since the event (a payment refunded meanwhile). ``config`` maps a plugin name to its
-# ``[plugins.<name>]`` table. Implementations may accept any subset of the arguments.
+# ``[plugins.<name>]`` table; a plugin without one is not called at all (it must be enabled).
+# Implementations may accept any subset of the arguments.
 
 
 @hookspec

@@ -138,17 +138,28 @@ def list_plugins(pm: CashierPluginManager) -> list[PluginInfo]:
 
 class PluggyLifecycleHooks:
     """The lifecycle hooks of a plugin manager, for gateway.service.lifecycle.LifecycleRunner: who
-    implements what, and calling one plugin's implementation alone (so a retry never calls another)."""
+    implements what, and calling one plugin's implementation alone (so a retry never calls another).
 
-    def __init__(self, pm: pluggy.PluginManager):
+    Only plugins named in `enabled` (the configuration's `[plugins.<name>]` tables) are called: a hook
+    hands over payments and buyer ids, so installing a package is not enough to receive them."""
+
+    def __init__(self, pm: pluggy.PluginManager, enabled: Collection[str]):
         self.pm = pm
+        self.enabled = frozenset(enabled)
 
     def _impls(self, hook: str) -> list[Any]:
         return list(getattr(self.pm.hook, hook).get_hookimpls())
 
     def subscribers(self) -> dict[str, list[tuple[str, str]]]:
-        return {event_type: [(plugin_display_name(self.pm, impl.plugin), hook) for impl in self._impls(hook)]
+        return {event_type: [(name, hook) for impl in self._impls(hook)
+                             if (name := plugin_display_name(self.pm, impl.plugin)) in self.enabled]
                 for event_type, hook in LIFECYCLE_HOOKS.items()}
+
+    def disabled(self) -> list[str]:
+        """Plugins that implement a lifecycle hook but have no `[plugins.<name>]` table."""
+        names = {plugin_display_name(self.pm, impl.plugin) for hook in LIFECYCLE_HOOKS.values()
+                 for impl in self._impls(hook)}
+        return sorted(names - self.enabled)
 
     def call(self, plugin: str, hook: str, arguments: Mapping[str, Any]) -> None:
         for impl in self._impls(hook):

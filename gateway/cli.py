@@ -57,7 +57,9 @@ class Context:
         from gateway.bootstrap import build_plugins
         from gateway.service.lifecycle import LifecycleRunner
 
-        return LifecycleRunner(self.admin().uow, PluggyLifecycleHooks(build_plugins()), self.settings().plugins)
+        settings = self.settings()
+        return LifecycleRunner(self.admin().uow, PluggyLifecycleHooks(build_plugins(), settings.plugins.keys()),
+                               settings.plugins)
 
 
 pass_ctx = click.make_pass_decorator(Context)

@@ -237,8 +237,12 @@ def _webhook_loop(gateway: Gateway, stop: threading.Event) -> None:
 def make_lifecycle_runner(gateway: Gateway) -> LifecycleRunner:
     """Plugins' lifecycle hooks called from the outbox, tuned by `[hooks]`."""
     config = gateway.settings.hooks
+    hooks = PluggyLifecycleHooks(gateway.plugins, enabled=gateway.settings.plugins.keys())
+    for name in hooks.disabled():
+        log.info("lifecycle plugin installed but not enabled: add a [plugins.%s] table to call it", name,
+                 extra={"plugin": name})
     return LifecycleRunner(
-        gateway.payments.uow, PluggyLifecycleHooks(gateway.plugins), gateway.settings.plugins,
+        gateway.payments.uow, hooks, gateway.settings.plugins,
         policy=RetryPolicy(timedelta(seconds=config.retry_base_seconds),
                            timedelta(seconds=config.retry_cap_seconds), config.max_attempts),
         batch=config.batch, lease=timedelta(seconds=config.lease_seconds))

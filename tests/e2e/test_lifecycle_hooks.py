@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -24,12 +25,12 @@ from gateway.bootstrap import bootstrap
 from gateway.domain.hooks import HookRunState
 from gateway.domain.payments import PaymentState
 from gateway.domain.refunds import RefundState
-from gateway.runtime import RunningGateway, start
+from gateway.runtime import RunningGateway
 from gateway.service.lifecycle import LifecycleRunner
 from gateway.service.webhooks import RetryPolicy
 from tests.e2e.test_payment_completion import pay_at_alipay, wait_for_state
 from tests.e2e.test_webhooks import wait_until
-from tests.support import CashierClient, cashier_cli, make_settings, seed_tenant
+from tests.support import CashierClient, cashier_cli, make_settings, running_gateway, seed_tenant
 
 
 class Recorder:
@@ -68,15 +69,17 @@ class Bystander(Recorder):
     """A second plugin that never fails, to show a retry of the first never calls it again."""
 
 
+# Plugins given as objects are named by their class; a [plugins.<name>] table enables each.
+ENABLED = {"Recorder", "Bystander"}
 FAST_HOOKS = {"every_seconds": 0.05, "retry_base_seconds": 0.05, "retry_cap_seconds": 0.2, "max_attempts": 4,
               "lease_seconds": 30}
 
 
 def gateway_with(database_url: str, alipay: LocalAlipay, *plugins: object, housekeeping: bool = True,
-                 **hooks: Any) -> RunningGateway:
+                 **hooks: Any) -> AbstractContextManager[RunningGateway]:
     settings = make_settings(database_url, channels={"alipay": alipay.channel_table}, hooks={**FAST_HOOKS, **hooks},
-                             reconcile={"every_seconds": 3600}, plugins={"recorder": {"greeting": "hi"}})
-    return start(settings, plugins=plugins, housekeeping=housekeeping)
+                             reconcile={"every_seconds": 3600}, plugins={"Recorder": {"greeting": "hi"}, "Bystander": {}})
+    return running_gateway(settings, plugins=plugins, housekeeping=housekeeping)
 
 
 @pytest.fixture
@@ -93,11 +96,8 @@ def bystander() -> Bystander:
 def gateway(database_url: str, alipay: LocalAlipay, recorder: Recorder, bystander: Bystander,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningGateway]:
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
-    running = gateway_with(database_url, alipay, recorder, bystander)
-    try:
+    with gateway_with(database_url, alipay, recorder, bystander) as running:
         yield running
-    finally:
-        running.stop(0.5)
 
 
 def paid(app: CashierClient, alipay: LocalAlipay, amount: int = 4200) -> tuple[pb.Payment, dict[str, Any]]:
@@ -126,8 +126,26 @@ def test_hook_cashier_payment_succeeded(app: CashierClient, alipay: LocalAlipay,
     assert call["payment"].buyer_id == buyer_of(alipay, payment) != ""
     assert call["merchant"].display_name == "Tea House"
     assert call["event_id"].startswith("evt_")
-    assert call["config"]["recorder"] == {"greeting": "hi"}
+    assert call["config"]["Recorder"] == {"greeting": "hi"}
     assert bystander.of("succeeded")[0]["event_id"] == call["event_id"]
+
+
+class Stranger(Recorder):
+    """Installed, but the configuration has no [plugins.Stranger] table: never called."""
+
+
+def test_only_plugins_enabled_in_the_configuration_are_called(database_url: str, alipay: LocalAlipay,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    recorder, stranger = Recorder(), Stranger()
+    with gateway_with(database_url, alipay, recorder, stranger) as running:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            app = CashierClient(channel, seed_tenant(running.gateway))
+            paid(app, alipay)
+        wait_until(lambda: len(recorder.of("succeeded")) == 1)
+        runner = LifecycleRunner(running.gateway.payments.uow, PluggyLifecycleHooks(running.gateway.plugins, ENABLED), {})
+        assert {r.plugin for r in runner.list_runs()} == {"Recorder"}
+    assert stranger.calls == []
 
 
 def test_hook_cashier_payment_closed(app: CashierClient, recorder: Recorder) -> None:
@@ -154,7 +172,7 @@ def test_a_failing_plugin_is_called_again_on_its_own(app: CashierClient, alipay:
     recorder.failures = 2
     paid(app, alipay)
     wait_until(lambda: len(recorder.of("succeeded")) == 3)
-    runner = LifecycleRunner(gateway.gateway.payments.uow, PluggyLifecycleHooks(gateway.gateway.plugins), {})
+    runner = LifecycleRunner(gateway.gateway.payments.uow, PluggyLifecycleHooks(gateway.gateway.plugins, ENABLED), {})
     wait_until(lambda: any(r.state is HookRunState.DONE and r.plugin.endswith("Recorder")
                            for r in runner.list_runs()))
     assert len(bystander.of("succeeded")) == 1  # the other plugin's run was done the first time
@@ -165,7 +183,7 @@ def test_a_plugin_that_keeps_failing_is_parked_then_rerun(app: CashierClient, al
                                                           gateway: RunningGateway) -> None:
     recorder.failures = 1000
     paid(app, alipay)
-    runner = LifecycleRunner(gateway.gateway.payments.uow, PluggyLifecycleHooks(gateway.gateway.plugins), {})
+    runner = LifecycleRunner(gateway.gateway.payments.uow, PluggyLifecycleHooks(gateway.gateway.plugins, ENABLED), {})
 
     def parked() -> list[Any]:
         return [r for r in runner.list_runs(HookRunState.PARKED) if r.plugin.endswith("Recorder")]
@@ -191,15 +209,14 @@ def test_two_runners_call_each_plugin_once_per_event(database_url: str, alipay: 
     recorder = Recorder()
     # Payments are made with no runner at work; then two runners, each with its own database engine as a
     # second gateway process would have, race over the same outbox.
-    running = gateway_with(database_url, alipay, recorder, housekeeping=False)
-    try:
+    with gateway_with(database_url, alipay, recorder, housekeeping=False) as running:
         with grpc.insecure_channel(running.grpc_target) as channel:
             app = CashierClient(channel, seed_tenant(running.gateway))
             payments = [paid(app, alipay, amount=100 + i)[0] for i in range(12)]
         assert recorder.calls == []
         second = bootstrap(running.gateway.settings, plugins=(recorder,), run_migrations=False)
         try:
-            runners = [LifecycleRunner(g.payments.uow, PluggyLifecycleHooks(g.plugins), {}, batch=3,
+            runners = [LifecycleRunner(g.payments.uow, PluggyLifecycleHooks(g.plugins, ENABLED), {}, batch=3,
                                        policy=RetryPolicy(max_attempts=3), lease=timedelta(seconds=30))
                        for g in (running.gateway, second)]
             barrier = threading.Barrier(2)
@@ -215,8 +232,6 @@ def test_two_runners_call_each_plugin_once_per_event(database_url: str, alipay: 
                 t.join(60)
         finally:
             second.close()
-    finally:
-        running.stop(0.5)
     per_event = Counter(call["event_id"] for call in recorder.of("succeeded"))
     assert len(per_event) == len(payments) and set(per_event.values()) == {1}
     assert {call["payment"].id for call in recorder.of("succeeded")} == {payment_id(p) for p in payments}
