@@ -122,6 +122,15 @@ def _payment(row: Any) -> Payment:
 
 
 # Built once: the hot path's reads execute a ready statement (no construct, no cache key per call).
+# The notification path's conditional state change, built once (statement construction showed in the profile).
+_SAVE_PAYMENT_STATE = (
+    update(payments)
+    .where(payments.c.merchant_id == bindparam("key_merchant_id"), payments.c.payment_id == bindparam("key_payment_id"),
+           payments.c.state == bindparam("expected"))
+    .values(state=bindparam("new_state"), updated_at=bindparam("new_updated_at"), paid_at=bindparam("new_paid_at"),
+            channel_reference=bindparam("new_channel_reference"), buyer_id=bindparam("new_buyer_id"),
+            version=payments.c.version + 1)
+)
 _GET_PAYMENT = select(payments).where(payments.c.merchant_id == bindparam("merchant_id"),
                                       payments.c.payment_id == bindparam("payment_id"))
 
@@ -163,14 +172,10 @@ class SqlPaymentRepository:
         return [_payment(row) for row in self.conn.execute(stmt)]
 
     def save_state(self, payment: Payment, expected: PaymentState) -> bool:
-        result = self.conn.execute(
-            update(payments)
-            .where(payments.c.merchant_id == payment.merchant_id, payments.c.payment_id == payment.id,
-                   payments.c.state == expected.value)
-            .values(state=payment.state.value, updated_at=payment.updated_at, paid_at=payment.paid_at,
-                    channel_reference=payment.channel_reference, buyer_id=payment.buyer_id,
-                    version=payments.c.version + 1)
-        )
+        result = self.conn.execute(_SAVE_PAYMENT_STATE, {
+            "key_merchant_id": payment.merchant_id, "key_payment_id": payment.id, "expected": expected.value,
+            "new_state": payment.state.value, "new_updated_at": payment.updated_at, "new_paid_at": payment.paid_at,
+            "new_channel_reference": payment.channel_reference, "new_buyer_id": payment.buyer_id})
         return result.rowcount == 1
 
     def claim_for_reconcile(self, claim: ReconcileClaim) -> list[Payment]:
@@ -307,16 +312,19 @@ def _event(row: Any) -> Event:
                  attempts=row.attempts, next_attempt_at=row.next_attempt_at, last_error=row.last_error)
 
 
+_INSERT_EVENT = events.insert()
+
+
 class SqlEventRepository:
     def __init__(self, conn: Connection):
         self.conn = conn
 
     def add(self, event: Event) -> None:
-        self.conn.execute(events.insert().values(
-            merchant_id=event.merchant_id, event_id=event.id, app_id=event.app_id, type=event.type,
-            payload=dict(event.payload), created_at=event.created_at, state=event.state.value,
-            attempts=event.attempts, next_attempt_at=event.next_attempt_at or event.created_at,
-            last_error=event.last_error))
+        self.conn.execute(_INSERT_EVENT, {
+            "merchant_id": event.merchant_id, "event_id": event.id, "app_id": event.app_id, "type": event.type,
+            "payload": dict(event.payload), "created_at": event.created_at, "state": event.state.value,
+            "attempts": event.attempts, "next_attempt_at": event.next_attempt_at or event.created_at,
+            "last_error": event.last_error, "hooks_pending": True})
 
     def get(self, event_id: str) -> Event | None:
         row = self.conn.execute(select(events).where(events.c.event_id == event_id)).first()
