@@ -75,12 +75,8 @@ class CashierInterceptor(grpc.ServerInterceptor):
             principal_id = ""
             try:
                 context.send_initial_metadata((("x-request-id", request_id),))
-                principal = authenticate(_bearer(metadata.get("authorization")))
+                principal = _principal(authenticate, metadata, name, required)
                 principal_id = principal.id
-                if principal.kind is not required:
-                    raise PermissionDenied(
-                        f"{principal.kind.value.lower()} credentials cannot call {name}; "
-                        f"it needs {required.value.lower()} credentials", reason="WRONG_CREDENTIALS")
                 principal_token = principal_var.set(principal)
                 try:
                     return behavior(request, context)
@@ -94,11 +90,7 @@ class CashierInterceptor(grpc.ServerInterceptor):
                 log.exception("unhandled error in %s", name, extra={"method": name})
                 context.abort_with_status(internal_status(request_id))
             finally:
-                seconds = time.perf_counter() - started
-                observe(name, code.name, seconds)
-                if log.isEnabledFor(logging.INFO):
-                    log.info("rpc", extra={"method": name, "code": code.name, "ms": round(seconds * 1000, 3),
-                                           "principal": principal_id})
+                _measure(observe, name, code, started, principal_id)
                 request_id_var.reset(id_token)
 
         return call
@@ -137,12 +129,8 @@ class CashierInterceptor(grpc.ServerInterceptor):
             principal_id = ""
             try:
                 context.send_initial_metadata((("x-request-id", request_id),))
-                principal = authenticate(_bearer(metadata.get("authorization")))
+                principal = _principal(authenticate, metadata, name, required)
                 principal_id = principal.id
-                if principal.kind is not required:
-                    raise PermissionDenied(
-                        f"{principal.kind.value.lower()} credentials cannot call {name}; "
-                        f"it needs {required.value.lower()} credentials", reason="WRONG_CREDENTIALS")
                 principal_token = principal_var.set(principal)
                 try:
                     yield from behavior(request, context)
@@ -161,14 +149,31 @@ class CashierInterceptor(grpc.ServerInterceptor):
                 log.exception("unhandled error in %s", name, extra={"method": name})
                 context.abort_with_status(internal_status(request_id))
             finally:
-                seconds = time.perf_counter() - started
-                observe(name, code.name, seconds)
-                if log.isEnabledFor(logging.INFO):
-                    log.info("rpc", extra={"method": name, "code": code.name, "ms": round(seconds * 1000, 3),
-                                           "principal": principal_id})
+                _measure(observe, name, code, started, principal_id)
                 request_id_var.reset(id_token)
 
         return stream
+
+
+def _principal(authenticate: Callable[[str | None], Principal], metadata: dict[str, Any], name: str,
+               required: PrincipalKind) -> Principal:
+    """Who calls, from the bearer key; refused unless of the kind the service needs (app or operator)."""
+    principal = authenticate(_bearer(metadata.get("authorization")))
+    if principal.kind is not required:
+        raise PermissionDenied(
+            f"{principal.kind.value.lower()} credentials cannot call {name}; "
+            f"it needs {required.value.lower()} credentials", reason="WRONG_CREDENTIALS")
+    return principal
+
+
+def _measure(observe: Callable[[str, str, float], None], name: str, code: grpc.StatusCode, started: float,
+             principal_id: str) -> None:
+    """One metric and, at INFO, one access-log line per call (per stream, when it ends)."""
+    seconds = time.perf_counter() - started
+    observe(name, code.name, seconds)
+    if log.isEnabledFor(logging.INFO):
+        log.info("rpc", extra={"method": name, "code": code.name, "ms": round(seconds * 1000, 3),
+                               "principal": principal_id})
 
 
 def _gone(context: grpc.ServicerContext) -> grpc.StatusCode:
