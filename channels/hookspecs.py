@@ -39,6 +39,18 @@ def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_u
     """
 
 
+@hookspec
+def cashier_startup(config: Mapping[str, Mapping[str, Any]]) -> None:
+    """Called once per gateway process at start-up (also by ``cashier serve --workers`` in each
+    worker), after the configuration is loaded and before the server accepts calls, for every plugin
+    that implements it. ``config`` maps a plugin name to its ``[plugins.<name>]`` table.
+
+    Check your own table here so that a mistake stops start-up instead of failing later, on the first
+    payment: raise ``ValueError`` with a message naming the key; start-up stops with your plugin's name
+    in the error. Return nothing.
+    """
+
+
 # --- Lifecycle ------------------------------------------------------------------------------------
 #
 # Called from the outbox by the gateway's lifecycle runner (a background loop of ``cashier serve``), after

@@ -114,6 +114,16 @@ def collect_channels_by_plugin(
     return [found[name] for name in sorted(found)]
 
 
+def start_plugins(pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]]) -> None:
+    """Call every `cashier_startup` implementation on its own, so that a failure names its plugin."""
+    for impl in pm.hook.cashier_startup.get_hookimpls():
+        try:
+            impl.function(**({"config": config} if "config" in impl.argnames else {}))
+        except Exception as exc:
+            raise PluginError(f"plugin {plugin_display_name(pm, impl.plugin)!r} refused its configuration: "
+                              f"{exc}") from exc
+
+
 def plugin_display_name(pm: pluggy.PluginManager, plugin: object) -> str:
     """The entry-point name, or for plugins registered as objects, their module or class."""
     name = pm.get_name(plugin) or ""

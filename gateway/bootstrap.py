@@ -12,6 +12,7 @@ from channels.manager import (
     collect_channels_by_plugin,
     list_plugins,
     make_plugin_manager,
+    start_plugins,
 )
 from channels.protocol import Channel
 from gateway.config import ConfigError, Settings
@@ -99,6 +100,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
               metrics: Metrics | None = None) -> Gateway:
     # Plugins and rules first: a configuration mistake stops start-up before anything is opened.
     pm = build_plugins(plugins)
+    start_plugins(pm, settings.plugins)
     registered = collect_channels_by_plugin(pm, settings.channels, settings.public_url)
     channels = [channel for channel, _plugin in registered]
     rules = rules_from(settings)

@@ -30,6 +30,12 @@ log = logging.getLogger(__name__)
 
 
 @hookimpl
+def cashier_startup(config: Mapping[str, Mapping[str, Any]]) -> None:
+    if "buyer_message" in config:
+        BuyerMessageSettings.from_table(config["buyer_message"])  # raises, naming the key, when it is wrong
+
+
+@hookimpl
 def cashier_payment_succeeded(payment: Payment, merchant: Merchant, event_id: str,
                               config: Mapping[str, Mapping[str, Any]]) -> None:
     table = config.get("buyer_message")

@@ -12,7 +12,7 @@ import pytest
 import channels
 from channels import hookspecs
 from channels.hookspecs import hookimpl
-from channels.manager import PluginError, collect_channels, list_plugins, make_plugin_manager
+from channels.manager import PluginError, collect_channels, list_plugins, make_plugin_manager, start_plugins
 from channels.protocol import Decline, Offer, Platform, Redirect, Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,3 +130,20 @@ def test_a_foreign_channels_package_is_detected(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delattr(channels, "IS_CASHIER_CHANNELS")
     with pytest.raises(PluginError, match="Django Channels"):
         make_plugin_manager(load_entrypoints=False)
+
+
+def test_hook_cashier_startup() -> None:
+    seen: list[Any] = []
+
+    class Careful:
+        @hookimpl
+        def cashier_startup(self, config: Any) -> None:
+            seen.append(config)
+            if config.get("careful", {}).get("level") not in ("low", "high"):
+                raise ValueError("[plugins.careful] level: 'low' or 'high'")
+
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[Careful()])
+    start_plugins(pm, {"careful": {"level": "high"}})
+    assert seen == [{"careful": {"level": "high"}}]
+    with pytest.raises(PluginError, match=r"plugin '.*Careful' refused its configuration: \[plugins.careful\] level"):
+        start_plugins(pm, {"careful": {"level": "medium"}})

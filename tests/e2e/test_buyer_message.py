@@ -5,7 +5,10 @@ account sends them one message, retried while the inbox fails, without ever hold
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +20,7 @@ from gateway.runtime import RunningGateway, make_lifecycle_runner
 from tests.e2e.receiver import Receiver
 from tests.e2e.test_payment_completion import pay_at_alipay, wait_for_state
 from tests.e2e.test_webhooks import wait_until
-from tests.support import CashierClient, make_settings, running_gateway
+from tests.support import CASHIER, CashierClient, make_settings, running_gateway
 
 TOKEN = "test-only-inbox-token"
 
@@ -90,3 +93,15 @@ def test_settings_name_the_field_that_is_wrong() -> None:
         BuyerMessageSettings.from_table({"url": "ftp://inbox"})
     settings = BuyerMessageSettings.from_table({"url": "https://inbox.example/v1", "token_env": "T"}, env={"T": "x"})
     assert (settings.url, settings.token) == ("https://inbox.example/v1", "x")
+
+
+def test_a_wrong_inbox_url_stops_start_up_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "cashier.toml"
+    config.write_text('[plugins.buyer_message]\nurl = "inbox.example.com/v1"\n', encoding="utf-8")
+    result = subprocess.run([CASHIER, "--config", str(config), "serve", "--grpc", "127.0.0.1:0", "--http",
+                             "127.0.0.1:0"], env={**os.environ, "CASHIER_DATABASE_URL": f"sqlite:///{tmp_path}/c.db",
+                                                  "CASHIER_LOAD_CHANNELS": "buyer_message"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "plugin 'buyer_message' refused its configuration: [plugins.buyer_message] url" in result.stderr
+    assert "Traceback" not in result.stderr
