@@ -141,22 +141,40 @@ def run_load(target: str, metadata: tuple[tuple[str, str], ...], settings: LoadS
         ctx.Process(target=_client, name=f"bench-client-{i}", daemon=True, args=(
             target, metadata, i, share, tag, settings.warmup, settings.duration, ready, start, go, send))
         for i, (share, (_recv, send)) in enumerate(zip(settings.shares(), pipes))]
+    window = run_window(clients, pipes, ready, start, go, settings, server_pid, f"load generator for {target}")
+    return summarise(window, settings, last_response=next((a[3] for a in window.answers if a[3]), b""))
+
+
+@dataclass
+class Window:
+    """What the client processes answered, and the CPU and machine samples around the measured window."""
+
+    answers: list[Any]  # per client: (ok, errors, latencies as array bytes, extra)
+    cpu_before: list[float]
+    cpu_after: list[float]
+    machine_before: Any
+    machine_after: Any
+
+
+def run_window(clients: list[Any], pipes: list[tuple[Connection, Connection]], ready: Any, start: Any, go: Any,
+               settings: LoadSettings, server_pid: int, what: str) -> Window:
+    """Start the clients, release them together, sample CPU at the window's edges, collect their answers;
+    no client process outlives this. Shared by the gRPC and the HTTP (bench/notify.py) generators."""
     try:
         for c in clients:
             c.start()
         for _ in clients:
             try:
-                ready.get(timeout=60)
+                ready.get(timeout=120)
             except queue.Empty:
-                raise RuntimeError(f"load generator could not connect to {target}") from None
+                raise RuntimeError(f"{what} could not connect") from None
         start.value = time.monotonic() + START_DELAY
         go.set()
         measure_from = start.value + settings.warmup
-        measure_to = measure_from + settings.duration
         _sleep_until(measure_from)
         cpu_before = _cpu(clients, server_pid)
         machine_before = procstat.machine_sample()
-        _sleep_until(measure_to)
+        _sleep_until(measure_from + settings.duration)
         cpu_after = _cpu(clients, server_pid)
         machine_after = procstat.machine_sample()
         answers = [recv.recv() for recv, _send in pipes]
@@ -167,27 +185,31 @@ def run_load(target: str, metadata: tuple[tuple[str, str], ...], settings: LoadS
             if c.is_alive():
                 c.kill()
                 c.join()
-    ok = sum(a[0] for a in answers)
+    return Window(answers, cpu_before, cpu_after, machine_before, machine_after)
+
+
+def summarise(window: Window, settings: LoadSettings, last_response: bytes = b"") -> LoadResult:
+    ok = sum(a[0] for a in window.answers)
     errors: Counter[str] = Counter()
     latencies = array("d")
-    for answer in answers:
+    for answer in window.answers:
         errors.update(answer[1])
         latencies.frombytes(answer[2])
     ordered = sorted(latencies)
-    client_deltas = [after - before for before, after in zip(cpu_before[1:], cpu_after[1:])]
-    window = settings.duration
+    client_deltas = [after - before for before, after in zip(window.cpu_before[1:], window.cpu_after[1:])]
+    seconds = settings.duration
     return LoadResult(
-        calls_per_second=ok / window,
+        calls_per_second=ok / seconds,
         ok=ok,
         errors=dict(errors),
         p50_ms=_percentile(ordered, 0.50),
         p95_ms=_percentile(ordered, 0.95),
         p99_ms=_percentile(ordered, 0.99),
-        server_cpu_cores=(cpu_after[0] - cpu_before[0]) / window,
-        client_cpu_cores=sum(client_deltas) / window,
-        client_cpu_max_process=max(client_deltas) / window,
-        machine_busy=procstat.busy_share(machine_before, machine_after),
-        last_response=next((a[3] for a in answers if a[3]), b""),
+        server_cpu_cores=(window.cpu_after[0] - window.cpu_before[0]) / seconds,
+        client_cpu_cores=sum(client_deltas) / seconds,
+        client_cpu_max_process=max(client_deltas) / seconds,
+        machine_busy=procstat.busy_share(window.machine_before, window.machine_after),
+        last_response=last_response,
     )
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import http.client
 import multiprocessing
-import queue
 import socket
 import threading
 import time
@@ -30,9 +29,8 @@ from urllib.parse import urlencode
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from bench import procstat
 from bench.fill import AMOUNT_FEN, payment_id
-from bench.load import START_DELAY, LoadResult, LoadSettings, _percentile, _sleep_until
+from bench.load import LoadResult, LoadSettings, run_window, summarise
 from bench.payload import MERCHANT_ID
 from channels.alipay.signing import NOTIFY_UNSIGNED_KEYS, string_to_sign
 
@@ -151,45 +149,5 @@ def run_http_load(address: str, bodies: list[bytes], settings: LoadSettings, ser
     clients = [ctx.Process(target=_client, name=f"bench-http-client-{i}", daemon=True, args=(
         host, int(port), part, cycle, share, settings.warmup, settings.duration, ready, start, go, send))
         for i, (share, part, (_recv, send)) in enumerate(zip(shares, slices, pipes))]
-    try:
-        for c in clients:
-            c.start()
-        for _ in clients:
-            try:
-                ready.get(timeout=120)
-            except queue.Empty:
-                raise RuntimeError(f"HTTP load generator could not connect to {address}") from None
-        start.value = time.monotonic() + START_DELAY
-        go.set()
-        measure_from = start.value + settings.warmup
-        measure_to = measure_from + settings.duration
-        _sleep_until(measure_from)
-        before = [procstat.tree_cpu_seconds(server_pid), *(procstat.process_cpu_seconds(c.pid) for c in clients)]
-        machine_before = procstat.machine_sample()
-        _sleep_until(measure_to)
-        after = [procstat.tree_cpu_seconds(server_pid), *(procstat.process_cpu_seconds(c.pid) for c in clients)]
-        machine_after = procstat.machine_sample()
-        answers = [recv.recv() for recv, _send in pipes]
-        for c in clients:
-            c.join(10)
-    finally:
-        for c in clients:
-            if c.is_alive():
-                c.kill()
-                c.join()
-    errors: Counter[str] = Counter()
-    latencies = array("d")
-    for answer in answers:
-        errors.update(answer[1])
-        latencies.frombytes(answer[2])
-    ordered = sorted(latencies)
-    deltas = [b - a for a, b in zip(before[1:], after[1:])]
-    window = settings.duration
-    ok = sum(a[0] for a in answers)
-    return LoadResult(
-        calls_per_second=ok / window, ok=ok, errors=dict(errors),
-        p50_ms=_percentile(ordered, 0.50), p95_ms=_percentile(ordered, 0.95), p99_ms=_percentile(ordered, 0.99),
-        server_cpu_cores=(after[0] - before[0]) / window, client_cpu_cores=sum(deltas) / window,
-        client_cpu_max_process=max(deltas) / window,
-        machine_busy=procstat.busy_share(machine_before, machine_after), last_response=b"",
-    ), any(a[3] for a in answers)
+    window = run_window(clients, pipes, ready, start, go, settings, server_pid, f"HTTP load generator for {address}")
+    return summarise(window, settings), any(a[3] for a in window.answers)
