@@ -1,6 +1,8 @@
 """`python -m bench`: CreatePayment calls/s beside a bare grpcio echo server's, measured in the same run.
 
-Each server runs alone (the other is stopped), both under the same load generator and settings.
+Each server runs alone (the others are stopped), all under the same load generator and settings. The
+echo server runs twice: bare, and making the one RSA2 signature per call that CreatePayment must make;
+RSA2 signatures/s on all cores are measured first, with no server running.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import grpc
 
-from bench import chart, fill, procstat, report
+from bench import chart, fill, procstat, report, rsa
 from bench import gateway as gw
 from bench import notify as notifications
 from bench.load import LoadResult, LoadSettings, run_load
@@ -30,6 +32,7 @@ from channels.alipay.sandbox.local import start_local_alipay
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results"
 READY_TIMEOUT = 60.0
+SIGNED_LABEL = "echo + RSA2 signature"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -173,8 +176,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tag = uuid.uuid4().hex[:6]
         # A sweep point below --clients uses one client process per call in flight.
         sweep = [LoadSettings(min(args.clients, c), c, args.warmup, args.duration) for c in args.sweep or []]
+        sign_rate = rsa.signatures_per_second(min(args.duration, 5.0)).as_dict()
         echo_runs, _, _ = measure_many(gw.echo_command(threads, args.workers), None, work / "echo.log",
                                        args.workers, metadata, [load, *sweep], tag + "e")
+        signed, _ = measure([*gw.echo_command(threads, args.workers), "--sign"], None, work / "echo-sign.log",
+                            args.workers, metadata, load, tag + "s")
         gateway_runs, first, rss = measure_many(gw.gateway_command(config, args.workers), env,
                                                 work / "gateway.log", args.workers, metadata, [load, *sweep],
                                                 tag + "g")
@@ -213,9 +219,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "echo": report.Run("echo (bare grpcio)", echo).as_dict(),
         "gateway": report.Run(f"CreatePayment ({channel})", gateway).as_dict(),
         "ratio": report.ratio(echo, gateway),
+        "echo_signed": report.Run(SIGNED_LABEL, signed).as_dict(),
+        "ratio_signed_to_echo": report.ratio(echo, signed),
+        "ratio_to_signed": report.ratio(signed, gateway),
+        "rsa2": sign_rate,
         "gateway_peak_rss_mb": rss,
         **parts,
-        "_results": (echo, gateway),
+        "_results": (echo, signed, gateway),
     }
 
 
@@ -311,9 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
-    echo, gateway = record.pop("_results")
+    echo, signed, gateway = record.pop("_results")
     print(report.table(header(record), report.Run(record["echo"]["label"], echo),
-                       report.Run(record["gateway"]["label"], gateway)))
+                       report.Run(record["gateway"]["label"], gateway), report.Run(SIGNED_LABEL, signed),
+                       record["rsa2"]))
     print(report.parts_text(record))
     stamp = record["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
     path = report.write_json(args.output, stamp, record)

@@ -5,7 +5,12 @@ ThreadPoolExecutor of `server.threads` workers, `grpc.so_reuseport` on only when
 worker processes, and N spawned processes sharing one port. No protobuf, interceptor, database or
 channel work happens, so its calls/s is what grpcio itself allows on this machine with this client.
 
-Run by the bench as `python -m bench.echo --threads 16 --workers 1`; prints its port when ready.
+With `--sign` it also makes one RSA2 signature per call (SHA256withRSA, PKCS#1 v1.5, a 2048-bit key
+generated at start, over content as long as an app-pay order string) and answers with it: the least any
+server must do for a CreatePayment that returns a signed Alipay order string. Its calls/s is the ceiling
+that requirement alone leaves a server built this way.
+
+Run by the bench as `python -m bench.echo --threads 16 --workers 1 [--sign]`; prints its port when ready.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from concurrent import futures
 from typing import Any
 
 import grpc
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+ORDER_STRING_BYTES = 600  # about what the mobile channel signs for an alipay.trade.app.pay order
 
 
 def _identity(data: bytes) -> bytes:
@@ -29,21 +38,32 @@ def _echo(request: bytes, context: grpc.ServicerContext) -> bytes:
     return request
 
 
+def _signer() -> Any:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pad, digest = padding.PKCS1v15(), hashes.SHA256()
+
+    def sign(request: bytes, context: grpc.ServicerContext) -> bytes:
+        # The request's bytes make every signed content differ, as every out_trade_no does.
+        return key.sign(request.ljust(ORDER_STRING_BYTES, b"&"), pad, digest)
+
+    return sign
+
+
 class _AnyMethod(grpc.GenericRpcHandler):
     """Serves every method path, so the load generator can call the very path it calls on the gateway."""
 
-    def __init__(self) -> None:
+    def __init__(self, sign: bool) -> None:
         self.handler = grpc.unary_unary_rpc_method_handler(
-            _echo, request_deserializer=_identity, response_serializer=_identity)
+            _signer() if sign else _echo, request_deserializer=_identity, response_serializer=_identity)
 
     def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         return self.handler
 
 
-def _serve(port: int, threads: int, reuse_port: bool, ready: Any = None) -> None:
+def _serve(port: int, threads: int, reuse_port: bool, sign: bool, ready: Any = None) -> None:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
-        handlers=[_AnyMethod()],
+        handlers=[_AnyMethod(sign)],
         options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
     )
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
@@ -63,9 +83,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.echo")
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--sign", action="store_true", help="one RSA2 signature per call")
     args = parser.parse_args()
     if args.workers == 1:
-        _serve(0, args.threads, reuse_port=False)
+        _serve(0, args.threads, reuse_port=False, sign=args.sign)
         return
     # Like the gateway's supervisor: hold a SO_REUSEPORT reservation of a concrete port, spawn (never
     # fork after gRPC started) workers that all bind it, forward SIGTERM to them.
@@ -76,7 +97,7 @@ def main() -> None:
     port = reservation.getsockname()[1]
     ctx = multiprocessing.get_context("spawn")
     pipes = [ctx.Pipe(duplex=False) for _ in range(args.workers)]
-    workers = [ctx.Process(target=_serve, args=(port, args.threads, True, send), name=f"echo-worker-{i}")
+    workers = [ctx.Process(target=_serve, args=(port, args.threads, True, args.sign, send), name=f"echo-worker-{i}")
                for i, (_recv, send) in enumerate(pipes)]
     for w in workers:
         w.start()

@@ -58,21 +58,28 @@ def ratio(echo: LoadResult, gateway: LoadResult) -> float:
     return gateway.calls_per_second / echo.calls_per_second if echo.calls_per_second else 0.0
 
 
-def table(header: str, echo: Run, gateway: Run) -> str:
+def table(header: str, echo: Run, gateway: Run, signed: Run | None = None,
+          sign_rate: dict[str, float] | None = None) -> str:
+    runs = [echo, *([signed] if signed else []), gateway]
     rows = [("", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU", "client CPU")]
-    for run in (echo, gateway):
+    for run in runs:
         r = run.result
         rows.append((run.label, f"{r.calls_per_second:.0f}", f"{r.p50_ms:.2f}", f"{r.p95_ms:.2f}",
                      f"{r.p99_ms:.2f}", str(sum(r.errors.values())), f"{r.server_cpu_cores:.2f} cores",
                      f"{r.client_cpu_cores:.2f} cores"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [header, ""]
-    for row in rows:
-        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+    lines = [header, "", *_rows(rows)]
     x = ratio(echo.result, gateway.result)
     lines += ["", f"ratio CreatePayment/echo: {x:.3f}"
-              + (f" (echo answers {1 / x:.1f}x as many calls)" if x else ""), ""]
-    for run in (echo, gateway):
+              + (f" (echo answers {1 / x:.1f}x as many calls)" if x else "")]
+    if signed:
+        lines.append(f"ceiling of the signature alone: {signed.label}/echo {ratio(echo.result, signed.result):.3f}; "
+                     f"CreatePayment/{signed.label} {ratio(signed.result, gateway.result):.3f}")
+    if sign_rate:
+        lines.append(f"RSA2 (SHA256withRSA, 2048-bit): {sign_rate['signatures_per_second']:.0f} signatures/s on "
+                     f"{sign_rate['processes']:.0f} cores, {sign_rate['one_core_signatures_per_second']:.0f}/s on "
+                     f"one ({sign_rate['ms_per_signature']:.2f} ms each)")
+    lines.append("")
+    for run in runs:
         if run.result.errors:
             lines.append(f"{run.label} errors: {dict(sorted(run.result.errors.items()))}")
         lines.append(f"{run.label}: {verdict(run.result)}")
