@@ -19,6 +19,7 @@ from gateway.config import ConfigError, Settings
 from gateway.metrics import Metrics
 from gateway.service.admin import AdminService
 from gateway.service.auth import Authenticator
+from gateway.service.channel_directory import C, ChannelDirectory
 from gateway.service.flags import FlagService
 from gateway.service.merchant_cache import MerchantCache
 from gateway.service.payments import PaymentService
@@ -43,10 +44,12 @@ class Gateway:
     admin: AdminService
     flags: FlagService
     watches: WatchService
+    directory: ChannelDirectory
     _origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-    def channel(self, name: str) -> Channel | None:
-        return next((c for c in self.channels if c.name == name), None)
+    def capable(self, name: str, capability: type[C]) -> C | None:
+        """The channel `name` if it has `capability` (a protocol of channels/protocol.py), else None."""
+        return self.directory.capable(name, capability)
 
     def channel_origin(self, channel_name: str) -> tuple[str, str]:
         """(distribution, version) of the plugin that registered a channel."""
@@ -121,6 +124,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
                for channel, plugin in registered}
     # Merchants are cached as briefly as API keys; AdminService drops an entry when it changes one.
     merchants = MerchantCache(ttl_seconds=settings.auth.cache_seconds)
+    directory = ChannelDirectory(channels)
     payments = PaymentService(uow, router, merchants=merchants)
     server = settings.server
     watches = WatchService(payments, poll_seconds=server.watch_poll_seconds, max_seconds=server.watch_max_seconds,
@@ -133,9 +137,10 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         metrics=metrics,
         authenticator=Authenticator(uow, cache_seconds=settings.auth.cache_seconds),
         payments=payments,
-        refunds=RefundService(uow, {c.name: c for c in channels}.get),
+        refunds=RefundService(uow, directory),
         admin=AdminService(uow, merchants=merchants),
         flags=FlagService(uow),
         watches=watches,
+        directory=directory,
         _origins=origins,
     )

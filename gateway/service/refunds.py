@@ -25,6 +25,7 @@ from gateway.domain.merchants import Principal
 from gateway.domain.payments import Payment
 from gateway.domain.refunds import NewRefund, Refund, RefundState
 from gateway.service import paging
+from gateway.service.channel_directory import ChannelDirectory
 from gateway.service.payments import _require_access
 from gateway.service.ports import RefundQuery, UnitOfWork, UnitOfWorkFactory
 
@@ -60,12 +61,12 @@ class RefundService:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
-        channel: Callable[[str], object | None],
+        channels: ChannelDirectory,
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[datetime], str] = new_refund_id,
     ):
         self.uow = uow
-        self.channel = channel
+        self.channels = channels
         self.clock = clock
         self.new_id = new_id
 
@@ -112,8 +113,8 @@ class RefundService:
         return earlier
 
     def _refunder(self, payment: Payment) -> Refunder:
-        channel = self.channel(payment.channel)
-        if not isinstance(channel, Refunder):
+        channel = self.channels.capable(payment.channel, Refunder)
+        if channel is None:
             raise FailedPrecondition(
                 f"channel {payment.channel!r} of payment {payment.id} cannot refund",
                 reason="CHANNEL_CANNOT_REFUND", metadata={"payment": payment.id, "channel": payment.channel})

@@ -291,9 +291,9 @@ class CheckoutPages:
             payment, merchant = await run_in_threadpool(self.gateway.payments.for_checkout, token)
         except NotFound:
             return None
-        channel = self.gateway.channel(payment.channel)
         # Only a channel that hands out hosted checkout links has a page; other payments' tokens stay unused.
-        if not isinstance(channel, HostedCheckoutProvider):
+        channel = self.gateway.capable(payment.channel, HostedCheckoutProvider)
+        if channel is None:
             return None
         return payment, merchant, channel
 

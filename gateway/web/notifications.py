@@ -35,8 +35,8 @@ def notification_endpoint(gateway: Gateway):  # type: ignore[no-untyped-def]
 
     async def notify(request: Request) -> Response:
         name, merchant_id = request.path_params["channel"], request.path_params["merchant"]
-        channel = gateway.channel(name)
-        if not isinstance(channel, NotificationReceiver):
+        channel = gateway.capable(name, NotificationReceiver)
+        if channel is None:
             return PlainTextResponse("unknown channel", status_code=404)
         body = await request.body()
         if len(body) > MAX_BODY:
