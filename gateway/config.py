@@ -102,6 +102,9 @@ class WebhookSettings(_Section):
     retry_base_seconds: float = Field(10.0, gt=0)
     retry_cap_seconds: float = Field(7200.0, gt=0)
     max_attempts: int = Field(20, ge=1, le=100)
+    # Delivered events (and the lifecycle hook runs done for them) are deleted this long after delivery;
+    # undelivered and parked ones are kept until they are delivered or an operator acts.
+    retention_days: int = Field(30, ge=1)
     # How long a claimed event is left to its dispatcher before another may claim it again.
     lease_seconds: float = Field(60.0, gt=0)
 

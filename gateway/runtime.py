@@ -161,13 +161,14 @@ def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: b
 
 
 def _purge_loop(gateway: Gateway, stop: threading.Event) -> None:
-    retention = timedelta(hours=gateway.settings.idempotency.retention_hours)
+    keys = timedelta(hours=gateway.settings.idempotency.retention_hours)
+    delivered = timedelta(days=gateway.settings.webhooks.retention_days)
     while not stop.wait(PURGE_EVERY_SECONDS):
         try:
-            purged = gateway.admin.purge_idempotency_keys(retention)
-            log.info("purged idempotency keys", extra={"count": purged})
+            log.info("purged idempotency keys", extra={"count": gateway.admin.purge_idempotency_keys(keys)})
+            log.info("purged delivered events", extra={"count": gateway.admin.purge_delivered_events(delivered)})
         except Exception:
-            log.exception("purging idempotency keys failed; will try again")
+            log.exception("purging idempotency keys or delivered events failed; will try again")
 
 
 def make_reconciler(gateway: Gateway) -> Reconciler:

@@ -146,6 +146,20 @@ class AdminService:
 
     # --- housekeeping ------------------------------------------------------------------------------
 
+    def purge_delivered_events(self, retention: timedelta, batch: int = 1000) -> int:
+        """Forget events delivered more than `retention` ago (and their lifecycle hook runs, all done), in
+        write transactions of `batch` events so that other writers are never held up for long. Events not
+        yet delivered, parked ones and those a plugin has still to handle are kept whatever their age."""
+        cutoff = self.clock() - retention
+        total = 0
+        while True:
+            with self.uow(write=True) as uow:
+                count = uow.events.purge_delivered(cutoff, batch)
+                uow.commit()
+            total += count
+            if count < batch:
+                return total
+
     def purge_idempotency_keys(self, retention: timedelta) -> int:
         """Forget idempotency keys older than `retention` (never less than the promised 24 hours)."""
         retention = max(retention, timedelta(hours=24))

@@ -148,6 +148,11 @@ class EventRepository(Protocol):
     def redeliver(self, event_id: str, at: datetime) -> bool:
         """PARKED → PENDING with its attempts reset, due at `at`."""
 
+    def purge_delivered(self, delivered_before: datetime, limit: int) -> int:
+        """Delete up to `limit` events delivered before `delivered_before` whose lifecycle hooks have all
+        run, with their (DONE) hook runs; returns how many events went. PENDING and PARKED events, and events
+        with a hook run not DONE or not yet fanned out, stay."""
+
 
 class HookRunRepository(Protocol):
     """Lifecycle hook calls owed to plugins, fanned out from the outbox."""

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain.actions import action_from_dict, action_to_dict
 from gateway.domain.events import Event, EventState
+from gateway.domain.hooks import HookRunState
 from gateway.domain.merchants import App, Merchant, MerchantState, Principal, PrincipalKind, SettlementPlan
 from gateway.domain.payments import (
     REFUNDABLE_STATES,
@@ -33,6 +34,7 @@ from gateway.storage.tables import (
     app_merchants,
     apps,
     events,
+    hook_runs,
     idempotency_keys,
     merchants,
     operators,
@@ -371,6 +373,21 @@ class SqlEventRepository:
         return self.conn.execute(update(events).where(
             events.c.event_id == event_id, events.c.state == EventState.PARKED.value,
         ).values(state=EventState.PENDING.value, attempts=0, next_attempt_at=at)).rowcount == 1
+
+    def purge_delivered(self, delivered_before: datetime, limit: int) -> int:
+        c, h = events.c, hook_runs.c
+        unfinished = select(h.event_id).where(h.merchant_id == c.merchant_id, h.event_id == c.event_id,
+                                              h.state != HookRunState.DONE.value).exists()
+        # A delivered event's next_attempt_at is when it was delivered (mark_delivered).
+        keys = [tuple(row) for row in self.conn.execute(
+            select(c.merchant_id, c.event_id)
+            .where(c.state == EventState.DELIVERED.value, c.next_attempt_at < delivered_before,
+                   c.hooks_pending.is_(False), ~unfinished)
+            .order_by(c.next_attempt_at).limit(limit))]
+        if not keys:
+            return 0
+        self.conn.execute(delete(hook_runs).where(tuple_(h.merchant_id, h.event_id).in_(keys)))
+        return int(self.conn.execute(delete(events).where(tuple_(c.merchant_id, c.event_id).in_(keys))).rowcount)
 
 
 # --- idempotency ------------------------------------------------------------------------------------
