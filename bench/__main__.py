@@ -41,6 +41,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before that [2]")
     p.add_argument("--concurrency", type=int, default=32, help="calls in flight in total [32]")
     p.add_argument("--clients", type=int, default=2, help="load generator processes [2]")
+    p.add_argument("--connections", type=int, default=4,
+                   help="HTTP/2 connections per client process, calls spread over them in turn [4]")
     p.add_argument("--workers", type=int, default=1, help="server worker processes, both servers [1]")
     p.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     p.add_argument("--database-url", default=os.environ.get("CASHIER_TEST_DATABASE_URL"),
@@ -153,7 +155,7 @@ def worker_rss(pid: int, workers: int) -> dict[str, float]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from gateway.config import load_settings
 
-    load = LoadSettings(args.clients, args.concurrency, args.warmup, args.duration)
+    load = LoadSettings(args.clients, args.concurrency, args.warmup, args.duration, args.connections)
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="cashier-bench-") as tmp, contextlib.ExitStack() as stack, \
             gw.fresh_database(args.database, Path(tmp), args.database_url) as database_url:
@@ -175,7 +177,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         metadata = (("authorization", f"Bearer {key}"),)
         tag = uuid.uuid4().hex[:6]
         # A sweep point below --clients uses one client process per call in flight.
-        sweep = [LoadSettings(min(args.clients, c), c, args.warmup, args.duration) for c in args.sweep or []]
+        sweep = [LoadSettings(min(args.clients, c), c, args.warmup, args.duration, args.connections)
+             for c in args.sweep or []]
         sign_rate = rsa.signatures_per_second(min(args.duration, 5.0)).as_dict()
         echo_runs, _, _ = measure_many(gw.echo_command(threads, args.workers), None, work / "echo.log",
                                        args.workers, metadata, [load, *sweep], tag + "e")
@@ -211,7 +214,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "grpcio": grpc.__version__,
                     "platform": platform.platform()},
         "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": args.concurrency,
-                     "clients": args.clients, "workers": args.workers, "threads": threads,
+                     "clients": args.clients, "connections_per_client": args.connections,
+                     "workers": args.workers, "threads": threads,
                      "database": args.database, "config": args.config, "payload_bytes":
                      len(create_payment_request(f"b{tag}-0-0")), "installed_channels": installed,
                      "pinned_channel": pin},
@@ -241,6 +245,13 @@ def scale_out(config: Path, env: dict[str, str], work: Path, metadata: tuple[tup
                                      "peak_rss_mb": rss}
     one, two = out["workers_1"]["calls_per_second"], out["workers_2"]["calls_per_second"]
     out["ratio_2_to_1"] = two / one if one else 0.0
+    # Calls per second of server CPU: if a second worker costs nothing per call, the throughput ratio is
+    # just the CPU the workers could get, and a host with idle cores gets it.
+    for key in ("workers_1", "workers_2"):
+        cpu = out[key]["server_cpu_cores"]
+        out[key]["calls_per_cpu_second"] = out[key]["calls_per_second"] / cpu if cpu else 0.0
+    eff1, eff2 = out["workers_1"]["calls_per_cpu_second"], out["workers_2"]["calls_per_cpu_second"]
+    out["cpu_efficiency_2_to_1"] = eff2 / eff1 if eff1 else 0.0
     return out
 
 
@@ -307,7 +318,8 @@ def header(record: dict[str, Any]) -> str:
     return (f"Unified Cashier bench, {record['started_at']}, {record['machine']['cpus']} CPUs, "
             f"{s['database']}, {s['workers']} worker(s) x {s['threads']} threads, "
             f"{s['payload_bytes']}-byte requests\n"
-            f"load: {s['clients']} client processes, {s['concurrency']} calls in flight, "
+            f"load: {s['clients']} client processes x {s['connections_per_client']} connections, "
+            f"{s['concurrency']} calls in flight, "
             f"{s['duration_s']:g} s measured after {s['warmup_s']:g} s warm-up; "
             f"channel: {record['channel']}" + (" (pinned by the bench)" if s["pinned_channel"] else ""))
 

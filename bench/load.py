@@ -1,14 +1,17 @@
 """The load generator: client processes, each driving a fixed share of the in-flight calls for a fixed
 window, recording every call's latency. The same code and settings run against echo and gateway.
 
-Each client process has one gRPC channel (one HTTP/2 connection) and one thread per in-flight call doing
-blocking unary calls: closed-loop load, so at most `concurrency` calls are ever outstanding. Requests
+Each client process opens `connections` gRPC channels, each its own HTTP/2 connection, and spreads its
+calls over them in turn, so that with several server workers on one SO_REUSEPORT port the kernel has
+enough connections to spread (with one connection per client, two clients' connections land on the same
+worker half the time). Closed-loop load: at most `concurrency` calls are ever outstanding. Requests
 and responses travel as bytes (no response parsing in the hot loop) so that the client does the same
 work whichever server answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
 import time
@@ -33,6 +36,7 @@ class LoadSettings:
     concurrency: int
     warmup: float
     duration: float
+    connections: int = 4  # per client process
 
     def shares(self) -> list[int]:
         """In-flight calls per client process: the total split as evenly as possible."""
@@ -69,10 +73,15 @@ class LoadResult:
 
 
 def _client(target: str, metadata: tuple[tuple[str, str], ...], index: int, in_flight: int, tag: str,
-            warmup: float, duration: float, ready: Any, start: Any, go: Any, out: Connection) -> None:
-    with grpc.insecure_channel(target) as channel:
-        grpc.channel_ready_future(channel).result(timeout=30)
-        call = channel.unary_unary(METHOD)  # no (de)serializers: bytes in, bytes out
+            warmup: float, duration: float, connections: int, ready: Any, start: Any, go: Any,
+            out: Connection) -> None:
+    with contextlib.ExitStack() as stack:
+        # A local subchannel pool per channel: otherwise channels to one target share one connection.
+        channels = [stack.enter_context(grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)]))
+                    for _ in range(max(1, min(connections, in_flight)))]
+        for channel in channels:
+            grpc.channel_ready_future(channel).result(timeout=30)
+        calls = [channel.unary_unary(METHOD) for channel in channels]  # no (de)serializers: bytes in and out
         ready.put(index)
         go.wait()
         measure_from = start.value + warmup
@@ -86,6 +95,7 @@ def _client(target: str, metadata: tuple[tuple[str, str], ...], index: int, in_f
         def issue() -> None:
             nonlocal seq
             request = create_payment_request(f"b{tag}-{index}-{seq}")
+            call = calls[seq % len(calls)]
             seq += 1
             began = time.monotonic()
             future = call.future(request, metadata=metadata, timeout=CALL_TIMEOUT)
@@ -139,7 +149,8 @@ def run_load(target: str, metadata: tuple[tuple[str, str], ...], settings: LoadS
     pipes = [ctx.Pipe(duplex=False) for _ in settings.shares()]
     clients = [
         ctx.Process(target=_client, name=f"bench-client-{i}", daemon=True, args=(
-            target, metadata, i, share, tag, settings.warmup, settings.duration, ready, start, go, send))
+            target, metadata, i, share, tag, settings.warmup, settings.duration, settings.connections, ready,
+            start, go, send))
         for i, (share, (_recv, send)) in enumerate(zip(settings.shares(), pipes))]
     window = run_window(clients, pipes, ready, start, go, settings, server_pid, f"load generator for {target}")
     return summarise(window, settings, last_response=next((a[3] for a in window.answers if a[3]), b""))

@@ -133,7 +133,11 @@ def parts_text(record: dict[str, Any]) -> str:
         rows = [("", *HEAD, "peak RSS MiB")]
         for key in ("workers_1", "workers_2"):
             rows.append(_cells(s[key]["label"], s[key], ", ".join(f"{v:.0f}" for v in s[key]["peak_rss_mb"].values())))
-        out += ["", "scale-out:", *_rows(rows), f"2 workers / 1 worker: {s['ratio_2_to_1']:.2f}x"]
+        w1, w2 = s["workers_1"], s["workers_2"]
+        out += ["", "scale-out:", *_rows(rows), f"2 workers / 1 worker: {s['ratio_2_to_1']:.2f}x; the workers got "
+                f"{w1['server_cpu_cores']:.2f} -> {w2['server_cpu_cores']:.2f} cores; calls per core-second "
+                f"{w1['calls_per_cpu_second']:.0f} -> {w2['calls_per_cpu_second']:.0f} "
+                f"({s['cpu_efficiency_2_to_1']:.2f}x: what a second worker costs per call, whatever cores it finds)"]
     if "growth" in record:
         rows = [("", *HEAD, "p99 / first")]
         for g in record["growth"]:
