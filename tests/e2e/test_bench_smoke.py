@@ -86,7 +86,8 @@ def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> N
 
     assert record["gateway_peak_rss_mb"] and all(mb > 0 for mb in record["gateway_peak_rss_mb"].values())
     assert [p["concurrency"] for p in record["sweep"]] == [1, 2]
-    assert {"workers_1", "workers_2", "ratio_2_to_1"} <= set(record["scale_out"])
+    assert {"workers_1", "workers_2", "ratio_2_to_1", "cpu_efficiency_2_to_1"} <= set(record["scale_out"])
+    assert record["scale_out"]["workers_2"]["calls_per_cpu_second"] > 0
     assert len(record["scale_out"]["workers_2"]["peak_rss_mb"]) == 2  # one figure per worker
     assert [row["stored"] >= size for row, size in zip(record["growth"], (50, 100))] == [True, True]
     notify = record["notify"]
