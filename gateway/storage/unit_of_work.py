@@ -41,6 +41,11 @@ class SqlUnitOfWork:
         conn = self.engine.connect()
         if self.write:
             conn = conn.execution_options(sqlite_immediate=True)
+        elif conn.dialect.name == "postgresql":
+            # Under READ COMMITTED every statement takes its own snapshot, in a transaction or not, so a
+            # read gains nothing from BEGIN … ROLLBACK but two round trips (psycopg sends BEGIN on its
+            # own), and would hold a snapshot and a pooled connection's transaction open meanwhile.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         conn.begin()
         self._conn = conn
         self._attach(conn)
