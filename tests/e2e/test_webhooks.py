@@ -177,18 +177,28 @@ def test_a_receiver_down_for_a_while_still_gets_every_event_once(
 # --- dispatchers without a gateway: concurrency and parking ------------------------------------------
 
 
+def seed_shop_and_app(database_url: str) -> None:
+    """A migrated database with merchant shop-1 and app app-1 acting for it, no webhook URL yet."""
+    engine = make_engine(database_url, pool_size=2)
+    try:
+        migrate.upgrade(engine)
+        admin = AdminService(SqlUnitOfWorkFactory(engine))
+        admin.create_merchant(NewMerchant("shop-1", "Tea House"))
+        admin.create_app("app-1", "Shop app")
+        admin.authorize_app("app-1", "shop-1")
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def outbox(database_url: str, receiver: Receiver) -> Iterator[tuple[str, str]]:
     """A migrated database with an app whose webhook points at the receiver; yields (url, secret)."""
-    engine = make_engine(database_url, pool_size=4)
-    migrate.upgrade(engine)
-    uow = SqlUnitOfWorkFactory(engine)
-    admin = AdminService(uow)
-    admin.create_merchant(NewMerchant("shop-1", "Tea House"))
-    admin.create_app("app-1", "Shop app")
-    admin.authorize_app("app-1", "shop-1")
-    secret = WebhookDispatcher(uow, HttpWebhookSender()).set_webhook("app-1", receiver.url)
-    engine.dispose()
+    seed_shop_and_app(database_url)
+    engine = make_engine(database_url, pool_size=2)
+    try:
+        secret = WebhookDispatcher(SqlUnitOfWorkFactory(engine), HttpWebhookSender()).set_webhook("app-1", receiver.url)
+    finally:
+        engine.dispose()
     yield database_url, secret
 
 
@@ -210,13 +220,7 @@ def add_events(database_url: str, n: int) -> list[str]:
 
 
 def test_events_wait_unattempted_until_the_app_registers_a_url(database_url: str, receiver: Receiver) -> None:
-    engine = make_engine(database_url, pool_size=2)
-    migrate.upgrade(engine)
-    uow = SqlUnitOfWorkFactory(engine)
-    admin = AdminService(uow)
-    admin.create_merchant(NewMerchant("shop-1", "Tea House"))
-    admin.create_app("app-1", "Shop app")
-    engine.dispose()
+    seed_shop_and_app(database_url)
     ids = add_events(database_url, 5)
     engine = make_engine(database_url, pool_size=2)
     try:
