@@ -197,33 +197,31 @@ class GroupUnitOfWork(SqlUnitOfWork):
     def commit(self) -> None:
         batch = self._batch
         assert batch is not None, "commit() outside the with block"
-        try:
-            self._group.savepoint("RELEASE SAVEPOINT uow")  # the work joins the batch
-        except BaseException as exc:
-            self._done()
-            self._group.broken(exc)
-            raise
-        self._done()
-        self._group.leave(batch, joined=True)
+        self._end(batch, "RELEASE SAVEPOINT uow", joined=True)  # the work joins the batch
         batch.wait()
 
     def __exit__(self, *exc: Any) -> None:
         batch = self._batch
         if batch is None:
             return  # committed (or never entered)
-        try:
-            # Nothing of this unit of work remains; RELEASE ends the (now empty) savepoint.
-            self._group.savepoint("ROLLBACK TO SAVEPOINT uow")
-            self._group.savepoint("RELEASE SAVEPOINT uow")
-        except BaseException as error:
-            self._done()
-            self._group.broken(error)
-            raise
-        self._done()
-        self._group.leave(batch, joined=False)
+        # Nothing of this unit of work remains; RELEASE ends the (now empty) savepoint.
+        self._end(batch, "ROLLBACK TO SAVEPOINT uow", "RELEASE SAVEPOINT uow", joined=False)
         if batch.members:
             # What this unit of work read may be another caller's work that is not durable yet.
             batch.wait()
+
+    def _end(self, batch: Batch, *statements: str, joined: bool) -> None:
+        """Close this unit of work's savepoint and give the connection up; if a statement fails, the whole
+        batch is in doubt and fails."""
+        try:
+            for sql in statements:
+                self._group.savepoint(sql)
+        except BaseException as exc:
+            self._done()
+            self._group.broken(exc)
+            raise
+        self._done()
+        self._group.leave(batch, joined=joined)
 
     def _done(self) -> None:
         self._batch = None
