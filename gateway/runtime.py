@@ -163,12 +163,16 @@ def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: b
 def _purge_loop(gateway: Gateway, stop: threading.Event) -> None:
     keys = timedelta(hours=gateway.settings.idempotency.retention_hours)
     delivered = timedelta(days=gateway.settings.webhooks.retention_days)
+    jobs: tuple[tuple[str, Callable[[], int]], ...] = (
+        ("idempotency keys", lambda: gateway.admin.purge_idempotency_keys(keys)),
+        ("delivered events", lambda: gateway.admin.purge_delivered_events(delivered)),
+    )
     while not stop.wait(PURGE_EVERY_SECONDS):
-        try:
-            log.info("purged idempotency keys", extra={"count": gateway.admin.purge_idempotency_keys(keys)})
-            log.info("purged delivered events", extra={"count": gateway.admin.purge_delivered_events(delivered)})
-        except Exception:
-            log.exception("purging idempotency keys or delivered events failed; will try again")
+        for what, purge in jobs:  # each on its own: one failing never holds the other back
+            try:
+                log.info("purged %s", what, extra={"count": purge()})
+            except Exception:
+                log.exception("purging %s failed; will try again", what)
 
 
 def make_reconciler(gateway: Gateway) -> Reconciler:
