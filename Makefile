@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml tests/plugins/cashier_test_channels/pyproject.toml
 	touch $(STAMP)
 
 $(BUF): .tools/package.json .tools/package-lock.json
-	cd .tools && npm install --no-audit --no-fund --loglevel=error
+	cd .tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $(BUF)
 
 demo: $(STAMP)
