@@ -23,11 +23,15 @@ from gateway.domain.payments import (
     Scenario,
 )
 from gateway.domain.refunds import NewRefund, Refund, RefundState
+from gateway.domain.validation import MERCHANT_ID, MERCHANT_ID_RULE
 from gateway.service.routing import RouteDecision
 
 _MERCHANT_NAME = re.compile(r"merchants/([^/]+)")
 _PAYMENT_NAME = re.compile(r"merchants/([^/]+)/payments/([^/]+)")
 _REFUND_NAME = re.compile(r"merchants/([^/]+)/payments/([^/]+)/refunds/([^/]+)")
+# Payment and refund ids are ours (pay_…, ref_…); anything outside this shape cannot name one, and is
+# refused before it reaches a query.
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 DEFAULT_EXPIRY = timedelta(minutes=30)
 
 
@@ -51,18 +55,22 @@ REFUND_STATE_IN, REFUND_STATE_OUT = _enum_maps(refund_pb2.RefundState, "REFUND_S
 # --- names ----------------------------------------------------------------------------------------
 
 
+def _merchant_ok(merchant_id: str, allow_wildcard: bool = False) -> bool:
+    return bool(MERCHANT_ID.fullmatch(merchant_id)) or (allow_wildcard and merchant_id == "-")
+
+
 def merchant_id_from(v: Violations, field: str, name: str, *, allow_wildcard: bool = False) -> str:
     match = _MERCHANT_NAME.fullmatch(name)
-    if match is None or (match.group(1) == "-" and not allow_wildcard):
+    if match is None or not _merchant_ok(match.group(1), allow_wildcard):
         wildcard = " or merchants/-" if allow_wildcard else ""
-        v.add(field, f"must be a merchant name such as merchants/shop-1{wildcard}")
+        v.add(field, f"must be a merchant name such as merchants/shop-1{wildcard} (merchant id: {MERCHANT_ID_RULE})")
         return ""
     return match.group(1)
 
 
 def payment_name_parts(v: Violations, field: str, name: str) -> tuple[str, str]:
     match = _PAYMENT_NAME.fullmatch(name)
-    if match is None:
+    if match is None or not _merchant_ok(match.group(1)) or not _RESOURCE_ID.fullmatch(match.group(2)):
         v.add(field, "must be a payment name such as merchants/shop-1/payments/pay_…")
         return "", ""
     return match.group(1), match.group(2)
@@ -74,7 +82,8 @@ def payment_name(p: Payment) -> str:
 
 def refund_name_parts(v: Violations, field: str, name: str) -> tuple[str, str, str]:
     match = _REFUND_NAME.fullmatch(name)
-    if match is None:
+    if (match is None or not _merchant_ok(match.group(1)) or not _RESOURCE_ID.fullmatch(match.group(2))
+            or not _RESOURCE_ID.fullmatch(match.group(3))):
         v.add(field, "must be a refund name such as merchants/shop-1/payments/pay_…/refunds/ref_…")
         return "", "", ""
     return match.group(1), match.group(2), match.group(3)
@@ -108,7 +117,7 @@ def scenario_from(v: Violations, field: str, value: int) -> Scenario:
 def new_payment_from(v: Violations, req: svc.CreatePaymentRequest) -> NewPayment:
     merchant_id = merchant_id_from(v, "parent", req.parent)
     expire_after = DEFAULT_EXPIRY
-    if req.HasField("expire_after"):
+    if req.HasField("expire_after"):  # within protobuf's range (request_checks): converts without overflow
         expire_after = req.expire_after.ToTimedelta()
     return NewPayment(
         merchant_id=merchant_id,
@@ -132,14 +141,16 @@ def new_refund_from(v: Violations, req: svc.RefundPaymentRequest) -> NewRefund:
                      amount=req.amount, reason=req.reason)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp_to_datetime(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=UTC)
+    """A time filter, within protobuf's range (request_checks). Nothing was created before 1970, and the
+    time-sorted ids cannot express it: an earlier time means the epoch."""
+    return max(ts.ToDatetime(tzinfo=UTC), _EPOCH)
 
 
 # --- responses ------------------------------------------------------------------------------------
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _ts(dt: datetime) -> Timestamp:

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pool
 
+from gateway.api.request_checks import check_request, tolerant_deserializer
 from gateway.api.status import internal_status, status_code_for, to_status
-from gateway.domain.errors import CashierError, PermissionDenied
+from gateway.domain.errors import CashierError, FieldViolation, InvalidArgument, PermissionDenied
 from gateway.domain.merchants import Principal, PrincipalKind
 from gateway.logs import request_id_var
 from gateway.metrics import Metrics
@@ -30,6 +33,12 @@ SERVICE_PRINCIPALS = {
     "cashier.v1.CashierService": PrincipalKind.APP,
     "cashier.v1.OperatorService": PrincipalKind.OPERATOR,
 }
+
+
+# A client's x-request-id is echoed and logged only when it is a sane token; otherwise one is made up.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+# Headers whose meaning would be ambiguous if sent twice.
+SINGLE_HEADERS = ("authorization", "idempotency-key")
 
 
 def current_principal() -> Principal:
@@ -51,11 +60,12 @@ class CashierInterceptor(grpc.ServerInterceptor):
         required = SERVICE_PRINCIPALS.get(service)
         if handler is None or required is None:
             return handler  # health, reflection, unknown methods: untouched, not cached
+        deserializer = tolerant_deserializer(handler.request_deserializer, _input_type(method))
         if handler.unary_unary is None:
-            return self._wrap_streaming(method, handler, name, required)
+            return self._wrap_streaming(method, handler, name, required, deserializer)
         wrapped = grpc.unary_unary_rpc_method_handler(
             self._wrap(handler.unary_unary, name, required),
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=deserializer,
             response_serializer=handler.response_serializer,
         )
         self._wrapped[method] = wrapped
@@ -68,8 +78,9 @@ class CashierInterceptor(grpc.ServerInterceptor):
 
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
-            metadata = dict(context.invocation_metadata())
-            request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+            pairs = context.invocation_metadata()
+            metadata = dict(pairs)
+            request_id = _request_id(metadata.get("x-request-id"))
             id_token = request_id_var.set(request_id)
             code = grpc.StatusCode.OK
             principal_id = ""
@@ -77,6 +88,7 @@ class CashierInterceptor(grpc.ServerInterceptor):
                 context.send_initial_metadata((("x-request-id", request_id),))
                 principal = _principal(authenticate, metadata, name, required)
                 principal_id = principal.id
+                _check(request, pairs)
                 principal_token = principal_var.set(principal)
                 try:
                     return behavior(request, context)
@@ -96,14 +108,15 @@ class CashierInterceptor(grpc.ServerInterceptor):
         return call
 
     def _wrap_streaming(self, method: str, handler: grpc.RpcMethodHandler, name: str,
-                        required: PrincipalKind) -> grpc.RpcMethodHandler | None:
+                        required: PrincipalKind, deserializer: Callable[[bytes], Any] | None
+                        ) -> grpc.RpcMethodHandler | None:
         """A server-streaming method is wrapped like a unary one. A client-streaming method would reach its
         servicer unauthenticated, so it is refused (UNIMPLEMENTED) until this learns to wrap it."""
         wrapped = None
         if handler.unary_stream is not None:
             wrapped = grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(handler.unary_stream, name, required),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         else:
@@ -122,8 +135,9 @@ class CashierInterceptor(grpc.ServerInterceptor):
 
         def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.perf_counter()
-            metadata = dict(context.invocation_metadata())
-            request_id = metadata.get("x-request-id") or uuid.uuid4().hex
+            pairs = context.invocation_metadata()
+            metadata = dict(pairs)
+            request_id = _request_id(metadata.get("x-request-id"))
             id_token = request_id_var.set(request_id)
             code = grpc.StatusCode.OK
             principal_id = ""
@@ -131,6 +145,7 @@ class CashierInterceptor(grpc.ServerInterceptor):
                 context.send_initial_metadata((("x-request-id", request_id),))
                 principal = _principal(authenticate, metadata, name, required)
                 principal_id = principal.id
+                _check(request, pairs)
                 principal_token = principal_var.set(principal)
                 try:
                     yield from behavior(request, context)
@@ -153,6 +168,27 @@ class CashierInterceptor(grpc.ServerInterceptor):
                 request_id_var.reset(id_token)
 
         return stream
+
+
+def _input_type(method: str) -> str:
+    try:
+        return descriptor_pool.Default().FindMethodByName(method.lstrip("/").replace("/", ".")).input_type.full_name
+    except KeyError:
+        return "request message"
+
+
+def _request_id(sent: str | None) -> str:
+    return sent if sent and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+
+
+def _check(request: Any, metadata: Any) -> None:
+    """The rules every call keeps before its servicer runs (see request_checks): a request it can read,
+    and each of SINGLE_HEADERS at most once."""
+    names = [key for key, _ in metadata or ()]
+    twice = [h for h in SINGLE_HEADERS if names.count(h) > 1]
+    if twice:
+        raise InvalidArgument([FieldViolation(h, "metadata must be sent at most once") for h in twice])
+    check_request(request)
 
 
 def _principal(authenticate: Callable[[str | None], Principal], metadata: dict[str, Any], name: str,

@@ -18,6 +18,22 @@ MIN_EXPIRY = timedelta(minutes=1)
 MAX_EXPIRY = timedelta(days=15)
 MAX_LINE_ITEMS = 100
 MAX_METADATA_KEYS = 20
+# The rule for every string that comes in, whatever its field: no control characters (C0, DEL, C1: they
+# corrupt logs, headers and PostgreSQL text, which refuses NUL) and a length bound. Fields with a meaning
+# of their own are held to tighter rules below.
+MAX_INCOMING_TEXT = 2048
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def check_incoming_text(v: Violations, path: str, value: str, *, limit: int = MAX_INCOMING_TEXT) -> bool:
+    """The rule for every incoming string; False (and a violation naming `path`) when it is broken."""
+    if len(value) > limit:
+        v.add(path, f"at most {limit} characters")
+        return False
+    if _CONTROL.search(value):
+        v.add(path, "must not contain control characters")
+        return False
+    return True
 
 
 def validate_new_payment(p: NewPayment, v: Violations | None = None) -> None:
@@ -79,15 +95,15 @@ def check_currency(v: Violations, path: str, currency: str) -> None:
 def check_text(v: Violations, path: str, value: str, *, required: bool, limit: int) -> None:
     if required and not value.strip():
         v.add(path, "required")
-    elif len(value) > limit:
-        v.add(path, f"at most {limit} characters")
-    elif any(ord(c) < 32 for c in value):
-        v.add(path, "must not contain control characters")
+    else:
+        check_incoming_text(v, path, value, limit=limit)
 
 
 def check_url(v: Violations, path: str, url: str) -> None:
+    if not check_incoming_text(v, path, url, limit=1024):
+        return
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 1024:
+    if parts.scheme not in ("http", "https") or not parts.netloc:
         v.add(path, "must be an absolute http(s) URL of at most 1024 characters")
 
 
@@ -98,10 +114,19 @@ def check_metadata(v: Violations, path: str, metadata: dict[str, str] | object) 
     for key, value in items.items():
         if not 1 <= len(key) <= 40:
             v.add(f"{path}[{key!r}]", "keys must be 1-40 characters")
+        elif not check_incoming_text(v, f"{path}[{key!r}]", key):
+            continue
         if len(value) > 500:
             v.add(f"{path}[{key!r}]", "values must be at most 500 characters")
+        else:
+            check_incoming_text(v, f"{path}[{key!r}]", value)
 
 
-def validate_merchant_id(v: Violations, path: str, merchant_id: str) -> None:
+MERCHANT_ID_RULE = "3-40 lower-case letters, digits or '-', starting with a letter or digit"
+
+
+def validate_merchant_id(v: Violations, path: str, merchant_id: str) -> bool:
     if not MERCHANT_ID.fullmatch(merchant_id):
-        v.add(path, "3-40 lower-case letters, digits or '-', starting with a letter or digit")
+        v.add(path, MERCHANT_ID_RULE)
+        return False
+    return True

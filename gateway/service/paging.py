@@ -10,6 +10,7 @@ from gateway.domain.errors import FieldViolation, InvalidArgument
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_CURSOR = 128
 
 
 def page_size(requested: int) -> int:
@@ -31,6 +32,10 @@ def decode_token(token: str, filters: object) -> str | None:
         after, digest = str(data["after"]), data["f"]
     except (ValueError, KeyError, TypeError):
         raise InvalidArgument([FieldViolation("page_token", "is not a token this service issued")]) from None
+    # Tokens are not secret, so one can be forged: its cursor must still look like an id before it reaches
+    # a query (PostgreSQL cannot even hold a NUL in text).
+    if not 1 <= len(after) <= MAX_CURSOR or not after.isprintable():
+        raise InvalidArgument([FieldViolation("page_token", "is not a token this service issued")])
     if digest != _digest(filters):
         raise InvalidArgument([FieldViolation("page_token", "was issued for a request with other filters")])
     return after
