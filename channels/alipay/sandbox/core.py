@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import threading
@@ -34,7 +35,9 @@ from .store import (
     Transfer,
 )
 from .values import (
+    CHARSETS,
     AmountError,
+    codec_of,
     fen_to_yuan,
     fmt_time,
     mask_logon_id,
@@ -59,11 +62,11 @@ CODE_MSG = {
     "40002": "Invalid Arguments",
     "40004": "Business Failed",
 }
-CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "gbk": "gbk", "gb2312": "gbk"}
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 OUT_NO = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")
 DEFAULT_BUYER = "buyer@sandbox.example"
 TRANSFER_MIN_FEN = 10
+_ZERO_QUERY_AMOUNTS = ("buyer_pay_amount", "invoice_amount", "point_amount", "receipt_amount")
 
 
 def response_key(method: str) -> str:
@@ -71,7 +74,8 @@ def response_key(method: str) -> str:
 
 
 class GatewayError(Exception):
-    """A gateway-level refusal (40001/40002): answered without a signature."""
+    """A gateway-level refusal (40001/40002): signed when the app is known, as Alipay does; an unknown app_id
+    cannot be signed for (alipay-protocol.md §3)."""
 
     def __init__(self, code: str, sub_code: str, sub_msg: str) -> None:
         super().__init__(f"{code} {sub_code}: {sub_msg}")
@@ -79,11 +83,13 @@ class GatewayError(Exception):
 
 
 class BusinessError(Exception):
-    """A business refusal (40004, or 20000 for system errors): answered signed."""
+    """A business refusal (40004, or 20000 for system errors): answered signed. ``echo`` holds the fields
+    Alipay writes beside the error (e.g. the out_trade_no and zero amounts of ACQ.TRADE_NOT_EXIST)."""
 
-    def __init__(self, sub_code: str, sub_msg: str, code: str = "40004") -> None:
+    def __init__(self, sub_code: str, sub_msg: str, code: str = "40004", echo: dict[str, str] | None = None) -> None:
         super().__init__(f"{code} {sub_code}: {sub_msg}")
         self.code, self.sub_code, self.sub_msg = code, sub_code, sub_msg
+        self.echo = echo or {}
 
 
 class PayError(Exception):
@@ -166,7 +172,8 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.key = self._load_key(config)
+        # key_origin: "given" (config text), "loaded" / "created" (key_file), or "fresh" (this run only)
+        self.key, self.key_origin = self._load_key(config)
         self._wrong_key: Any = None
         self.store = Store(config.state_file)
         for app_id, public_key in config.apps.items():
@@ -183,17 +190,19 @@ class Sandbox:
 
     # ------------------------------------------------------------ keys
     @staticmethod
-    def _load_key(config: SandboxConfig) -> Any:
+    def _load_key(config: SandboxConfig) -> tuple[Any, str]:
         if config.private_key:
-            return crypto.load_private_key(config.private_key)
+            return crypto.load_private_key(config.private_key), "given"
         if config.key_file:
             if config.key_file.exists():
-                return crypto.load_private_key(config.key_file.read_text())
+                return crypto.load_private_key(config.key_file.read_text()), "loaded"
             key = crypto.generate_private_key()
-            config.key_file.write_bytes(crypto.private_key_pem(key))
-            config.key_file.chmod(0o600)
-            return key
-        return crypto.generate_private_key()
+            # created owner-only from the first byte: it is the key every answer is signed with
+            fd = os.open(config.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(crypto.private_key_pem(key))
+            return key, "created"
+        return crypto.generate_private_key(), "fresh"
 
     @property
     def public_key_pem(self) -> str:
@@ -226,9 +235,11 @@ class Sandbox:
         return crypto.sign_bytes(self._signing_key(wrong_key), node_text)
 
     def sign_v1(self, fields: dict[str, str], wrong_key: bool = False) -> str:
-        """Signature for notifications and return parameters: all non-empty fields but sign and sign_type."""
+        """Signature for notifications and return parameters: all non-empty fields but sign and sign_type,
+        over the string-to-sign encoded in the fields' own ``charset`` (what Alipay's rsaCheckV1 verifies)."""
         content = crypto.content_to_sign(fields, exclude={"sign", "sign_type"})
-        return crypto.sign_bytes(self._signing_key(wrong_key), content.encode("utf-8"))
+        data = content.encode(codec_of(fields.get("charset")), errors="replace")
+        return crypto.sign_bytes(self._signing_key(wrong_key), data)
 
     def _sign_notification(self, fields: dict[str, str]) -> str:
         return self.sign_v1(fields, wrong_key=self.faults.take("wrong_key_notifications"))
@@ -252,11 +263,13 @@ class Sandbox:
     # ------------------------------------------------------------ the gateway
     def call(self, params: dict[str, str], base_url: str, request_faults: set[str] | None = None) -> Reply:
         method = params.get("method", "")
-        charset = CHARSETS.get(params.get("charset", "utf-8").lower(), "utf-8")
+        charset = codec_of(params.get("charset"))
+        with self.store.lock:
+            known_app = params.get("app_id", "") in self.store.apps
         try:
             app = self._check_common(params, charset)
         except GatewayError as exc:
-            return Reply(method, _error_node(exc), signed=False, charset=charset, error=exc)
+            return Reply(method, _error_node(exc), signed=known_app, charset=charset, error=exc)
         reply = Reply(method, charset=charset, app=app)
         faults = request_faults or set()
         reply.wrong_key = "wrong_sign" in faults or self.faults.take("wrong_key_responses")
@@ -281,9 +294,7 @@ class Sandbox:
             else:
                 result = HANDLERS[method](self, call)
                 reply.node = {"code": "10000", "msg": "Success", **result}
-        except GatewayError as exc:
-            return Reply(method, _error_node(exc), signed=False, charset=charset, error=exc)
-        except BusinessError as exc:
+        except (GatewayError, BusinessError) as exc:  # both signed: the app is known by now
             reply.node, reply.error = _error_node(exc), exc
         return reply
 
@@ -332,7 +343,9 @@ class Sandbox:
             raise GatewayError(
                 "40002",
                 "isv.invalid-signature",
-                "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为：" + content,
+                # Alipay quotes its string-to-sign HTML-escaped: "&" arrives as "&amp;".
+                "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为："
+                + content.replace("&", "&amp;"),
             )
         return app
 
@@ -364,7 +377,10 @@ class Sandbox:
         if trade is None or (
             not trade.scanned and trade.status == WAIT_BUYER_PAY and self.config.hide_unscanned_precreate
         ):
-            raise BusinessError("ACQ.TRADE_NOT_EXIST", "交易不存在")
+            echo = {}
+            if call.method == "alipay.trade.query":  # Alipay's answer names the order and zero amounts
+                echo = {"out_trade_no": out_trade_no, **dict.fromkeys(_ZERO_QUERY_AMOUNTS, "0.00")}
+            raise BusinessError("ACQ.TRADE_NOT_EXIST", "交易不存在", echo={k: v for k, v in echo.items() if v})
         self._refresh(trade, call.now)
         return trade
 
@@ -412,6 +428,7 @@ class Sandbox:
                 return_url=call.params.get("return_url", "") if call.method != "alipay.trade.precreate" else "",
                 quit_url=_text(call, "quit_url", max_len=400) if call.method == "alipay.trade.wap.pay" else "",
                 passback_params=_text(call, "passback_params", max_len=512),
+                charset=call.params.get("charset") or "utf-8",
                 expire_at=expire_at,
                 scanned=call.method != "alipay.trade.precreate",
             )
@@ -430,10 +447,11 @@ class Sandbox:
             trade = self._visible(call)
             paid = trade.gmt_payment is not None
             amount = fen_to_yuan(trade.amount_fen)
+            # The buyer is known from the scan on (Alipay shows who scanned a trade still WAIT_BUYER_PAY).
             node: dict[str, Any] = {
                 "trade_no": trade.trade_no,
                 "out_trade_no": trade.out_trade_no,
-                "buyer_logon_id": mask_logon_id(trade.buyer_logon_id) if paid else "",
+                "buyer_logon_id": mask_logon_id(trade.buyer_logon_id) if trade.buyer_id else "",
                 "trade_status": trade.status,
                 "total_amount": amount,
                 "buyer_pay_amount": amount if paid else "0.00",
@@ -441,10 +459,11 @@ class Sandbox:
                 "invoice_amount": amount if paid else "0.00",
                 "receipt_amount": amount if paid else "0.00",
             }
-            if paid:
-                node["send_pay_date"] = fmt_time(trade.gmt_payment)
+            if trade.buyer_id:
                 node["buyer_user_id"] = trade.buyer_id
                 node["buyer_user_type"] = "PRIVATE"
+            if paid:
+                node["send_pay_date"] = fmt_time(trade.gmt_payment)
                 node["fund_bill_list"] = [{"amount": amount, "fund_channel": "ALIPAYACCOUNT"}]
             return {k: v for k, v in node.items() if v != ""}
 
@@ -622,9 +641,13 @@ class Sandbox:
 
     # ------------------------------------------------------------ paying
     def scan(self, trade: Trade) -> None:
+        """The buyer opened the checkout (scanned the QR code): the trade becomes visible, with its buyer."""
         with self.store.changing():
             trade.scanned = True
             self._refresh(trade, self.config.clock())
+            if trade.status == WAIT_BUYER_PAY and not trade.buyer_id:
+                trade.buyer_logon_id = trade.buyer_logon_id or DEFAULT_BUYER
+                trade.buyer_id = new_digits("2088", 16)
 
     def pay(self, trade: Trade, buyer_logon_id: str = "", buyer_id: str = "", notify: bool = True) -> str | None:
         """Mark ``trade`` paid by a sandbox buyer and queue its notification; returns the notify_id."""
@@ -636,8 +659,11 @@ class Sandbox:
             trade.status = TRADE_SUCCESS
             trade.scanned = True
             trade.gmt_payment = now
-            trade.buyer_logon_id = buyer_logon_id or DEFAULT_BUYER
-            trade.buyer_id = buyer_id or new_digits("2088", 16)
+            # The buyer who scanned pays, unless another login is given (then it is another account).
+            logon_id = buyer_logon_id or trade.buyer_logon_id or DEFAULT_BUYER
+            if buyer_id or logon_id != trade.buyer_logon_id or not trade.buyer_id:
+                trade.buyer_id = buyer_id or new_digits("2088", 16)
+            trade.buyer_logon_id = logon_id
         if notify and trade.notify_url:
             return self._notify(trade).notify_id
         return None
@@ -663,7 +689,7 @@ class Sandbox:
             "notify_type": "trade_status_sync",
             "app_id": trade.app_id,
             "auth_app_id": trade.app_id,
-            "charset": "utf-8",
+            "charset": trade.charset,  # Alipay notifies in the charset the trade was created with
             "version": "1.0",
             "sign_type": "RSA2",
             "trade_no": trade.trade_no,
@@ -699,7 +725,7 @@ class Sandbox:
     def return_params(self, trade: Trade) -> dict[str, str]:
         """The GET parameters Alipay appends to return_url after a page/wap payment (display only)."""
         params = {
-            "charset": "utf-8",
+            "charset": trade.charset,
             "out_trade_no": trade.out_trade_no,
             "method": trade.method + ".return",
             "total_amount": fen_to_yuan(trade.amount_fen),
@@ -713,6 +739,11 @@ class Sandbox:
         }
         params["sign"] = self.sign_v1(params)
         return params
+
+    def return_url_of(self, trade: Trade) -> str:
+        """Where the buyer's browser goes after paying: return_url plus the signed parameters, in its charset."""
+        query = urlencode(self.return_params(trade), encoding=codec_of(trade.charset), errors="replace")
+        return trade.return_url + ("&" if "?" in trade.return_url else "?") + query
 
     def app_pay_result(self, trade: Trade) -> dict[str, Any]:
         """What the mobile SDK hands the app after paying: resultStatus 9000 and a signed result string."""
@@ -735,7 +766,8 @@ class Sandbox:
 
 
 def _error_node(exc: GatewayError | BusinessError) -> dict[str, Any]:
-    return {"code": exc.code, "msg": CODE_MSG.get(exc.code, ""), "sub_code": exc.sub_code, "sub_msg": exc.sub_msg}
+    node = {"code": exc.code, "msg": CODE_MSG.get(exc.code, ""), "sub_code": exc.sub_code, "sub_msg": exc.sub_msg}
+    return {**node, **getattr(exc, "echo", {})}
 
 
 def _system_error(rule: dict[str, Any]) -> BusinessError:

@@ -20,18 +20,20 @@ from urllib.parse import urlencode
 import httpx
 
 from .faults import Faults
-from .values import beijing_now, fmt_time
+from .values import beijing_now, codec_of, fmt_time
 
 log = logging.getLogger(__name__)
 
 # Gaps after the first, second, ... failed attempt: 4m, 10m, 10m, 1h, 2h, 6h, 15h (8 attempts in ~24h24m).
 RETRY_GAPS = (240, 600, 600, 3600, 7200, 21600, 54000)
 SUCCESS_BODY = b"success"
-HEADERS = {
-    # What Alipay has been observed to send (malformed Content-Type included).
-    "Content-Type": "application/x-www-form-urlencoded; text/html; charset=utf-8",
-    "User-Agent": "Mozilla/4.0",
-}
+USER_AGENT = "Mozilla/4.0"
+
+
+def headers_for(charset: str) -> dict[str, str]:
+    """What Alipay has been observed to send (the malformed Content-Type included), in the body's charset."""
+    return {"Content-Type": f"application/x-www-form-urlencoded; text/html; charset={charset}",
+            "User-Agent": USER_AGENT}
 
 
 @dataclass
@@ -166,13 +168,17 @@ class Notifier:
             return
         sends = 2 if self._faults.take("duplicate_notifications") else 1
         delivered = False
+        # The body is form-encoded in the trade's charset (GBK for a trade created with charset=GBK).
+        charset = note.fields.get("charset") or "utf-8"
+        codec, headers = codec_of(charset), headers_for(charset)
         for copy in range(sends):
             form = dict(note.fields)
             form["notify_time"] = fmt_time(beijing_now())
             form["sign"] = self._sign(form)
             attempt = Attempt(number, form["notify_time"], "failed", duplicate=copy > 0)
             try:
-                response = client.post(note.url, content=urlencode(form).encode("utf-8"), headers=HEADERS)
+                body = urlencode(form, encoding=codec, errors="replace").encode("ascii")
+                response = client.post(note.url, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 attempt.outcome = "error"
                 attempt.error = f"{type(exc).__name__}: {exc}"

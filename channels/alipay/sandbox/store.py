@@ -68,6 +68,7 @@ class Trade:
     buyer_id: str = ""
     buyer_logon_id: str = ""
     scanned: bool = True
+    charset: str = "utf-8"  # the request's ``charset`` as sent (e.g. "GBK"): notifications use it too
     refunds: list[Refund] = field(default_factory=list)
 
     @property

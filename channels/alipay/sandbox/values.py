@@ -11,6 +11,15 @@ from typing import Any
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST in China since 1991
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
+# The charsets Alipay accepts (request ``charset``), by label, and the Python codec for each.
+CHARSETS = {"utf-8": "utf-8", "utf8": "utf-8", "gbk": "gbk", "gb2312": "gbk"}
+
+
+def codec_of(label: str | None) -> str:
+    """The codec for a ``charset`` label; UTF-8 when absent or unknown."""
+    return CHARSETS.get((label or "utf-8").lower(), "utf-8")
+
+
 MIN_FEN = 1
 MAX_FEN = 100_000_000_00
 _YUAN = re.compile(r"^(0|[1-9]\d*)(\.\d{1,2})?$")
