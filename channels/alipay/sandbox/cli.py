@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -9,30 +11,72 @@ import click
 from . import crypto
 from .config import SandboxConfig
 from .core import Sandbox
+from .gateway_table import GatewayTable, ensure_ours
+from .gateway_table import write_config as write_gateway_config
 from .server import serve_forever
 
 
-def _parse_app(value: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class AppOption:
+    """One ``--app APP_ID=PATH``: PATH holds the app's public key, or its private key (then the public key is
+    derived from it, and the printed gateway configuration can name the private key file)."""
+
+    app_id: str
+    public_key: str
+    path: Path
+    is_private: bool
+
+
+def _parse_app(value: str) -> AppOption:
     app_id, sep, path = value.partition("=")
     if not sep or not app_id or not path:
-        raise click.BadParameter(f"expected APP_ID=PATH_TO_APP_PUBLIC_KEY_PEM, got {value!r}", param_hint="--app")
+        raise click.BadParameter(f"expected APP_ID=PATH_TO_APP_KEY_PEM, got {value!r}", param_hint="--app")
     try:
         text = Path(path).read_text()
-        crypto.load_public_key(text)
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--app") from exc
+    try:
+        crypto.load_public_key(text)
+        return AppOption(app_id, text, Path(path), is_private=False)
     except crypto.KeyFormatError as exc:
-        raise click.BadParameter(f"{path}: {exc}", param_hint="--app") from exc
-    return app_id, text
+        public_error = exc
+    try:
+        private = crypto.load_private_key(text)
+    except crypto.KeyFormatError:
+        # name the public-key problem: that is what most people pass
+        raise click.BadParameter(f"{path}: {public_error}", param_hint="--app") from None
+    return AppOption(app_id, crypto.public_key_pem(private.public_key()), Path(path), is_private=True)
+
+
+def _public_key_path(write_config: Path | None, key_file: Path | None) -> Path:
+    """Where the sandbox's public key is written for the gateway: beside the config file, else beside the
+    sandbox's key file, else in a new temporary directory (the key then lives for this run only anyway)."""
+    if write_config is not None:
+        folder = write_config.parent
+    elif key_file is not None:
+        folder = key_file.parent
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="cashier-sandbox-"))
+    return (folder / "alipay_public_key.pem").resolve()
+
+
+_KEY_ORIGIN = {
+    "created": "new key, written to {path}; it is kept across starts (same --key-file)",
+    "loaded": "loaded from {path} (the same key as at its last start)",
+    "fresh": "new key for this run only: pass --key-file FILE to keep it across starts",
+    "given": "as configured",
+}
 
 
 @click.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8090, show_default=True, type=int, help="Port; 0 picks a free one.")
 @click.option("--app", "apps", multiple=True, metavar="APP_ID=PEM_PATH",
-              help="Register an app with its public key (repeatable).")
+              help="Register an Alipay app id with its key (repeatable): the app's public key, or its private "
+                   "key (the public key is derived; the printed gateway configuration then names the file).")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The sandbox's own RSA private key (PEM); created when missing. Default: a fresh key.")
+              help="The sandbox's own RSA private key (PEM); created when missing, kept across starts. "
+                   "Default: a new key at every start.")
 @click.option("--time-scale", default=1.0, show_default=True, type=float,
               help="Multiply the notification retry schedule (4m, 10m, ...), e.g. 0.001.")
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -41,16 +85,30 @@ def _parse_app(value: str) -> tuple[str, str]:
 @click.option("--notify-refunds/--no-notify-refunds", default=False, show_default=True,
               help="Also notify after refunds (trade_status_sync with refund_fee).")
 @click.option("--strict-bill-date", is_flag=True, help="Serve bills T+1 only, as Alipay does.")
+@click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the gateway's [channels.alipay] table (for the first --app) to this TOML file; "
+                   "the sandbox's public key goes beside it as alipay_public_key.pem.")
 def sandbox_command(host: str, port: int, apps: tuple[str, ...], key_file: Path | None, time_scale: float,
                     state_file: Path | None, public_url: str | None, notify_refunds: bool,
-                    strict_bill_date: bool) -> None:
-    """Run a local stand-in for Alipay's gateway (https://openapi.alipay.com/gateway.do)."""
+                    strict_bill_date: bool, write_config: Path | None) -> None:
+    """Run a local stand-in for Alipay's gateway (https://openapi.alipay.com/gateway.do).
+
+    Prints each app's seller PID, the sandbox's public key and a ready [channels.alipay] table for the gateway.
+    """
     if time_scale <= 0:
         raise click.BadParameter("must be > 0", param_hint="--time-scale")
+    app_options = [_parse_app(a) for a in apps]
+    if write_config is not None:
+        if not app_options:
+            raise click.BadParameter("needs an --app to write the configuration for", param_hint="--write-config")
+        try:  # before listening, so a refusal costs nothing
+            ensure_ours(write_config)
+        except FileExistsError as exc:
+            raise click.BadParameter(str(exc), param_hint="--write-config") from None
     config = SandboxConfig(
         host=host,
         port=port,
-        apps=dict(_parse_app(a) for a in apps),
+        apps={a.app_id: a.public_key for a in app_options},
         key_file=key_file,
         time_scale=time_scale,
         state_file=state_file,
@@ -62,9 +120,39 @@ def sandbox_command(host: str, port: int, apps: tuple[str, ...], key_file: Path 
     def announce(sandbox: Sandbox, url: str) -> None:
         click.echo(f"Alipay sandbox listening on {url}")
         click.echo(f"Gateway: {url}/gateway.do")
-        click.echo(f"Apps: {', '.join(config.apps) or '(none; POST {url}/sandbox/apps)'}")
-        click.echo("Sandbox (\"Alipay\") public key, also at GET /sandbox/public-key:")
+        with sandbox.store.lock:
+            sellers = {app_id: app.seller_id for app_id, app in sandbox.store.apps.items()}
+        for app_id in config.apps:
+            click.echo(f"App {app_id}: seller_id (PID) {sellers[app_id]}")
+        if not config.apps:
+            click.echo(f"Apps: none yet; POST {url}/sandbox/apps")
+        click.echo(f"Sandbox key: {_KEY_ORIGIN[sandbox.key_origin].format(path=key_file)}")
+        public_path = _public_key_path(write_config, key_file)
+        public_path.parent.mkdir(parents=True, exist_ok=True)
+        public_path.write_text(sandbox.public_key_pem)
+        click.echo(f"Sandbox (\"Alipay\") public key, written to {public_path}, also at GET /sandbox/public-key:")
         click.echo(sandbox.public_key_pem.rstrip())
-        click.echo(f"Bare Base64: {sandbox.public_key_bare}", nl=True)
+        click.echo(f"Bare Base64: {sandbox.public_key_bare}")
+        if not app_options:
+            return
+        first = app_options[0]
+        table = GatewayTable(
+            gateway_url=f"{url}/gateway.do",
+            app_id=first.app_id,
+            alipay_public_key_file=public_path,
+            seller_id=sellers[first.app_id],
+            app_private_key_file=first.path.resolve() if first.is_private else None,
+            app_public_key_file=first.path.resolve(),
+        )
+        if write_config is not None:
+            try:
+                write_gateway_config(write_config, table)
+            except FileExistsError as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"Gateway configuration written to {write_config}:")
+        else:
+            click.echo("Gateway configuration (add it to the gateway's TOML file):")
+        click.echo("")
+        click.echo(table.toml())
 
     serve_forever(config, announce)
