@@ -19,6 +19,7 @@ from gateway.domain.actions import (  # re-exported for channel developers
     QrCode,
     Redirect,
 )
+from gateway.domain.flags import FlagKind
 from gateway.domain.merchants import Merchant
 from gateway.domain.payments import ClientInfo, Payment, Platform, Scenario
 from gateway.domain.refunds import Refund
@@ -91,8 +92,14 @@ class NotificationRejected(Exception):
 
 
 class NotificationMisdirected(NotificationRejected):
-    """Genuine (its signature verifies) but for another account of the rail, e.g. another Alipay app_id:
-    refused like any rejection, and flagged for an operator, since money may have moved."""
+    """Genuine (its signature verifies) but for another account of the rail, e.g. another Alipay app_id
+    (APP_MISMATCH) or paid to another payee (SELLER_MISMATCH): refused like any rejection, and flagged for an
+    operator as `kind`, since money may have moved. `payment_id` is ours when the notification names one."""
+
+    def __init__(self, message: str, *, kind: FlagKind = FlagKind.APP_MISMATCH, payment_id: str = ""):
+        super().__init__(message)
+        self.kind = kind
+        self.payment_id = payment_id
 
 
 @runtime_checkable

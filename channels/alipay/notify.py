@@ -173,8 +173,16 @@ def check_against_order(
             "total_amount",
             f"notification says {notification.total_amount_fen} fen, order is {total_amount_fen} fen",
         )
-    if seller_id is not None and notification.seller_id != seller_id:
-        raise SellerMismatchError("seller_id", "notification's seller is not the expected payee")
+    if seller_id is not None:
+        check_seller(notification, seller_id)
+
+
+def check_seller(notification: TradeNotification, seller_id: str) -> None:
+    """The payee (seller_id, a PID such as 2088…) must be ours: a genuine notification for our app but paid
+    to another Alipay account is money that did not reach us. A notification without one is refused too."""
+    if notification.seller_id != seller_id:
+        raise SellerMismatchError(
+            "seller_id", f"notification's seller is {notification.seller_id!r}, not the expected payee {seller_id!r}")
 
 
 def _build(fields: Mapping[str, str]) -> TradeNotification:

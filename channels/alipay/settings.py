@@ -6,6 +6,7 @@
     app_private_key_file = "/etc/cashier/app_private_key.pem"   # or app_private_key_env = "NAME"
     alipay_public_key_file = "/etc/cashier/alipay_public_key.pem"  # or alipay_public_key_env = "NAME"
     notify_url = "https://pay.example.com/notify/alipay"        # optional
+    seller_id = "2088000000000000"   # optional: the platform's Alipay PID; a notification paid to another is refused
 
 Keys are read from files or environment variables, never from the table itself, so that the
 configuration file can be shared and committed without secrets.
@@ -13,6 +14,7 @@ configuration file can be shared and committed without secrets.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,9 @@ from channels.alipay.keys import PrivateKey, PublicKey
 from channels.alipay.signing import PublicKeyCredentials
 
 _KNOWN = {"gateway_url", "app_id", "app_private_key_file", "app_private_key_env", "alipay_public_key_file",
-          "alipay_public_key_env", "notify_url", "connect_timeout", "read_timeout"}
+          "alipay_public_key_env", "notify_url", "connect_timeout", "read_timeout", "seller_id"}
+# An Alipay PID (partner id): 16 digits starting 2088.
+_PID = re.compile(r"2088\d{12}")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class AlipaySettings:
     notify_url: str | None = None
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
+    #: The payee every notification must name (its seller_id); None: not compared.
+    seller_id: str | None = None
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> AlipaySettings:
@@ -42,6 +48,10 @@ class AlipaySettings:
         for required in ("gateway_url", "app_id"):
             if not table.get(required):
                 raise AlipayConfigError(f"[channels.alipay] needs {required}")
+        seller_id = table.get("seller_id")
+        if seller_id is not None and not (isinstance(seller_id, str) and _PID.fullmatch(seller_id)):
+            raise AlipayConfigError("[channels.alipay] seller_id must be the platform's Alipay PID: "
+                                    "16 digits starting 2088, as a string")
         private = _load(table, "app_private_key", PrivateKey)
         public = _load(table, "alipay_public_key", PublicKey)
         return cls(
@@ -50,6 +60,7 @@ class AlipaySettings:
             notify_url=table.get("notify_url") or None,
             connect_timeout=float(table.get("connect_timeout", 5.0)),
             read_timeout=float(table.get("read_timeout", 15.0)),
+            seller_id=seller_id,
         )
 
     def client(self) -> AlipayClient:

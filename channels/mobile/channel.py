@@ -39,6 +39,7 @@ class MobileChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
         except InvalidVersion as exc:
             raise ValueError(f"[channels.mobile.min_native_version]: {exc}") from None
         self.credentials = alipay.credentials
+        self.seller_id = alipay.seller_id
         self.alipay = alipay.client()
         self.gateway_url = gateway_url
 

@@ -72,6 +72,7 @@ class PcChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
 
     def __init__(self, alipay: AlipaySettings, settings: PcSettings, gateway_url: str):
         self.credentials = alipay.credentials
+        self.seller_id = alipay.seller_id
         self.alipay = alipay.client()
         self.settings = settings
         self.gateway_url = gateway_url

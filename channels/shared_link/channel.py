@@ -82,6 +82,7 @@ class SharedLinkChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
 
     def __init__(self, alipay: AlipaySettings, settings: SharedLinkSettings, gateway_url: str):
         self.credentials = alipay.credentials
+        self.seller_id = alipay.seller_id
         self.alipay = alipay.client()
         self.settings = settings
         self.gateway_url = gateway_url

@@ -1,6 +1,6 @@
 """Flags: what an operator must look at. Money that moved in a way the gateway will not apply silently
-(a paid amount that differs from the order, a notification for another Alipay app, a payment paid after
-it was closed here) is recorded as a flag in the database, listed by `cashier flags list` and resolved
+(a paid amount that differs from the order, a notification for another Alipay app or paid to another
+payee, a payment paid after it was closed here) is recorded as a flag in the database, listed by `cashier flags list` and resolved
 by `cashier flags resolve` with a note of what was done."""
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ class FlagKind(enum.Enum):
     CHANNEL_MISMATCH = "CHANNEL_MISMATCH"
     # A genuine notification for another app of the channel (e.g. another Alipay app_id): not applied.
     APP_MISMATCH = "APP_MISMATCH"
+    # A genuine notification for our app but paid to another payee than `[channels.alipay] seller_id`: not applied.
+    SELLER_MISMATCH = "SELLER_MISMATCH"
 
 
 def new_flag_id(at: datetime) -> str:

@@ -64,6 +64,7 @@ class StubSettings:
     """Stands in for AlipaySettings: the channel takes its credentials and one client."""
 
     credentials = None
+    seller_id = None
 
     def __init__(self, alipay: StubAlipay) -> None:
         self.alipay = alipay

@@ -72,6 +72,7 @@ class StubAlipay:
 
 class StubSettings:
     credentials = None
+    seller_id = None
 
     def __init__(self, alipay: StubAlipay) -> None:
         self.alipay = alipay
