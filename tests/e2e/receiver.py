@@ -15,6 +15,8 @@ class Receiver:
     def __init__(self) -> None:
         self.status = 200
         self.delay = 0.0
+        self.answer = b"ok"  # the body of every answer
+        self.started: list[tuple[str, float]] = []  # (Cashier-Event-Id, time.monotonic()) as requests arrive
         self.requests: list[tuple[dict[str, str], bytes, int]] = []
         self.lock = threading.Lock()
         receiver = self
@@ -22,15 +24,17 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver.lock:
+                    receiver.started.append((self.headers.get("Cashier-Event-Id", ""), time.monotonic()))
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status = receiver.status
                 with receiver.lock:
                     receiver.requests.append((dict(self.headers.items()), body, status))
                 self.send_response(status)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(receiver.answer)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(receiver.answer)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 return None
