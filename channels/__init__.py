@@ -1,8 +1,10 @@
-"""Unified Cashier's channel plugin contract (not Django Channels: see `IS_CASHIER_CHANNELS`).
+"""Unified Cashier's payment channels (not Django Channels: see `IS_CASHIER_CHANNELS`).
 
-Channel developers read `channels.hookspecs` (the hooks) and `channels.protocol` (the Channel protocol).
+`channels.contract` is the plugin contract channel developers read and import; `channels.alipay` is the
+Alipay toolkit (the rail client and the pieces Alipay-based channels share); the other packages are the
+built-in plugins, each loaded through an entry point like a third-party one.
 """
 
-# Django Channels also installs a top-level `channels` package. The manager checks this marker so that
-# a clash gives a clear start-up error instead of strange attribute errors later.
+# Django Channels also installs a top-level `channels` package. The gateway's plugin manager checks this marker
+# so that a clash gives a clear start-up error instead of strange attribute errors later.
 IS_CASHIER_CHANNELS = True

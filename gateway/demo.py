@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Mapping
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any, Protocol
 
 import grpc
 import httpx
@@ -17,7 +20,6 @@ from grpc_status import rpc_status
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import cashier_service_pb2_grpc as svc_grpc
 from cashier.v1 import payment_pb2 as pb
-from channels.alipay.sandbox.local import start_local_alipay
 from gateway.config import load_settings
 from gateway.domain.errors import AlreadyExists
 from gateway.domain.money import format_minor
@@ -50,6 +52,32 @@ SCENES = [
 ]
 
 
+#: Local stand-ins for payment rails, registered by the distribution that ships them (the Alipay sandbox is
+#: `alipay`): the core never imports a sandbox, it starts the one registered here.
+LOCAL_RAIL_ENTRY_POINTS = "cashier.local_rails"
+
+
+class LocalRail(Protocol):
+    """A running local rail: where it listens, the `[channels.<name>]` table pointing a gateway at it."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def channel_table(self) -> Mapping[str, Any]: ...
+
+    def stop(self) -> None: ...
+
+
+def start_local_rail(name: str, key_dir: Path) -> LocalRail:
+    """Start the local rail registered as `name` (its start function takes the directory for its keys)."""
+    found = [ep for ep in entry_points(group=LOCAL_RAIL_ENTRY_POINTS) if ep.name == name]
+    if not found:
+        raise LookupError(f"no local {name!r} rail is installed (entry point group {LOCAL_RAIL_ENTRY_POINTS})")
+    rail: LocalRail = found[0].load()(key_dir)
+    return rail
+
+
 def step(number: int, title: str) -> None:
     print(f"\n── {number}. {title} " + "─" * max(0, 60 - len(title)), flush=True)
 
@@ -59,13 +87,17 @@ def run_demo(workdir: str, *, exit_after: bool = False, grpc_address: str = "127
     root = Path(workdir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     step(1, "Start the Alipay sandbox (a local stand-in for Alipay's gateway)")
-    alipay = start_local_alipay(root / "keys")
+    try:
+        alipay = start_local_rail("alipay", root / "keys")
+    except LookupError as exc:
+        print(f"cannot start the Alipay sandbox: {exc}; reinstall the project (`make demo` does)")
+        return 1
     print(f"sandbox at {alipay.url}; a fresh app key pair was generated in {root / 'keys'}")
     settings = load_settings(None, env={}, overrides={
         "server": {"grpc": grpc_address, "http": http_address, "grace_seconds": 2},
         "database": {"url": f"sqlite:///{root / 'cashier.db'}"},
         "logging": {"level": "WARNING"},
-        "channels": {"alipay": alipay.channel_table},
+        "channels": {"alipay": dict(alipay.channel_table)},
     })
     step(2, "Start the gateway on embedded SQLite (migrations run on first start)")
     try:

@@ -1,6 +1,6 @@
 """Alipay notifications in the gateway's terms, shared by every channel that pays through Alipay.
 
-This module joins the rail to the plugin contract (channels.protocol); the rail modules themselves stay
+This module joins the rail to the plugin contract (channels.contract); the rail modules themselves stay
 free of it.
 """
 
@@ -11,8 +11,13 @@ import re
 from channels.alipay.errors import NotificationAppMismatchError, NotificationError, SellerMismatchError
 from channels.alipay.notify import ACK, TradeStatus, check_seller, parse_trade_notification
 from channels.alipay.signing import AlipayCredentials
-from channels.protocol import ChannelNotification, NotificationMisdirected, NotificationRejected, Outcome
-from gateway.domain.flags import FlagKind
+from channels.contract import (
+    ChannelNotification,
+    MisdirectionKind,
+    NotificationMisdirected,
+    NotificationRejected,
+    Outcome,
+)
 
 _OUTCOMES = {
     TradeStatus.TRADE_SUCCESS: Outcome.SUCCEEDED,
@@ -44,7 +49,7 @@ class AlipayNotifications:
         except SellerMismatchError as exc:
             # Genuine and for our app, but the money went to another Alipay account: never applied.
             ours = note.out_trade_no if _PAYMENT_ID.fullmatch(note.out_trade_no) else ""
-            raise NotificationMisdirected(str(exc), kind=FlagKind.SELLER_MISMATCH, payment_id=ours) from exc
+            raise NotificationMisdirected(str(exc), kind=MisdirectionKind.SELLER_MISMATCH, payment_id=ours) from exc
         except NotificationError as exc:
             raise NotificationRejected(str(exc)) from exc
         return ChannelNotification(

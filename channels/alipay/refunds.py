@@ -9,7 +9,7 @@ from __future__ import annotations
 from channels.alipay.client import AlipayClient
 from channels.alipay.outcomes import AlipayOutcome
 from channels.alipay.outcomes import Outcome as AlipayVerdict
-from channels.protocol import REFUND_NOT_FOUND, ChannelResult, Outcome, Payment, Refund
+from channels.contract import REFUND_NOT_FOUND, ChannelResult, Outcome, PaymentView, RefundView
 
 _OUTCOMES = {
     AlipayVerdict.SUCCESS: Outcome.SUCCEEDED,
@@ -28,13 +28,14 @@ class AlipayRefunds:
 
     alipay: AlipayClient
 
-    def refund(self, payment: Payment, refund: Refund) -> ChannelResult:
+    def refund(self, payment: PaymentView, refund: RefundView) -> ChannelResult:
         result = self.alipay.refund(out_request_no=refund.id, refund_amount_fen=refund.amount,
                                     out_trade_no=payment.id, refund_reason=refund.reason or None)
-        data = {"trade_no": result.trade_no} if result.trade_no else {}
+        # Alipay gives a refund no id of its own: it knows it by the trade number and our out_request_no.
+        data = {"reference": result.trade_no} if result.trade_no else {}
         return ChannelResult(_OUTCOMES[result.outcome.outcome], _detail(result.outcome), data)
 
-    def refund_status(self, payment: Payment, refund: Refund) -> ChannelResult:
+    def refund_status(self, payment: PaymentView, refund: RefundView) -> ChannelResult:
         result = self.alipay.refund_query(out_request_no=refund.id, out_trade_no=payment.id)
         verdict = result.outcome
         if verdict.succeeded:
@@ -42,7 +43,7 @@ class AlipayRefunds:
                 # Alipay refunded another amount under our request number: never settle that silently.
                 return ChannelResult(Outcome.UNKNOWN, f"refund_amount_mismatch {result.refund_amount_fen}")
             return ChannelResult(Outcome.SUCCEEDED, _detail(verdict),
-                                 {"trade_no": result.trade_no} if result.trade_no else {})
+                                 {"reference": result.trade_no} if result.trade_no else {})
         if verdict.reason == "refund_not_found":
             return ChannelResult(Outcome.UNKNOWN, REFUND_NOT_FOUND)
         # A failed query says nothing about the refund itself: ask again later.

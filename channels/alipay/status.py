@@ -1,7 +1,7 @@
 """Asking Alipay where a payment stands, and closing it there: the StatusQuerier capability in the gateway's
 terms, shared by every channel that pays through Alipay (our payment id is Alipay's out_trade_no).
 
-This module joins the rail to the plugin contract (channels.protocol); the rail modules stay free of it.
+This module joins the rail to the plugin contract (channels.contract); the rail modules stay free of it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from channels.alipay.client import AlipayClient
 from channels.alipay.notify import TradeStatus
 from channels.alipay.outcomes import AlipayOutcome
-from channels.protocol import NOT_CREATED, ChannelResult, Outcome, Payment
+from channels.contract import NOT_CREATED, ChannelResult, Outcome, PaymentView
 
 #: Alipay has no trade under this out_trade_no: an app-pay order string or a page never opened, an
 #: unscanned precreate QR code. It may still be created until the payment's time_expire.
@@ -21,7 +21,7 @@ class AlipayStatus:
 
     alipay: AlipayClient
 
-    def query(self, payment: Payment) -> ChannelResult:
+    def query(self, payment: PaymentView) -> ChannelResult:
         result = self.alipay.query(out_trade_no=payment.id)
         if result.outcome.failed and result.outcome.sub_code == TRADE_NOT_EXIST:
             return ChannelResult(Outcome.PENDING, NOT_CREATED)
@@ -39,7 +39,7 @@ class AlipayStatus:
             return ChannelResult(Outcome.FAILED, status.value, {"reference": result.trade_no or ""})
         return ChannelResult(Outcome.PENDING, status.value if status else "")
 
-    def close_payment(self, payment: Payment) -> ChannelResult:
+    def close_payment(self, payment: PaymentView) -> ChannelResult:
         result = self.alipay.close_trade(out_trade_no=payment.id)
         if result.outcome.succeeded:
             return ChannelResult(Outcome.SUCCEEDED, "closed")

@@ -23,8 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.buyer_message.sender import BuyerMessageSettings, send_thanks
-from channels.hookspecs import hookimpl
-from channels.protocol import Merchant, Payment
+from channels.contract import MerchantView, PaymentView, hookimpl
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def cashier_startup(config: Mapping[str, Mapping[str, Any]]) -> None:
 
 
 @hookimpl
-def cashier_payment_succeeded(payment: Payment, merchant: Merchant, event_id: str,
+def cashier_payment_succeeded(payment: PaymentView, merchant: MerchantView, event_id: str,
                               config: Mapping[str, Mapping[str, Any]]) -> None:
     table = config.get("buyer_message")
     if not table:

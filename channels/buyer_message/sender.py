@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 
-from channels.protocol import Merchant, Payment
-from gateway.domain.money import format_minor
+from channels.contract import MerchantView, PaymentView, format_minor
 
 DEFAULT_TEXT = "您已在「{merchant}」成功支付 {amount}（{subject}）。如有问题，请直接回复本消息。"
 
@@ -37,7 +36,7 @@ class BuyerMessageSettings:
                    text=str(table.get("text", DEFAULT_TEXT)))
 
 
-def message_body(settings: BuyerMessageSettings, payment: Payment, merchant: Merchant, event_id: str) -> dict[str, Any]:
+def message_body(settings: BuyerMessageSettings, payment: PaymentView, merchant: MerchantView, event_id: str) -> dict[str, Any]:
     text = settings.text.format(merchant=merchant.display_name, amount=format_minor(payment.amount, payment.currency),
                                 subject=payment.subject)
     return {
@@ -51,7 +50,7 @@ def message_body(settings: BuyerMessageSettings, payment: Payment, merchant: Mer
     }
 
 
-def send_thanks(settings: BuyerMessageSettings, payment: Payment, merchant: Merchant, event_id: str) -> None:
+def send_thanks(settings: BuyerMessageSettings, payment: PaymentView, merchant: MerchantView, event_id: str) -> None:
     headers = {"Idempotency-Key": event_id, "User-Agent": "unified-cashier-buyer-message/1"}
     if settings.token:
         headers["Authorization"] = f"Bearer {settings.token}"

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.alipay.settings import AlipaySettings
-from channels.hookspecs import hookimpl
+from channels.contract import hookimpl
 from channels.mobile.channel import DEFAULT_MIN_VERSIONS, MobileChannel
 
 log = logging.getLogger(__name__)

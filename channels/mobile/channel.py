@@ -15,7 +15,7 @@ from channels.alipay.notifications import AlipayNotifications, notify_url
 from channels.alipay.refunds import AlipayRefunds
 from channels.alipay.settings import AlipaySettings
 from channels.alipay.status import AlipayStatus
-from channels.protocol import AppPay, Decline, Offer, Payment, Platform, RouteRequest, Scenario
+from channels.contract import AppPay, Decline, Offer, PaymentView, Platform, RouteRequest, Scenario
 
 DEFAULT_MIN_VERSIONS = {"ios": "8.0", "android": "8.0", "harmonyos": "1.0"}
 _PLATFORM_KEYS = {Platform.IOS_APP: "ios", Platform.ANDROID_APP: "android", Platform.HARMONYOS_APP: "harmonyos"}
@@ -62,7 +62,7 @@ class MobileChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
             return Decline(f"app version {version} is below the native minimum {minimum} for {key}")
         return Offer(NATIVE_PRIORITY, f"{key} app {version} pays natively with the Alipay SDK")
 
-    def prepare(self, payment: Payment) -> AppPay:
+    def prepare(self, payment: PaymentView) -> AppPay:
         # Our payment id is the Alipay out_trade_no: merchants' own numbers are unique only per merchant,
         # while the platform's Alipay account needs one number space.
         order = self.alipay.app_pay(

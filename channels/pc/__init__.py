@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.alipay.settings import AlipaySettings
-from channels.hookspecs import hookimpl
+from channels.contract import hookimpl
 from channels.pc.channel import PcChannel, PcSettings
 
 log = logging.getLogger(__name__)

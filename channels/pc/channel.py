@@ -24,8 +24,8 @@ from channels.alipay.refunds import AlipayRefunds
 from channels.alipay.request_params import BEIJING
 from channels.alipay.settings import AlipaySettings
 from channels.alipay.status import AlipayStatus
-from channels.pc.qr import render
-from channels.protocol import Decline, Offer, Payment, Platform, QrCode, Redirect, RouteRequest, Scenario
+from channels.contract import Decline, Offer, PaymentView, Platform, QrCode, Redirect, RouteRequest, Scenario
+from channels.contract.qr import render
 
 DEFAULT_PRIORITY = 60
 DEFAULT_QR_SIZE = 8  # pixels per module: a typical 33-module code plus its quiet zone is 328 px
@@ -88,7 +88,7 @@ class PcChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
             return Offer(self.settings.priority, "PC browser: a QR code to scan with Alipay on another device")
         return Offer(self.settings.priority, "PC browser: redirect to Alipay's checkout page")
 
-    def prepare(self, payment: Payment) -> Redirect | QrCode:
+    def prepare(self, payment: PaymentView) -> Redirect | QrCode:
         # Our payment id is the Alipay out_trade_no: merchants' own numbers are unique only per merchant,
         # while the platform's Alipay account needs one number space.
         if payment.scan_to_pay:
@@ -103,10 +103,10 @@ class PcChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
         )
         return Redirect(page.url, page.form_html)
 
-    def _notify_url(self, payment: Payment) -> str:
+    def _notify_url(self, payment: PaymentView) -> str:
         return notify_url(self.gateway_url, self.name, payment.merchant_id)
 
-    def _qr_code(self, payment: Payment) -> QrCode:
+    def _qr_code(self, payment: PaymentView) -> QrCode:
         # precreate takes time_expire like page pay (Alipay's documented format), though the client has no
         # argument for it.
         expire = payment.expires_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")

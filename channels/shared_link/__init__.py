@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.alipay.settings import AlipaySettings
-from channels.hookspecs import hookimpl
+from channels.contract import hookimpl
 from channels.shared_link.channel import SharedLinkChannel, SharedLinkSettings
 
 log = logging.getLogger(__name__)

@@ -26,18 +26,18 @@ from channels.alipay.refunds import AlipayRefunds
 from channels.alipay.request_params import BEIJING
 from channels.alipay.settings import AlipaySettings
 from channels.alipay.status import AlipayStatus
-from channels.pc.qr import render
-from channels.protocol import (
+from channels.contract import (
     CHECKOUT_METHODS,
     HostedCheckout,
     Offer,
-    Payment,
+    PaymentView,
     Platform,
     QrCode,
     Redirect,
     RouteRequest,
     Scenario,
 )
+from channels.contract.qr import render
 
 SHARED_LINK_PRIORITY = 90
 MOBILE_BROWSER_PRIORITY = 50
@@ -104,15 +104,15 @@ class SharedLinkChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
                                             "web view")
         return Offer(FALLBACK_PRIORITY, f"{_label(platform)}: the hosted checkout page (page pay or QR code)")
 
-    def prepare(self, payment: Payment) -> HostedCheckout:
+    def prepare(self, payment: PaymentView) -> HostedCheckout:
         if not payment.checkout_token:
             raise NoCheckoutToken(f"payment {payment.id} has no checkout token")
         return HostedCheckout(url=self.page_url(payment), expires_at=payment.expires_at)
 
-    def page_url(self, payment: Payment) -> str:
+    def page_url(self, payment: PaymentView) -> str:
         return f"{self.gateway_url}/pay/{payment.checkout_token}"
 
-    def checkout_action(self, payment: Payment, method: str, return_url: str) -> Redirect | QrCode:
+    def checkout_action(self, payment: PaymentView, method: str, return_url: str) -> Redirect | QrCode:
         # Our payment id is the Alipay out_trade_no, as in the other Alipay channels: one number space for
         # the platform's Alipay account. Asking twice (the buyer pressed pay again) reaches the same trade.
         if method not in CHECKOUT_METHODS:
@@ -135,7 +135,7 @@ class SharedLinkChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
             page = self.alipay.page_pay(**common)
         return Redirect(page.url, page.form_html)
 
-    def _qr_code(self, payment: Payment, notify: str) -> QrCode:
+    def _qr_code(self, payment: PaymentView, notify: str) -> QrCode:
         expire = payment.expires_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         result = self.alipay.precreate(
             out_trade_no=payment.id,

@@ -1,45 +1,19 @@
-"""What a channel hands the buyer's client. A closed set of kinds; each knows how to be stored."""
+"""What a channel hands the buyer's client, and how each kind is stored.
+
+The kinds themselves are the plugin contract's (channels/contract/actions.py: channels produce them); the
+domain re-uses those classes rather than keeping a copy to convert to and from.
+"""
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from channels.contract.actions import ACTION_KINDS, AppPay, BuyerAction, HostedCheckout, QrCode, Redirect
 
-@dataclass(frozen=True, slots=True)
-class AppPay:
-    """An order string for the Alipay mobile SDK inside the platform's app."""
-
-    order_string: str
-    kind = "app_pay"
-
-
-@dataclass(frozen=True, slots=True)
-class Redirect:
-    url: str
-    form_html: str = ""
-    kind = "redirect"
-
-
-@dataclass(frozen=True, slots=True)
-class QrCode:
-    code: str
-    svg: str = ""
-    png: bytes = b""
-    kind = "qr_code"
-
-
-@dataclass(frozen=True, slots=True)
-class HostedCheckout:
-    url: str
-    expires_at: datetime | None = None
-    kind = "hosted_checkout"
-
-
-BuyerAction = AppPay | Redirect | QrCode | HostedCheckout
-ACTION_KINDS = ("app_pay", "redirect", "qr_code", "hosted_checkout")
+__all__ = ["ACTION_KINDS", "AppPay", "BuyerAction", "HostedCheckout", "QrCode", "Redirect", "action_from_dict",
+           "action_to_dict"]
 
 
 def action_to_dict(action: BuyerAction) -> dict[str, Any]:

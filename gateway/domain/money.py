@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from channels.contract.money import format_minor  # one definition, shared with plugins
+
+__all__ = ["MAX_AMOUNT_MINOR", "MIN_AMOUNT_MINOR", "SUPPORTED_CURRENCIES", "format_minor"]
+
 SUPPORTED_CURRENCIES = frozenset({"CNY"})
 # Alipay's own ceiling, 100,000,000.00 CNY, is the highest amount any channel can take.
 MAX_AMOUNT_MINOR = 10_000_000_000
 MIN_AMOUNT_MINOR = 1
 
 
-def format_minor(amount: int, currency: str = "CNY") -> str:
-    """Human display, e.g. 1234 → "12.34 CNY". Exact: integer arithmetic only."""
-    sign = "-" if amount < 0 else ""
-    units, cents = divmod(abs(amount), 100)
-    return f"{sign}{units}.{cents:02d} {currency}"

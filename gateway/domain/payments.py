@@ -2,53 +2,20 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from gateway.domain.actions import BuyerAction
+from channels.contract.actions import BuyerAction
+
+# The buyer's client and the payment's states are the plugin contract's, re-used here (one definition).
+from channels.contract.client import ClientInfo as ClientInfo
+from channels.contract.client import Platform as Platform
+from channels.contract.client import Scenario as Scenario
+from channels.contract.states import PaymentState as PaymentState
 from gateway.domain.errors import FailedPrecondition
 
-
-class PaymentState(enum.Enum):
-    PENDING = "PENDING"
-    SUCCEEDED = "SUCCEEDED"
-    CLOSED = "CLOSED"
-    FAILED = "FAILED"
-    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-    REFUNDED = "REFUNDED"
-
-
 REFUNDABLE_STATES = frozenset({PaymentState.SUCCEEDED, PaymentState.PARTIALLY_REFUNDED})
-
-
-class Platform(enum.Enum):
-    IOS_APP = "IOS_APP"
-    ANDROID_APP = "ANDROID_APP"
-    HARMONYOS_APP = "HARMONYOS_APP"
-    PC_BROWSER = "PC_BROWSER"
-    MOBILE_BROWSER = "MOBILE_BROWSER"
-    IN_APP_BROWSER = "IN_APP_BROWSER"
-
-    @property
-    def is_platform_app(self) -> bool:
-        return self in (Platform.IOS_APP, Platform.ANDROID_APP, Platform.HARMONYOS_APP)
-
-
-class Scenario(enum.Enum):
-    POST_PRODUCT_CARD = "POST_PRODUCT_CARD"
-    SHOP_HOME = "SHOP_HOME"
-    SHARED_LINK = "SHARED_LINK"
-    OTHER = "OTHER"
-
-
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
-    platform: Platform
-    app_name: str = ""
-    app_version: str = ""
-    user_agent: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from channels.protocol import Channel
+from channels.contract.protocol import Channel
 
 C = TypeVar("C")
 
@@ -20,7 +20,7 @@ class ChannelDirectory:
 
     def capable(self, name: str, capability: type[C]) -> C | None:
         """The channel called `name` if it implements `capability` (a runtime-checkable protocol of
-        channels/protocol.py), else None. Decided once per pair: the channels are fixed at start-up, and
+        channels/contract/protocol.py), else None. Decided once per pair: the channels are fixed at start-up, and
         `isinstance` against a Protocol costs tens of microseconds on Python 3.11 (it was 13 % of the
         notification path's GIL time)."""
         key = (name, capability)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from gateway.domain.errors import FailedPrecondition, NotFound
 from gateway.domain.hooks import HookRun, HookRunState
 from gateway.domain.ids import utcnow
+from gateway.service.channel_views import merchant_view, payment_view, refund_view
 from gateway.service.ports import UnitOfWork, UnitOfWorkFactory
 from gateway.service.webhooks import RetryPolicy
 
@@ -35,7 +36,7 @@ DEFAULT_POLICY = RetryPolicy(max_attempts=12)
 
 
 class PluginHooks(Protocol):
-    """The plugins, as the lifecycle runner sees them (channels/manager.py adapts pluggy to this)."""
+    """The plugins, as the lifecycle runner sees them (gateway/plugins.py adapts pluggy to this)."""
 
     def subscribers(self) -> Mapping[str, Sequence[tuple[str, str]]]:
         """Event type → (plugin, hook) pairs of every plugin implementing that event's hook."""
@@ -123,10 +124,10 @@ class LifecycleRunner:
         refund = uow.refunds.get(run.merchant_id, refund_data["refund_id"]) if refund_data else None
         if payment is None or merchant is None or (refund_data and refund is None):
             return LookupError(f"event {run.event_id} names what is not stored")
-        arguments: dict[str, Any] = {"payment": payment, "merchant": merchant, "event_id": run.event_id,
-                                     "config": self.config}
+        arguments: dict[str, Any] = {"payment": payment_view(payment), "merchant": merchant_view(merchant),
+                                     "event_id": run.event_id, "config": self.config}
         if refund is not None:
-            arguments["refund"] = refund
+            arguments["refund"] = refund_view(refund)
         return arguments
 
     def _call(self, run: HookRun, arguments: dict[str, Any] | LookupError) -> str:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from channels.protocol import (
+from channels.contract.protocol import (
     NOT_CREATED,
     Channel,
     ChannelNotification,
@@ -29,10 +29,12 @@ from channels.protocol import (
     Outcome,
     StatusQuerier,
 )
+from channels.contract.views import PaymentView
 from gateway.domain.errors import CashierError
 from gateway.domain.events import PAYMENT_CLOSED, payment_event
 from gateway.domain.ids import utcnow
 from gateway.domain.payments import Payment, PaymentState
+from gateway.service.channel_views import payment_view
 from gateway.service.payments import PaymentService
 from gateway.service.ports import ReconcileClaim, UnitOfWorkFactory
 from gateway.service.routing import Router
@@ -167,10 +169,10 @@ class Reconciler:
         report.queried += 1
         return self._call(payment, "query", channel.query)
 
-    def _call(self, payment: Payment, operation: str, call: Callable[[Payment], ChannelResult]) -> ChannelResult:
+    def _call(self, payment: Payment, operation: str, call: Callable[[PaymentView], ChannelResult]) -> ChannelResult:
         started = time.perf_counter()
         try:
-            answer = call(payment)
+            answer = call(payment_view(payment))
         except Exception:
             log.exception("channel failed to answer the reconciler; treated as UNKNOWN",
                           extra={"channel": payment.channel, "payment": payment.id, "operation": operation})

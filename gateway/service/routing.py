@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 
-from channels.protocol import Channel, Decline, Offer, RouteRequest
-from gateway.domain.actions import BuyerAction
+from channels.contract.actions import BuyerAction
+from channels.contract.protocol import Channel, Decline, Offer, RouteRequest
+from channels.contract.versions import parse_version
 from gateway.domain.errors import ChannelUnavailable, FailedPrecondition
 from gateway.domain.payments import Payment, Platform, Scenario
+from gateway.service.channel_views import payment_view
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +63,6 @@ class RoutingRule:
             if version is None or version not in SpecifierSet(self.app_version):
                 return False
         return True
-
-
-def parse_version(text: str) -> Version | None:
-    try:
-        return Version(text) if text else None
-    except InvalidVersion:
-        return None
 
 
 @dataclass(slots=True)
@@ -134,7 +128,7 @@ class Router:
         """Run the channel's prepare(), containing any failure it raises."""
         started = self.clock()
         try:
-            action = channel.prepare(payment)
+            action = channel.prepare(payment_view(payment))
         except Exception as exc:
             self.observe(channel.name, "prepare", "error", self.clock() - started)
             log.exception("channel %s failed to prepare payment %s", channel.name, payment.id,

@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 
 import channels
-from channels import hookspecs
-from channels.hookspecs import hookimpl
-from channels.manager import PluginError, collect_channels, list_plugins, make_plugin_manager, start_plugins
-from channels.protocol import Decline, Offer, Platform, Redirect, Scenario
+from channels.contract import Decline, Offer, Platform, Redirect, Scenario, hookimpl, hookspecs
+from gateway.plugins import PluginError, collect_channels, list_plugins, make_plugin_manager, start_plugins
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("cashier_"))
@@ -84,7 +82,7 @@ def test_allow_list_limits_what_is_loaded() -> None:
 
 def test_a_plugin_that_fails_to_load_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     broken = EntryPoint(name="broken_channel", value="no_such_module_anywhere", group="cashier.channels")
-    monkeypatch.setattr("channels.manager.entry_points", lambda group: [broken])
+    monkeypatch.setattr("gateway.plugins.entry_points", lambda group: [broken])
     with pytest.raises(PluginError, match="'broken_channel'.*failed to load"):
         make_plugin_manager()
 

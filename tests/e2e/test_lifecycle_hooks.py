@@ -19,12 +19,12 @@ import pytest
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 from channels.alipay.sandbox.local import LocalAlipay
-from channels.hookspecs import hookimpl
-from channels.manager import PluggyLifecycleHooks
+from channels.contract import hookimpl
 from gateway.bootstrap import bootstrap
 from gateway.domain.hooks import HookRunState
 from gateway.domain.payments import PaymentState
 from gateway.domain.refunds import RefundState
+from gateway.plugins import PluggyLifecycleHooks
 from gateway.runtime import RunningGateway
 from gateway.service.lifecycle import LifecycleRunner
 from gateway.service.webhooks import RetryPolicy

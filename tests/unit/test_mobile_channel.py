@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 from packaging.version import Version
 
+from channels.contract import ClientInfo, Decline, Offer, Platform, RouteRequest, Scenario
 from channels.mobile.channel import MobileChannel
-from channels.protocol import ClientInfo, Decline, Merchant, Offer, Platform, RouteRequest, Scenario
-from gateway.domain.merchants import MerchantState, SettlementPlan
+from gateway.domain.merchants import Merchant, MerchantState, SettlementPlan
 
 MERCHANT = Merchant("m", "M", MerchantState.APPROVED, True, "food", SettlementPlan.T15,
                     datetime(2026, 1, 1, tzinfo=timezone.utc))

@@ -16,24 +16,22 @@ import segno
 import channels.pc
 from channels.alipay.client import PagePayRedirect, PrecreateResult
 from channels.alipay.outcomes import AlipayOutcome, Outcome
-from channels.pc.channel import PcChannel, PcSettings, PrecreateFailed
-from channels.pc.qr import BORDER, render
-from channels.protocol import (
+from channels.contract import (
     Channel,
     ClientInfo,
     Decline,
-    Merchant,
     NotificationReceiver,
     Offer,
-    Payment,
     Platform,
     QrCode,
     Redirect,
     RouteRequest,
     Scenario,
 )
-from gateway.domain.merchants import MerchantState, SettlementPlan
-from gateway.domain.payments import PaymentState
+from channels.contract.qr import BORDER, render
+from channels.pc.channel import PcChannel, PcSettings, PrecreateFailed
+from gateway.domain.merchants import Merchant, MerchantState, SettlementPlan
+from gateway.domain.payments import Payment, PaymentState
 
 MERCHANT = Merchant("m", "M", MerchantState.APPROVED, True, "food", SettlementPlan.T15,
                     datetime(2026, 1, 1, tzinfo=UTC))

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from channels.protocol import (
+from channels.contract import (
     NOT_CREATED,
     ChannelResult,
     Outcome,
-    Payment,
     Platform,
     Redirect,
     RouteRequest,
@@ -22,7 +21,7 @@ from channels.protocol import (
     StatusQuerier,
 )
 from gateway.domain.flags import FlagKind
-from gateway.domain.payments import ClientInfo, NewPayment, PaymentState
+from gateway.domain.payments import ClientInfo, NewPayment, Payment, PaymentState
 from gateway.service.flags import FlagService
 from gateway.service.reconcile import Reconciler
 from gateway.storage import migrate

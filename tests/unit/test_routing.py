@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from channels.protocol import Decline, Offer, Platform, Redirect, RouteRequest, Scenario
+from channels.contract import Decline, Offer, Platform, Redirect, RouteRequest, Scenario
 from gateway.domain.errors import ChannelUnavailable, FailedPrecondition
 from gateway.domain.merchants import Merchant, MerchantState, SettlementPlan
 from gateway.domain.payments import ClientInfo

@@ -13,15 +13,13 @@ import pytest
 import channels.shared_link
 from channels.alipay.client import PagePayRedirect, PrecreateResult
 from channels.alipay.outcomes import AlipayOutcome, Outcome
-from channels.protocol import (
+from channels.contract import (
     Channel,
     ClientInfo,
     HostedCheckout,
     HostedCheckoutProvider,
-    Merchant,
     NotificationReceiver,
     Offer,
-    Payment,
     Platform,
     QrCode,
     Redirect,
@@ -35,8 +33,8 @@ from channels.shared_link.channel import (
     SharedLinkSettings,
 )
 from gateway.domain.ids import new_checkout_token
-from gateway.domain.merchants import MerchantState, SettlementPlan
-from gateway.domain.payments import PaymentState
+from gateway.domain.merchants import Merchant, MerchantState, SettlementPlan
+from gateway.domain.payments import Payment, PaymentState
 from gateway.web.checkout import METHODS, TEXTS, Browser, detect_browser, money, negotiate_language
 from tests.e2e.checkout_support import ALIPAY_APP, ANDROID_CHROME, DESKTOP_CHROME, IPHONE_SAFARI, WECHAT
 

@@ -7,18 +7,18 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from channels.hookspecs import hookimpl
-from channels.protocol import (
+from channels.contract import (
     AppPay,
     Decline,
     Offer,
-    Payment,
+    PaymentView,
     Platform,
     Redirect,
     RouteRequest,
     Scenario,
+    hookimpl,
+    parse_version,
 )
-from gateway.service.routing import parse_version
 
 APP_PLATFORMS = (Platform.IOS_APP, Platform.ANDROID_APP, Platform.HARMONYOS_APP)
 
@@ -41,7 +41,7 @@ class AppChannel:
             return Decline(f"app version {request.client.app_version or '?'} is below {self.min_version}")
         return Offer(100, f"native payment in app {version}")
 
-    def prepare(self, payment: Payment) -> AppPay:
+    def prepare(self, payment: PaymentView) -> AppPay:
         return AppPay(f"test-order&out_trade_no={payment.out_trade_no}&amount={payment.amount}")
 
 
@@ -55,7 +55,7 @@ class WebChannel:
     def offer(self, request: RouteRequest) -> Offer:
         return Offer(10, "any browser can follow a redirect")
 
-    def prepare(self, payment: Payment) -> Redirect:
+    def prepare(self, payment: PaymentView) -> Redirect:
         return Redirect(f"https://pay.example.test/checkout/{payment.id}")
 
 
@@ -77,7 +77,7 @@ class FaultyChannel:
             return Offer(1000, "takes its time")
         return None
 
-    def prepare(self, payment: Payment) -> Redirect:
+    def prepare(self, payment: PaymentView) -> Redirect:
         if payment.client.app_name == "slow-prepare":
             time.sleep(1.5)  # long enough for a test to stop the server mid-call
             return Redirect(f"https://pay.example.test/slow/{payment.id}")

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from channels.protocol import Channel, Merchant, Payment, Refund
+    from channels.contract.protocol import Channel
+    from channels.contract.views import MerchantView, PaymentView, RefundView
 
 hookspec = pluggy.HookspecMarker("cashier")
 hookimpl = pluggy.HookimplMarker("cashier")
@@ -33,7 +34,7 @@ def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_u
     ``gateway_url`` is the public base URL of the gateway's HTTP face (``server.public_url``), for the
     notification and return URLs a channel hands its rail.
 
-    Return a list of objects satisfying ``channels.protocol.Channel``, or ``None`` (or an empty list)
+    Return a list of objects satisfying ``channels.contract.Channel``, or ``None`` (or an empty list)
     to register nothing, e.g. when its configuration is missing. Raising stops start-up with the
     plugin's name in the error, so raise only for configuration that is present and wrong.
     """
@@ -66,7 +67,7 @@ def cashier_startup(config: Mapping[str, Mapping[str, Any]]) -> None:
 
 
 @hookspec
-def cashier_payment_succeeded(payment: Payment, merchant: Merchant, event_id: str,
+def cashier_payment_succeeded(payment: PaymentView, merchant: MerchantView, event_id: str,
                               config: Mapping[str, Mapping[str, Any]]) -> None:
     """Called once a payment has become SUCCEEDED (the channel confirmed the buyer paid), including a
     payment paid after it was closed here. ``payment.buyer_id`` is the rail's id of the buyer when the
@@ -74,14 +75,14 @@ def cashier_payment_succeeded(payment: Payment, merchant: Merchant, event_id: st
 
 
 @hookspec
-def cashier_payment_closed(payment: Payment, merchant: Merchant, event_id: str,
+def cashier_payment_closed(payment: PaymentView, merchant: MerchantView, event_id: str,
                            config: Mapping[str, Mapping[str, Any]]) -> None:
     """Called once a payment has become CLOSED without being paid: closed by the trading app, or expired
     and closed by the reconciler. Return nothing; raise to be called again later."""
 
 
 @hookspec
-def cashier_refund_succeeded(refund: Refund, payment: Payment, merchant: Merchant, event_id: str,
+def cashier_refund_succeeded(refund: RefundView, payment: PaymentView, merchant: MerchantView, event_id: str,
                              config: Mapping[str, Mapping[str, Any]]) -> None:
     """Called once a refund has SUCCEEDED (the channel says the money went back); ``payment`` is the
     refunded payment (PARTIALLY_REFUNDED or REFUNDED). Return nothing; raise to be called again later."""

@@ -1,5 +1,6 @@
-"""Building a plugin manager: load the ``cashier.channels`` and ``cashier.plugins`` entry points, collect
-the channels, and call plugins' lifecycle hooks one implementation at a time.
+"""The gateway's plugin manager (as datasette's plugins.py): load the ``cashier.channels`` and
+``cashier.plugins`` entry points, collect the channels, and call plugins' lifecycle hooks one implementation
+at a time. The hooks it knows are the contract's (channels/contract/hookspecs.py).
 
 There is no global manager: every caller (the server, the CLI, each test) makes its own.
 """
@@ -15,13 +16,13 @@ from typing import Any
 import pluggy
 
 import channels
-from channels import hookspecs
-from channels.protocol import Channel
+from channels.contract import hookspecs
+from channels.contract.protocol import Channel
 
 ENTRY_POINT_GROUP = "cashier.channels"
 # Plugins that add no channel and only react to the lifecycle (e.g. the buyer follow-up message).
 ENTRY_POINT_GROUPS = (ENTRY_POINT_GROUP, "cashier.plugins")
-#: Outbox event type → the lifecycle hook it calls (see channels/hookspecs.py).
+#: Outbox event type → the lifecycle hook it calls (see channels/contract/hookspecs.py).
 LIFECYCLE_HOOKS = {
     "payment.succeeded": "cashier_payment_succeeded",
     "payment.closed": "cashier_payment_closed",

@@ -12,24 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from gateway.domain.actions import (  # re-exported for channel developers
-    AppPay,
-    BuyerAction,
-    HostedCheckout,
-    QrCode,
-    Redirect,
-)
-from gateway.domain.flags import FlagKind
-from gateway.domain.merchants import Merchant
-from gateway.domain.payments import ClientInfo, Payment, Platform, Scenario
-from gateway.domain.refunds import Refund
+from channels.contract.actions import AppPay, BuyerAction, HostedCheckout, QrCode, Redirect
+from channels.contract.client import ClientInfo, Platform, Scenario
+from channels.contract.views import MerchantView, PaymentView, RefundView
 
 __all__ = [
     "AppPay", "BuyerAction", "CHECKOUT_METHODS", "Channel", "ChannelNotification", "ChannelResult",
     "HostedCheckoutProvider", "NOT_CREATED", "NotificationReceiver", "StatusQuerier",
-    "NotificationMisdirected", "NotificationRejected", "ClientInfo", "Decline", "HostedCheckout",
-    "Merchant", "Offer", "Outcome", "Payment", "Platform", "QrCode", "Redirect",
-    "REFUND_NOT_FOUND", "Refund", "Refunder", "RouteRequest", "Scenario",
+    "MisdirectionKind", "NotificationMisdirected", "NotificationRejected", "ClientInfo", "Decline",
+    "HostedCheckout", "MerchantView", "Offer", "Outcome", "PaymentView", "Platform", "QrCode", "Redirect",
+    "REFUND_NOT_FOUND", "RefundView", "Refunder", "RouteRequest", "Scenario",
 ]
 
 
@@ -37,7 +29,7 @@ __all__ = [
 class RouteRequest:
     """What the router asks every channel about."""
 
-    merchant: Merchant
+    merchant: MerchantView
     amount: int
     currency: str
     client: ClientInfo
@@ -91,12 +83,21 @@ class NotificationRejected(Exception):
     """Not genuine, or not for us: nothing changes and the channel will send it again."""
 
 
+class MisdirectionKind(enum.Enum):
+    """Why a genuine notification was not for us; the gateway raises an operator flag of the same name."""
+
+    # For another app of the rail (e.g. another Alipay app_id).
+    APP_MISMATCH = "APP_MISMATCH"
+    # For our app, but paid to another payee than the configured one (e.g. `[channels.alipay] seller_id`).
+    SELLER_MISMATCH = "SELLER_MISMATCH"
+
+
 class NotificationMisdirected(NotificationRejected):
     """Genuine (its signature verifies) but for another account of the rail, e.g. another Alipay app_id
     (APP_MISMATCH) or paid to another payee (SELLER_MISMATCH): refused like any rejection, and flagged for an
     operator as `kind`, since money may have moved. `payment_id` is ours when the notification names one."""
 
-    def __init__(self, message: str, *, kind: FlagKind = FlagKind.APP_MISMATCH, payment_id: str = ""):
+    def __init__(self, message: str, *, kind: MisdirectionKind = MisdirectionKind.APP_MISMATCH, payment_id: str = ""):
         super().__init__(message)
         self.kind = kind
         self.payment_id = payment_id
@@ -124,7 +125,7 @@ class HostedCheckoutProvider(Protocol):
     """Optional capability of a Channel whose BuyerAction is a HostedCheckout: the gateway serves the
     checkout page at that URL and, when the buyer presses pay, asks the channel what comes next."""
 
-    def checkout_action(self, payment: Payment, method: str, return_url: str) -> Redirect | QrCode:
+    def checkout_action(self, payment: PaymentView, method: str, return_url: str) -> Redirect | QrCode:
         """The rail action for `method` (one of CHECKOUT_METHODS): a Redirect the browser follows, or a
         QrCode the page shows. `return_url` is the page's own result page, where the rail sends the buyer
         back. Raise to refuse; the page shows the buyer a friendly error and logs the exception."""
@@ -141,14 +142,14 @@ class StatusQuerier(Protocol):
     """Optional capability of a Channel whose rail can be asked about a payment. The gateway's reconciler
     uses it for payments whose notification never came, and to close expired payments at the rail."""
 
-    def query(self, payment: Payment) -> ChannelResult:
+    def query(self, payment: PaymentView) -> ChannelResult:
         """Where the payment stands at the rail. SUCCEEDED: paid, with `data={"amount": "<minor units>",
         "reference": "<the rail's trade number>"}` (the amount is checked against the payment). PENDING:
         it can still be paid (also when the rail has not seen it yet; `detail` says "not_created").
         FAILED: closed at the rail, it can no longer be paid. UNKNOWN: no usable answer; ask later."""
         ...
 
-    def close_payment(self, payment: Payment) -> ChannelResult:
+    def close_payment(self, payment: PaymentView) -> ChannelResult:
         """Close the payment at the rail so that it can no longer be paid (called once it has expired, or
         after a local close). SUCCEEDED: closed, already closed, or never created there (`detail`
         "not_created"). FAILED: the rail refused (e.g. it was paid): query to learn why. UNKNOWN: ask
@@ -163,12 +164,14 @@ class Refunder(Protocol):
     `refund.id` is unique and stable: send it to the rail as the refund request number, so that sending
     the same refund again never moves money twice. SUCCEEDED: the money went back; FAILED: it did not and
     will not; UNKNOWN (or PENDING): the core keeps the refund PENDING and asks `refund_status` later.
-    Raising counts as UNKNOWN."""
+    Raising counts as UNKNOWN. A SUCCEEDED answer's `data["reference"]` (at most 64 characters) is the rail's
+    reference for the refund, shown as the refund's `channel_reference`: its refund id, or, for a rail that
+    gives refunds none (Alipay), the trade number."""
 
-    def refund(self, payment: Payment, refund: Refund) -> ChannelResult:
+    def refund(self, payment: PaymentView, refund: RefundView) -> ChannelResult:
         ...
 
-    def refund_status(self, payment: Payment, refund: Refund) -> ChannelResult:
+    def refund_status(self, payment: PaymentView, refund: RefundView) -> ChannelResult:
         """What the rail says about a refund sent earlier. Answer UNKNOWN with detail
         `REFUND_NOT_FOUND` when the rail has no record of it: the core then sends the refund again."""
         ...
@@ -184,7 +187,7 @@ class Channel(Protocol):
 
     name: str
     display_name: str
-    # What it can hand the buyer, from gateway.domain.actions.ACTION_KINDS.
+    # What it can hand the buyer, from channels.contract.actions.ACTION_KINDS.
     actions: tuple[str, ...]
     platforms: tuple[Platform, ...]
     scenarios: tuple[Scenario, ...]
@@ -194,7 +197,7 @@ class Channel(Protocol):
         it runs for every channel on every CreatePayment and PreviewRoute."""
         ...
 
-    def prepare(self, payment: Payment) -> BuyerAction:
+    def prepare(self, payment: PaymentView) -> BuyerAction:
         """Produce what the buyer's client must do to pay `payment` (already routed to this channel).
         Raise to refuse; the core stores nothing and answers the app with a clear status."""
         ...
