@@ -1,7 +1,26 @@
-"""create_server(): the gRPC server with health checking, reflection and the cashier interceptor."""
+"""create_server(): the gRPC server with health checking, reflection and the cashier interceptor, bounded
+by `[server]` so that a stranger cannot hold what others need (grpcio's C core accepts without a cap).
+
+- **connections**: at most `grpc_max_connections` at once (core's `grpc.max_allowed_incoming_connections`:
+  one more is closed as soon as it is accepted), lowered so that the gRPC connections, the HTTP face's
+  (gateway/web/server.py) and a reserve for the database and logs together fit the open-file limit;
+  a connection that has not completed its HTTP/2 handshake (client preface and SETTINGS) within
+  `grpc_handshake_timeout_seconds` is closed, and one with no call in progress after `grpc_idle_seconds`.
+- **lifetime**: after `grpc_max_connection_age_seconds` a connection is told to go away (GOAWAY: its client
+  reconnects for new calls); its calls in progress get `watch_max_seconds` + 30 s, so that a WatchPayment
+  stream, which ends by itself after `watch_max_seconds`, is never cut short.
+- **calls**: `grpc_max_concurrent_streams` per connection; `grpc_rpcs` in progress or waiting for one of
+  `threads` in the whole worker, beyond which grpcio answers RESOURCE_EXHAUSTED at once instead of queueing
+  without bound; a request message over `grpc_max_message_bytes` or metadata over `grpc_max_metadata_bytes`
+  is refused (RESOURCE_EXHAUSTED) before our code sees it.
+- **pings**: a client may ping at most every PING_INTERVAL_MS and not while it has no call; two strikes and
+  the connection is closed. The server pings a connection quiet for KEEPALIVE_MS and drops it when
+  unanswered within KEEPALIVE_TIMEOUT_MS (its peer vanished).
+"""
 
 from __future__ import annotations
 
+import logging
 from concurrent import futures
 from typing import TYPE_CHECKING
 
@@ -17,6 +36,10 @@ from cashier.v1 import (
 )
 from gateway.api.interceptor import CashierInterceptor
 from gateway.api.servicers import CashierServicer, OperatorServicer
+from gateway.config import ServerSettings
+from gateway.web.server import ACCEPT_BATCH, DESCRIPTOR_RESERVE, raise_open_file_limit
+
+log = logging.getLogger("cashier.grpc")
 
 if TYPE_CHECKING:
     from gateway.bootstrap import Gateway
@@ -25,6 +48,47 @@ SERVICE_NAMES = (
     cashier_service_pb2.DESCRIPTOR.services_by_name["CashierService"].full_name,
     operator_service_pb2.DESCRIPTOR.services_by_name["OperatorService"].full_name,
 )
+
+PING_INTERVAL_MS = 10_000
+KEEPALIVE_MS = 60_000
+KEEPALIVE_TIMEOUT_MS = 20_000
+#: What calls in progress get after their connection's maximum age, beyond the longest WatchPayment stream.
+AGE_GRACE_MARGIN_SECONDS = 30.0
+
+
+def grpc_connection_budget(server: ServerSettings) -> int:
+    """`grpc_max_connections`, lowered so that this face's connections, the HTTP face's (as it computes
+    them), two of its accept batches and half of DESCRIPTOR_RESERVE (the database, logs, the interpreter's
+    files) fit the open-file limit; at least 16."""
+    nofile = raise_open_file_limit()
+    http = max(1, min(server.http_max_connections, nofile - DESCRIPTOR_RESERVE - 2 * ACCEPT_BATCH))
+    budget = max(16, min(server.grpc_max_connections, nofile - http - 2 * ACCEPT_BATCH - DESCRIPTOR_RESERVE // 2))
+    if budget < server.grpc_max_connections:
+        log.warning("grpc_max_connections lowered to fit the open-file limit",
+                    extra={"configured": server.grpc_max_connections, "effective": budget, "nofile": nofile})
+    return budget
+
+
+def server_options(server: ServerSettings, *, reuse_port: bool = False) -> list[tuple[str, int]]:
+    """grpcio's channel arguments for the bounds described above."""
+    grace = server.watch_max_seconds + AGE_GRACE_MARGIN_SECONDS
+    return [
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
+        ("grpc.max_allowed_incoming_connections", grpc_connection_budget(server)),
+        ("grpc.server_handshake_timeout_ms", int(server.grpc_handshake_timeout_seconds * 1000)),
+        ("grpc.max_connection_idle_ms", int(server.grpc_idle_seconds * 1000)),
+        ("grpc.max_connection_age_ms", int(server.grpc_max_connection_age_seconds * 1000)),
+        ("grpc.max_connection_age_grace_ms", int(grace * 1000)),
+        ("grpc.max_concurrent_streams", server.grpc_max_concurrent_streams),
+        ("grpc.max_receive_message_length", server.grpc_max_message_bytes),
+        ("grpc.max_metadata_size", server.grpc_max_metadata_bytes),
+        ("grpc.absolute_max_metadata_size", server.grpc_max_metadata_bytes),
+        ("grpc.http2.min_ping_interval_without_data_ms", PING_INTERVAL_MS),
+        ("grpc.keepalive_permit_without_calls", 0),
+        ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+        ("grpc.keepalive_timeout_ms", KEEPALIVE_TIMEOUT_MS),
+    ]
 
 
 def create_server(gateway: Gateway, address: str, *, reuse_port: bool = False,
@@ -35,7 +99,8 @@ def create_server(gateway: Gateway, address: str, *, reuse_port: bool = False,
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="grpc"),
         interceptors=[CashierInterceptor(gateway.authenticator, gateway.metrics)],
-        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
+        options=server_options(settings, reuse_port=reuse_port),
+        maximum_concurrent_rpcs=settings.grpc_rpcs,
     )
     cashier_service_pb2_grpc.add_CashierServiceServicer_to_server(CashierServicer(gateway), server)
     operator_service_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(gateway), server)

@@ -13,6 +13,9 @@ DEFAULT_URL = "sqlite:///cashier.db"
 def make_engine(url: str, *, pool_size: int = 16, sqlite_synchronous: str = "FULL") -> Engine:
     """SQLite gets WAL, a busy timeout and explicit transactions; PostgreSQL a sized pool.
 
+    Both hide SQL parameters from errors and logs: they hold what strangers sent (a notification's URL,
+    say) and what must stay secret (key hashes).
+
     SQLite's `synchronous=FULL` is the default because an acknowledged payment must survive a power
     cut; NORMAL is faster and only loses the last commits on power loss, not on a process crash.
     """
@@ -20,14 +23,15 @@ def make_engine(url: str, *, pool_size: int = 16, sqlite_synchronous: str = "FUL
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, pool_size, sqlite_synchronous)
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                             hide_parameters=True)
     raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://")
 
 
 def _sqlite_engine(url: str, pool_size: int, synchronous: str) -> Engine:
     if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
         raise ValueError(f"sqlite synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True,
                            connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -30,11 +31,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from channels.protocol import CHECKOUT_METHODS, HostedCheckoutProvider, QrCode, Redirect
+from channels.contract.actions import QrCode, Redirect
+from channels.contract.protocol import CHECKOUT_METHODS, HostedCheckoutProvider
 from gateway.domain.errors import NotFound
 from gateway.domain.merchants import Merchant
 from gateway.domain.money import format_minor
 from gateway.domain.payments import Payment, PaymentState
+from gateway.service.channel_views import payment_view
+from gateway.web.bodies import BodyTooLarge, read_body
 
 if TYPE_CHECKING:
     from gateway.bootstrap import Gateway
@@ -55,14 +59,24 @@ _TEMPLATES = jinja2.Environment(
 
 # The pages load nothing from anywhere: styles and scripts are inline, the QR code is inline SVG, and the
 # only requests they make are the status polls to this gateway. No Referer leaks the token to the rail.
+# Only the <script> and <style> elements the template wrote carry this response's nonce, so markup that
+# slipped into a page (an order's subject, say) could neither run a script nor restyle it; there are no
+# style attributes or event-handler attributes for a nonce-less policy to break.
+_CSP = ("default-src 'none'; style-src {source}; script-src {source}; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
 SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-                               "img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": _CSP.format(source="'none'"),
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
+
+
+def page_headers(nonce: str) -> dict[str, str]:
+    """SECURITY_HEADERS for a page whose own inline <script> and <style> elements carry `nonce`."""
+    return {**SECURITY_HEADERS,
+            "Content-Security-Policy": _CSP.format(source=f"'nonce-{nonce}'")}
 
 
 # --- the buyer's browser and language -------------------------------------------------------------------
@@ -274,11 +288,12 @@ class CheckoutPages:
         t = TEXTS[lang]
         token = request.path_params.get("token", "")
         forced = request.query_params.get("lang", "") in TEXTS
+        nonce = secrets.token_urlsafe(18)  # fresh for every response: a nonce seen once is worth nothing
         html = _TEMPLATES.get_template(name).render(
-            t=t, lang=lang, token=quote(token, safe=""), poll_ms=POLL_MILLISECONDS,
+            t=t, lang=lang, token=quote(token, safe=""), poll_ms=POLL_MILLISECONDS, nonce=nonce,
             lang_query=f"?lang={lang}" if forced else "", switch_url=f"{request.url.path}?lang={t['switch_to']}",
             **context)
-        return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+        return HTMLResponse(html, status_code=status_code, headers=page_headers(nonce))
 
     def _lang(self, request: Request) -> dict[str, str]:
         lang = negotiate_language(request.headers.get("accept-language", ""), request.query_params.get("lang", ""))
@@ -345,12 +360,10 @@ class CheckoutPages:
         if final is not None:
             return final
         t = self._lang(request)
-        body = b""
-        async for chunk in request.stream():  # a pay button's form is a few bytes; refuse to buffer more
-            body += chunk
-            if len(body) > MAX_FORM:
-                body = b""
-                break
+        try:
+            body = await read_body(request, MAX_FORM)  # a pay button's form is a few bytes; buffer no more
+        except BodyTooLarge:
+            body = b""  # answered with the page below; the rest is dropped (gateway/web/server.py bounds that)
         method = parse_qs(body.decode("utf-8", errors="replace")).get("method", [""])[0]
         if method not in CHECKOUT_METHODS:
             return self._render(request, "message.html", 400, kind="error", title=t["bad_method_title"],
@@ -358,7 +371,7 @@ class CheckoutPages:
         return_url = f"{self.gateway.settings.public_url}/pay/{payment.checkout_token}/return"
         started = time.perf_counter()
         try:
-            action = await run_in_threadpool(channel.checkout_action, payment, method, return_url)
+            action = await run_in_threadpool(channel.checkout_action, payment_view(payment), method, return_url)
             if not isinstance(action, Redirect | QrCode):
                 raise TypeError(f"checkout_action returned {type(action).__name__}")
         except Exception:

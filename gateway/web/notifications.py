@@ -14,15 +14,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from channels.protocol import NotificationMisdirected, NotificationReceiver, NotificationRejected
+from channels.contract.protocol import NotificationMisdirected, NotificationReceiver, NotificationRejected
 from gateway.domain.errors import FailedPrecondition, NotFound
-from gateway.domain.flags import FlagKind
+from gateway.domain.validation import MERCHANT_ID
+from gateway.service.channel_views import flag_kind
+from gateway.web.bodies import MAX_BODY, read_body
 
 if TYPE_CHECKING:
     from gateway.bootstrap import Gateway
 
 log = logging.getLogger("cashier.notify")
-MAX_BODY = 64 * 1024
 
 
 def notification_endpoint(gateway: Gateway):  # type: ignore[no-untyped-def]
@@ -38,9 +39,12 @@ def notification_endpoint(gateway: Gateway):  # type: ignore[no-untyped-def]
         channel = gateway.capable(name, NotificationReceiver)
         if channel is None:
             return PlainTextResponse("unknown channel", status_code=404)
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return PlainTextResponse("too large", status_code=413)
+        # The URL is the gateway's own (handed to the rail per merchant): a segment that is no merchant id
+        # was never handed out, and nothing of it may reach the database or the log.
+        if not MERCHANT_ID.fullmatch(merchant_id):
+            gateway.metrics.notifications.labels(name, "unknown_merchant").inc()
+            return PlainTextResponse("unknown merchant", status_code=404)
+        body = await read_body(request, MAX_BODY)
         result, status, answer = "applied", 200, ""
         try:
             answer = await run_in_threadpool(handle, channel, name, merchant_id, body,
@@ -48,8 +52,8 @@ def notification_endpoint(gateway: Gateway):  # type: ignore[no-untyped-def]
         except NotificationMisdirected as exc:
             # Genuine but for another account of the rail: money may have moved somewhere; flag it.
             result, status, detail = "misdirected", 400, str(exc)
-            await run_in_threadpool(lambda: gateway.flags.raise_flag(
-                FlagKind.APP_MISMATCH, merchant_id=merchant_id, payment_id="", channel=name, detail=detail))
+            await run_in_threadpool(gateway.flags.raise_flag, flag_kind(exc.kind), merchant_id=merchant_id,
+                                    payment_id=exc.payment_id, channel=name, detail=detail)
         except NotificationRejected as exc:
             result, status = "rejected", 400
             log.warning("notification refused: %s", exc, extra={"channel": name, "merchant": merchant_id})
