@@ -29,7 +29,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cashier/v1/cashier_service.proto\x12\ncashier.v1\x1a\x18\x63\x61shier/v1/payment.proto\x1a\x17\x63\x61shier/v1/refund.proto\x1a\x18\x63\x61shier/v1/routing.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n\x14\x43reatePaymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\nline_items\x18\x06 \x03(\x0b\x32\x14.cashier.v1.LineItem\x12\"\n\x06\x63lient\x18\x07 \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\x08 \x01(\x0e\x32\x14.cashier.v1.Scenario\x12\x12\n\nreturn_url\x18\t \x01(\t\x12/\n\x0c\x65xpire_after\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12@\n\x08metadata\x18\x0b \x03(\x0b\x32..cashier.v1.CreatePaymentRequest.MetadataEntry\x12\x13\n\x0bscan_to_pay\x18\x0c \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"=\n\x15\x43reatePaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"!\n\x11GetPaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x12GetPaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"\xdf\x01\n\x13ListPaymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\'\n\x05state\x18\x04 \x01(\x0e\x32\x18.cashier.v1.PaymentState\x12\x34\n\x10\x63reate_time_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reate_time_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x14ListPaymentsResponse\x12%\n\x08payments\x18\x01 \x03(\x0b\x32\x13.cashier.v1.Payment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x13\x43losePaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x14\x43losePaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"\xad\x01\n\x13PreviewRouteRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\"\n\x06\x63lient\x18\x04 \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\x05 \x01(\x0e\x32\x14.cashier.v1.Scenario\x12\x13\n\x0bscan_to_pay\x18\x06 \x01(\x08\"h\n\x14PreviewRouteResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12.\n\ncandidates\x18\x02 \x03(\x0b\x32\x1a.cashier.v1.RouteCandidate\x12\x0f\n\x07refusal\x18\x03 \x01(\t\"<\n\x13ListChannelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x14ListChannelsResponse\x12%\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x13.cashier.v1.Channel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"]\n\x14RefundPaymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x15\n\rout_refund_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\";\n\x15RefundPaymentResponse\x12\"\n\x06refund\x18\x01 \x01(\x0b\x32\x12.cashier.v1.Refund\" \n\x10GetRefundRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"7\n\x11GetRefundResponse\x12\"\n\x06refund\x18\x01 \x01(\x0b\x32\x12.cashier.v1.Refund\"s\n\x12ListRefundsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12&\n\x05state\x18\x04 \x01(\x0e\x32\x17.cashier.v1.RefundState\"S\n\x13ListRefundsResponse\x12#\n\x07refunds\x18\x01 \x03(\x0b\x32\x12.cashier.v1.Refund\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x13WatchPaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x66ollow_refunds\x18\x02 \x01(\x08\"<\n\x14WatchPaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment2\xc4\x06\n\x0e\x43\x61shierService\x12T\n\rCreatePayment\x12 .cashier.v1.CreatePaymentRequest\x1a!.cashier.v1.CreatePaymentResponse\x12K\n\nGetPayment\x12\x1d.cashier.v1.GetPaymentRequest\x1a\x1e.cashier.v1.GetPaymentResponse\x12Q\n\x0cListPayments\x12\x1f.cashier.v1.ListPaymentsRequest\x1a .cashier.v1.ListPaymentsResponse\x12Q\n\x0c\x43losePayment\x12\x1f.cashier.v1.ClosePaymentRequest\x1a .cashier.v1.ClosePaymentResponse\x12Q\n\x0cPreviewRoute\x12\x1f.cashier.v1.PreviewRouteRequest\x1a .cashier.v1.PreviewRouteResponse\x12Q\n\x0cListChannels\x12\x1f.cashier.v1.ListChannelsRequest\x1a .cashier.v1.ListChannelsResponse\x12T\n\rRefundPayment\x12 .cashier.v1.RefundPaymentRequest\x1a!.cashier.v1.RefundPaymentResponse\x12H\n\tGetRefund\x12\x1c.cashier.v1.GetRefundRequest\x1a\x1d.cashier.v1.GetRefundResponse\x12N\n\x0bListRefunds\x12\x1e.cashier.v1.ListRefundsRequest\x1a\x1f.cashier.v1.ListRefundsResponse\x12S\n\x0cWatchPayment\x12\x1f.cashier.v1.WatchPaymentRequest\x1a .cashier.v1.WatchPaymentResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n cashier/v1/cashier_service.proto\x12\ncashier.v1\x1a\x18\x63\x61shier/v1/payment.proto\x1a\x17\x63\x61shier/v1/refund.proto\x1a\x18\x63\x61shier/v1/routing.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x03\n\x14\x43reatePaymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\nline_items\x18\x06 \x03(\x0b\x32\x14.cashier.v1.LineItem\x12\"\n\x06\x63lient\x18\x07 \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\x08 \x01(\x0e\x32\x14.cashier.v1.Scenario\x12\x12\n\nreturn_url\x18\t \x01(\t\x12/\n\x0c\x65xpire_after\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12@\n\x08metadata\x18\x0b \x03(\x0b\x32..cashier.v1.CreatePaymentRequest.MetadataEntry\x12\x13\n\x0bscan_to_pay\x18\x0c \x01(\x08\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"=\n\x15\x43reatePaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"!\n\x11GetPaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\":\n\x12GetPaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"\xf5\x01\n\x13ListPaymentsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\'\n\x05state\x18\x04 \x01(\x0e\x32\x18.cashier.v1.PaymentState\x12\x34\n\x10\x63reate_time_from\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reate_time_to\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cout_trade_no\x18\x07 \x01(\t\"V\n\x14ListPaymentsResponse\x12%\n\x08payments\x18\x01 \x03(\x0b\x32\x13.cashier.v1.Payment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"#\n\x13\x43losePaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"<\n\x14\x43losePaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment\"\xad\x01\n\x13PreviewRouteRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\x03\x12\x15\n\rcurrency_code\x18\x03 \x01(\t\x12\"\n\x06\x63lient\x18\x04 \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\x05 \x01(\x0e\x32\x14.cashier.v1.Scenario\x12\x13\n\x0bscan_to_pay\x18\x06 \x01(\x08\"h\n\x14PreviewRouteResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12.\n\ncandidates\x18\x02 \x03(\x0b\x32\x1a.cashier.v1.RouteCandidate\x12\x0f\n\x07refusal\x18\x03 \x01(\t\"<\n\x13ListChannelsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"V\n\x14ListChannelsResponse\x12%\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x13.cashier.v1.Channel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"]\n\x14RefundPaymentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x15\n\rout_refund_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\";\n\x15RefundPaymentResponse\x12\"\n\x06refund\x18\x01 \x01(\x0b\x32\x12.cashier.v1.Refund\" \n\x10GetRefundRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"7\n\x11GetRefundResponse\x12\"\n\x06refund\x18\x01 \x01(\x0b\x32\x12.cashier.v1.Refund\"s\n\x12ListRefundsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12&\n\x05state\x18\x04 \x01(\x0e\x32\x17.cashier.v1.RefundState\"S\n\x13ListRefundsResponse\x12#\n\x07refunds\x18\x01 \x03(\x0b\x32\x12.cashier.v1.Refund\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\";\n\x13WatchPaymentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0e\x66ollow_refunds\x18\x02 \x01(\x08\"<\n\x14WatchPaymentResponse\x12$\n\x07payment\x18\x01 \x01(\x0b\x32\x13.cashier.v1.Payment2\xc4\x06\n\x0e\x43\x61shierService\x12T\n\rCreatePayment\x12 .cashier.v1.CreatePaymentRequest\x1a!.cashier.v1.CreatePaymentResponse\x12K\n\nGetPayment\x12\x1d.cashier.v1.GetPaymentRequest\x1a\x1e.cashier.v1.GetPaymentResponse\x12Q\n\x0cListPayments\x12\x1f.cashier.v1.ListPaymentsRequest\x1a .cashier.v1.ListPaymentsResponse\x12Q\n\x0c\x43losePayment\x12\x1f.cashier.v1.ClosePaymentRequest\x1a .cashier.v1.ClosePaymentResponse\x12Q\n\x0cPreviewRoute\x12\x1f.cashier.v1.PreviewRouteRequest\x1a .cashier.v1.PreviewRouteResponse\x12Q\n\x0cListChannels\x12\x1f.cashier.v1.ListChannelsRequest\x1a .cashier.v1.ListChannelsResponse\x12T\n\rRefundPayment\x12 .cashier.v1.RefundPaymentRequest\x1a!.cashier.v1.RefundPaymentResponse\x12H\n\tGetRefund\x12\x1c.cashier.v1.GetRefundRequest\x1a\x1d.cashier.v1.GetRefundResponse\x12N\n\x0bListRefunds\x12\x1e.cashier.v1.ListRefundsRequest\x1a\x1f.cashier.v1.ListRefundsResponse\x12S\n\x0cWatchPayment\x12\x1f.cashier.v1.WatchPaymentRequest\x1a .cashier.v1.WatchPaymentResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,37 +49,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPAYMENTRESPONSE']._serialized_start=730
   _globals['_GETPAYMENTRESPONSE']._serialized_end=788
   _globals['_LISTPAYMENTSREQUEST']._serialized_start=791
-  _globals['_LISTPAYMENTSREQUEST']._serialized_end=1014
-  _globals['_LISTPAYMENTSRESPONSE']._serialized_start=1016
-  _globals['_LISTPAYMENTSRESPONSE']._serialized_end=1102
-  _globals['_CLOSEPAYMENTREQUEST']._serialized_start=1104
-  _globals['_CLOSEPAYMENTREQUEST']._serialized_end=1139
-  _globals['_CLOSEPAYMENTRESPONSE']._serialized_start=1141
-  _globals['_CLOSEPAYMENTRESPONSE']._serialized_end=1201
-  _globals['_PREVIEWROUTEREQUEST']._serialized_start=1204
-  _globals['_PREVIEWROUTEREQUEST']._serialized_end=1377
-  _globals['_PREVIEWROUTERESPONSE']._serialized_start=1379
-  _globals['_PREVIEWROUTERESPONSE']._serialized_end=1483
-  _globals['_LISTCHANNELSREQUEST']._serialized_start=1485
-  _globals['_LISTCHANNELSREQUEST']._serialized_end=1545
-  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1547
-  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1633
-  _globals['_REFUNDPAYMENTREQUEST']._serialized_start=1635
-  _globals['_REFUNDPAYMENTREQUEST']._serialized_end=1728
-  _globals['_REFUNDPAYMENTRESPONSE']._serialized_start=1730
-  _globals['_REFUNDPAYMENTRESPONSE']._serialized_end=1789
-  _globals['_GETREFUNDREQUEST']._serialized_start=1791
-  _globals['_GETREFUNDREQUEST']._serialized_end=1823
-  _globals['_GETREFUNDRESPONSE']._serialized_start=1825
-  _globals['_GETREFUNDRESPONSE']._serialized_end=1880
-  _globals['_LISTREFUNDSREQUEST']._serialized_start=1882
-  _globals['_LISTREFUNDSREQUEST']._serialized_end=1997
-  _globals['_LISTREFUNDSRESPONSE']._serialized_start=1999
-  _globals['_LISTREFUNDSRESPONSE']._serialized_end=2082
-  _globals['_WATCHPAYMENTREQUEST']._serialized_start=2084
-  _globals['_WATCHPAYMENTREQUEST']._serialized_end=2143
-  _globals['_WATCHPAYMENTRESPONSE']._serialized_start=2145
-  _globals['_WATCHPAYMENTRESPONSE']._serialized_end=2205
-  _globals['_CASHIERSERVICE']._serialized_start=2208
-  _globals['_CASHIERSERVICE']._serialized_end=3044
+  _globals['_LISTPAYMENTSREQUEST']._serialized_end=1036
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_start=1038
+  _globals['_LISTPAYMENTSRESPONSE']._serialized_end=1124
+  _globals['_CLOSEPAYMENTREQUEST']._serialized_start=1126
+  _globals['_CLOSEPAYMENTREQUEST']._serialized_end=1161
+  _globals['_CLOSEPAYMENTRESPONSE']._serialized_start=1163
+  _globals['_CLOSEPAYMENTRESPONSE']._serialized_end=1223
+  _globals['_PREVIEWROUTEREQUEST']._serialized_start=1226
+  _globals['_PREVIEWROUTEREQUEST']._serialized_end=1399
+  _globals['_PREVIEWROUTERESPONSE']._serialized_start=1401
+  _globals['_PREVIEWROUTERESPONSE']._serialized_end=1505
+  _globals['_LISTCHANNELSREQUEST']._serialized_start=1507
+  _globals['_LISTCHANNELSREQUEST']._serialized_end=1567
+  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1569
+  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1655
+  _globals['_REFUNDPAYMENTREQUEST']._serialized_start=1657
+  _globals['_REFUNDPAYMENTREQUEST']._serialized_end=1750
+  _globals['_REFUNDPAYMENTRESPONSE']._serialized_start=1752
+  _globals['_REFUNDPAYMENTRESPONSE']._serialized_end=1811
+  _globals['_GETREFUNDREQUEST']._serialized_start=1813
+  _globals['_GETREFUNDREQUEST']._serialized_end=1845
+  _globals['_GETREFUNDRESPONSE']._serialized_start=1847
+  _globals['_GETREFUNDRESPONSE']._serialized_end=1902
+  _globals['_LISTREFUNDSREQUEST']._serialized_start=1904
+  _globals['_LISTREFUNDSREQUEST']._serialized_end=2019
+  _globals['_LISTREFUNDSRESPONSE']._serialized_start=2021
+  _globals['_LISTREFUNDSRESPONSE']._serialized_end=2104
+  _globals['_WATCHPAYMENTREQUEST']._serialized_start=2106
+  _globals['_WATCHPAYMENTREQUEST']._serialized_end=2165
+  _globals['_WATCHPAYMENTRESPONSE']._serialized_start=2167
+  _globals['_WATCHPAYMENTRESPONSE']._serialized_end=2227
+  _globals['_CASHIERSERVICE']._serialized_start=2230
+  _globals['_CASHIERSERVICE']._serialized_end=3066
 # @@protoc_insertion_point(module_scope)

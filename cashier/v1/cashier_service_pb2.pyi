@@ -67,20 +67,22 @@ class GetPaymentResponse(_message.Message):
     def __init__(self, payment: _Optional[_Union[_payment_pb2.Payment, _Mapping]] = ...) -> None: ...
 
 class ListPaymentsRequest(_message.Message):
-    __slots__ = ("parent", "page_size", "page_token", "state", "create_time_from", "create_time_to")
+    __slots__ = ("parent", "page_size", "page_token", "state", "create_time_from", "create_time_to", "out_trade_no")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FROM_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_TO_FIELD_NUMBER: _ClassVar[int]
+    OUT_TRADE_NO_FIELD_NUMBER: _ClassVar[int]
     parent: str
     page_size: int
     page_token: str
     state: _payment_pb2.PaymentState
     create_time_from: _timestamp_pb2.Timestamp
     create_time_to: _timestamp_pb2.Timestamp
-    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[_payment_pb2.PaymentState, str]] = ..., create_time_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    out_trade_no: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., state: _Optional[_Union[_payment_pb2.PaymentState, str]] = ..., create_time_from: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time_to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., out_trade_no: _Optional[str] = ...) -> None: ...
 
 class ListPaymentsResponse(_message.Message):
     __slots__ = ("payments", "next_page_token")

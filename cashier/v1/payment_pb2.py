@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61shier/v1/payment.proto\x12\ncashier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf9\x04\n\x07Payment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\nline_items\x18\x06 \x03(\x0b\x32\x14.cashier.v1.LineItem\x12\'\n\x05state\x18\x07 \x01(\x0e\x32\x18.cashier.v1.PaymentState\x12\x0f\n\x07\x63hannel\x18\x08 \x01(\t\x12\"\n\x06\x63lient\x18\t \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\n \x01(\x0e\x32\x14.cashier.v1.Scenario\x12\'\n\x06\x61\x63tion\x18\x0b \x01(\x0b\x32\x17.cashier.v1.BuyerAction\x12\x12\n\nreturn_url\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x08metadata\x18\x10 \x03(\x0b\x32!.cashier.v1.Payment.MetadataEntry\x12\x13\n\x0bscan_to_pay\x18\x11 \x01(\x08\x12\x17\n\x0frefunded_amount\x18\x12 \x01(\x03\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x08LineItem\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x12\n\nunit_price\x18\x04 \x01(\x03\"k\n\x06\x43lient\x12&\n\x08platform\x18\x01 \x01(\x0e\x32\x14.cashier.v1.Platform\x12\x10\n\x08\x61pp_name\x18\x02 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x03 \x01(\t\x12\x12\n\nuser_agent\x18\x04 \x01(\t\"\xdc\x01\n\x0b\x42uyerAction\x12+\n\x07\x61pp_pay\x18\x01 \x01(\x0b\x32\x18.cashier.v1.AppPayActionH\x00\x12.\n\x08redirect\x18\x02 \x01(\x0b\x32\x1a.cashier.v1.RedirectActionH\x00\x12+\n\x07qr_code\x18\x03 \x01(\x0b\x32\x18.cashier.v1.QrCodeActionH\x00\x12;\n\x0fhosted_checkout\x18\x04 \x01(\x0b\x32 .cashier.v1.HostedCheckoutActionH\x00\x42\x06\n\x04kind\"$\n\x0c\x41ppPayAction\x12\x14\n\x0corder_string\x18\x01 \x01(\t\"0\n\x0eRedirectAction\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x11\n\tform_html\x18\x02 \x01(\t\"6\n\x0cQrCodeAction\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0b\n\x03svg\x18\x02 \x01(\t\x12\x0b\n\x03png\x18\x03 \x01(\x0c\"T\n\x14HostedCheckoutAction\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xc3\x01\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x14\n\x10PLATFORM_IOS_APP\x10\x01\x12\x18\n\x14PLATFORM_ANDROID_APP\x10\x02\x12\x1a\n\x16PLATFORM_HARMONYOS_APP\x10\x03\x12\x17\n\x13PLATFORM_PC_BROWSER\x10\x04\x12\x1b\n\x17PLATFORM_MOBILE_BROWSER\x10\x05\x12\x1b\n\x17PLATFORM_IN_APP_BROWSER\x10\x06*\x8a\x01\n\x08Scenario\x12\x18\n\x14SCENARIO_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSCENARIO_POST_PRODUCT_CARD\x10\x01\x12\x16\n\x12SCENARIO_SHOP_HOME\x10\x02\x12\x18\n\x14SCENARIO_SHARED_LINK\x10\x03\x12\x12\n\x0eSCENARIO_OTHER\x10\x04*\xdb\x01\n\x0cPaymentState\x12\x1d\n\x19PAYMENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15PAYMENT_STATE_PENDING\x10\x01\x12\x1b\n\x17PAYMENT_STATE_SUCCEEDED\x10\x02\x12\x18\n\x14PAYMENT_STATE_CLOSED\x10\x03\x12\x18\n\x14PAYMENT_STATE_FAILED\x10\x04\x12$\n PAYMENT_STATE_PARTIALLY_REFUNDED\x10\x05\x12\x1a\n\x16PAYMENT_STATE_REFUNDED\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61shier/v1/payment.proto\x12\ncashier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x05\n\x07Payment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cout_trade_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0f\n\x07subject\x18\x05 \x01(\t\x12(\n\nline_items\x18\x06 \x03(\x0b\x32\x14.cashier.v1.LineItem\x12\'\n\x05state\x18\x07 \x01(\x0e\x32\x18.cashier.v1.PaymentState\x12\x0f\n\x07\x63hannel\x18\x08 \x01(\t\x12\"\n\x06\x63lient\x18\t \x01(\x0b\x32\x12.cashier.v1.Client\x12&\n\x08scenario\x18\n \x01(\x0e\x32\x14.cashier.v1.Scenario\x12\'\n\x06\x61\x63tion\x18\x0b \x01(\x0b\x32\x17.cashier.v1.BuyerAction\x12\x12\n\nreturn_url\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x08metadata\x18\x10 \x03(\x0b\x32!.cashier.v1.Payment.MetadataEntry\x12\x13\n\x0bscan_to_pay\x18\x11 \x01(\x08\x12\x17\n\x0frefunded_amount\x18\x12 \x01(\x03\x12\x19\n\x11\x63hannel_reference\x18\x13 \x01(\t\x12-\n\tpaid_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"K\n\x08LineItem\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x12\n\nunit_price\x18\x04 \x01(\x03\"k\n\x06\x43lient\x12&\n\x08platform\x18\x01 \x01(\x0e\x32\x14.cashier.v1.Platform\x12\x10\n\x08\x61pp_name\x18\x02 \x01(\t\x12\x13\n\x0b\x61pp_version\x18\x03 \x01(\t\x12\x12\n\nuser_agent\x18\x04 \x01(\t\"\xdc\x01\n\x0b\x42uyerAction\x12+\n\x07\x61pp_pay\x18\x01 \x01(\x0b\x32\x18.cashier.v1.AppPayActionH\x00\x12.\n\x08redirect\x18\x02 \x01(\x0b\x32\x1a.cashier.v1.RedirectActionH\x00\x12+\n\x07qr_code\x18\x03 \x01(\x0b\x32\x18.cashier.v1.QrCodeActionH\x00\x12;\n\x0fhosted_checkout\x18\x04 \x01(\x0b\x32 .cashier.v1.HostedCheckoutActionH\x00\x42\x06\n\x04kind\"$\n\x0c\x41ppPayAction\x12\x14\n\x0corder_string\x18\x01 \x01(\t\"0\n\x0eRedirectAction\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x11\n\tform_html\x18\x02 \x01(\t\"6\n\x0cQrCodeAction\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0b\n\x03svg\x18\x02 \x01(\t\x12\x0b\n\x03png\x18\x03 \x01(\x0c\"T\n\x14HostedCheckoutAction\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xc3\x01\n\x08Platform\x12\x18\n\x14PLATFORM_UNSPECIFIED\x10\x00\x12\x14\n\x10PLATFORM_IOS_APP\x10\x01\x12\x18\n\x14PLATFORM_ANDROID_APP\x10\x02\x12\x1a\n\x16PLATFORM_HARMONYOS_APP\x10\x03\x12\x17\n\x13PLATFORM_PC_BROWSER\x10\x04\x12\x1b\n\x17PLATFORM_MOBILE_BROWSER\x10\x05\x12\x1b\n\x17PLATFORM_IN_APP_BROWSER\x10\x06*\x8a\x01\n\x08Scenario\x12\x18\n\x14SCENARIO_UNSPECIFIED\x10\x00\x12\x1e\n\x1aSCENARIO_POST_PRODUCT_CARD\x10\x01\x12\x16\n\x12SCENARIO_SHOP_HOME\x10\x02\x12\x18\n\x14SCENARIO_SHARED_LINK\x10\x03\x12\x12\n\x0eSCENARIO_OTHER\x10\x04*\xdb\x01\n\x0cPaymentState\x12\x1d\n\x19PAYMENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15PAYMENT_STATE_PENDING\x10\x01\x12\x1b\n\x17PAYMENT_STATE_SUCCEEDED\x10\x02\x12\x18\n\x14PAYMENT_STATE_CLOSED\x10\x03\x12\x18\n\x14PAYMENT_STATE_FAILED\x10\x04\x12$\n PAYMENT_STATE_PARTIALLY_REFUNDED\x10\x05\x12\x1a\n\x16PAYMENT_STATE_REFUNDED\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,28 +34,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PAYMENT_METADATAENTRY']._loaded_options = None
   _globals['_PAYMENT_METADATAENTRY']._serialized_options = b'8\001'
-  _globals['_PLATFORM']._serialized_start=1349
-  _globals['_PLATFORM']._serialized_end=1544
-  _globals['_SCENARIO']._serialized_start=1547
-  _globals['_SCENARIO']._serialized_end=1685
-  _globals['_PAYMENTSTATE']._serialized_start=1688
-  _globals['_PAYMENTSTATE']._serialized_end=1907
+  _globals['_PLATFORM']._serialized_start=1423
+  _globals['_PLATFORM']._serialized_end=1618
+  _globals['_SCENARIO']._serialized_start=1621
+  _globals['_SCENARIO']._serialized_end=1759
+  _globals['_PAYMENTSTATE']._serialized_start=1762
+  _globals['_PAYMENTSTATE']._serialized_end=1981
   _globals['_PAYMENT']._serialized_start=74
-  _globals['_PAYMENT']._serialized_end=707
-  _globals['_PAYMENT_METADATAENTRY']._serialized_start=660
-  _globals['_PAYMENT_METADATAENTRY']._serialized_end=707
-  _globals['_LINEITEM']._serialized_start=709
-  _globals['_LINEITEM']._serialized_end=784
-  _globals['_CLIENT']._serialized_start=786
-  _globals['_CLIENT']._serialized_end=893
-  _globals['_BUYERACTION']._serialized_start=896
-  _globals['_BUYERACTION']._serialized_end=1116
-  _globals['_APPPAYACTION']._serialized_start=1118
-  _globals['_APPPAYACTION']._serialized_end=1154
-  _globals['_REDIRECTACTION']._serialized_start=1156
-  _globals['_REDIRECTACTION']._serialized_end=1204
-  _globals['_QRCODEACTION']._serialized_start=1206
-  _globals['_QRCODEACTION']._serialized_end=1260
-  _globals['_HOSTEDCHECKOUTACTION']._serialized_start=1262
-  _globals['_HOSTEDCHECKOUTACTION']._serialized_end=1346
+  _globals['_PAYMENT']._serialized_end=781
+  _globals['_PAYMENT_METADATAENTRY']._serialized_start=734
+  _globals['_PAYMENT_METADATAENTRY']._serialized_end=781
+  _globals['_LINEITEM']._serialized_start=783
+  _globals['_LINEITEM']._serialized_end=858
+  _globals['_CLIENT']._serialized_start=860
+  _globals['_CLIENT']._serialized_end=967
+  _globals['_BUYERACTION']._serialized_start=970
+  _globals['_BUYERACTION']._serialized_end=1190
+  _globals['_APPPAYACTION']._serialized_start=1192
+  _globals['_APPPAYACTION']._serialized_end=1228
+  _globals['_REDIRECTACTION']._serialized_start=1230
+  _globals['_REDIRECTACTION']._serialized_end=1278
+  _globals['_QRCODEACTION']._serialized_start=1280
+  _globals['_QRCODEACTION']._serialized_end=1334
+  _globals['_HOSTEDCHECKOUTACTION']._serialized_start=1336
+  _globals['_HOSTEDCHECKOUTACTION']._serialized_end=1420
 # @@protoc_insertion_point(module_scope)

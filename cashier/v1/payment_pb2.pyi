@@ -58,7 +58,7 @@ PAYMENT_STATE_PARTIALLY_REFUNDED: PaymentState
 PAYMENT_STATE_REFUNDED: PaymentState
 
 class Payment(_message.Message):
-    __slots__ = ("name", "out_trade_no", "amount", "currency_code", "subject", "line_items", "state", "channel", "client", "scenario", "action", "return_url", "create_time", "update_time", "expire_time", "metadata", "scan_to_pay", "refunded_amount")
+    __slots__ = ("name", "out_trade_no", "amount", "currency_code", "subject", "line_items", "state", "channel", "client", "scenario", "action", "return_url", "create_time", "update_time", "expire_time", "metadata", "scan_to_pay", "refunded_amount", "channel_reference", "paid_time")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,8 @@ class Payment(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     SCAN_TO_PAY_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    PAID_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     out_trade_no: str
     amount: int
@@ -102,7 +104,9 @@ class Payment(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     scan_to_pay: bool
     refunded_amount: int
-    def __init__(self, name: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., subject: _Optional[str] = ..., line_items: _Optional[_Iterable[_Union[LineItem, _Mapping]]] = ..., state: _Optional[_Union[PaymentState, str]] = ..., channel: _Optional[str] = ..., client: _Optional[_Union[Client, _Mapping]] = ..., scenario: _Optional[_Union[Scenario, str]] = ..., action: _Optional[_Union[BuyerAction, _Mapping]] = ..., return_url: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., scan_to_pay: _Optional[bool] = ..., refunded_amount: _Optional[int] = ...) -> None: ...
+    channel_reference: str
+    paid_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., out_trade_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., subject: _Optional[str] = ..., line_items: _Optional[_Iterable[_Union[LineItem, _Mapping]]] = ..., state: _Optional[_Union[PaymentState, str]] = ..., channel: _Optional[str] = ..., client: _Optional[_Union[Client, _Mapping]] = ..., scenario: _Optional[_Union[Scenario, str]] = ..., action: _Optional[_Union[BuyerAction, _Mapping]] = ..., return_url: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., metadata: _Optional[_Mapping[str, str]] = ..., scan_to_pay: _Optional[bool] = ..., refunded_amount: _Optional[int] = ..., channel_reference: _Optional[str] = ..., paid_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class LineItem(_message.Message):
     __slots__ = ("sku", "name", "quantity", "unit_price")

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63\x61shier/v1/refund.proto\x12\ncashier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x02\n\x06Refund\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rout_refund_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.cashier.v1.RefundState\x12\x16\n\x0e\x66\x61ilure_reason\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp*z\n\x0bRefundState\x12\x1c\n\x18REFUND_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14REFUND_STATE_PENDING\x10\x01\x12\x1a\n\x16REFUND_STATE_SUCCEEDED\x10\x02\x12\x17\n\x13REFUND_STATE_FAILED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x63\x61shier/v1/refund.proto\x12\ncashier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa1\x02\n\x06Refund\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rout_refund_no\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\x03\x12\x15\n\rcurrency_code\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12&\n\x05state\x18\x06 \x01(\x0e\x32\x17.cashier.v1.RefundState\x12\x16\n\x0e\x66\x61ilure_reason\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11\x63hannel_reference\x18\n \x01(\t*z\n\x0bRefundState\x12\x1c\n\x18REFUND_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14REFUND_STATE_PENDING\x10\x01\x12\x1a\n\x16REFUND_STATE_SUCCEEDED\x10\x02\x12\x17\n\x13REFUND_STATE_FAILED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'cashier.v1.refund_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REFUNDSTATE']._serialized_start=337
-  _globals['_REFUNDSTATE']._serialized_end=459
+  _globals['_REFUNDSTATE']._serialized_start=364
+  _globals['_REFUNDSTATE']._serialized_end=486
   _globals['_REFUND']._serialized_start=73
-  _globals['_REFUND']._serialized_end=335
+  _globals['_REFUND']._serialized_end=362
 # @@protoc_insertion_point(module_scope)

@@ -21,7 +21,7 @@ REFUND_STATE_SUCCEEDED: RefundState
 REFUND_STATE_FAILED: RefundState
 
 class Refund(_message.Message):
-    __slots__ = ("name", "out_refund_no", "amount", "currency_code", "reason", "state", "failure_reason", "create_time", "update_time")
+    __slots__ = ("name", "out_refund_no", "amount", "currency_code", "reason", "state", "failure_reason", "create_time", "update_time", "channel_reference")
     NAME_FIELD_NUMBER: _ClassVar[int]
     OUT_REFUND_NO_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class Refund(_message.Message):
     FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_REFERENCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     out_refund_no: str
     amount: int
@@ -40,4 +41,5 @@ class Refund(_message.Message):
     failure_reason: str
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., out_refund_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., reason: _Optional[str] = ..., state: _Optional[_Union[RefundState, str]] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    channel_reference: str
+    def __init__(self, name: _Optional[str] = ..., out_refund_no: _Optional[str] = ..., amount: _Optional[int] = ..., currency_code: _Optional[str] = ..., reason: _Optional[str] = ..., state: _Optional[_Union[RefundState, str]] = ..., failure_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel_reference: _Optional[str] = ...) -> None: ...

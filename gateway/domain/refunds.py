@@ -7,17 +7,11 @@ unknown answer leaves it PENDING until a query to the channel settles it; nothin
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from channels.contract.states import RefundState as RefundState  # the plugin contract's, re-used here
 from gateway.domain.errors import FailedPrecondition
-
-
-class RefundState(enum.Enum):
-    PENDING = "PENDING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +41,9 @@ class Refund:
     created_at: datetime
     updated_at: datetime
     failure_reason: str = ""
+    # The rail's reference for the refund, once it succeeded (ChannelResult.data["reference"]): its refund id,
+    # or for Alipay, which gives refunds none, the trade number the refund was made against.
+    channel_reference: str = ""
 
     @classmethod
     def create(cls, *, refund_id: str, app_id: str, new: NewRefund, currency: str, now: datetime) -> Refund:
@@ -54,17 +51,17 @@ class Refund:
                    out_refund_no=new.out_refund_no, amount=new.amount, currency=currency, reason=new.reason,
                    state=RefundState.PENDING, created_at=now, updated_at=now)
 
-    def succeeded(self, now: datetime) -> Refund:
-        return self._settled(RefundState.SUCCEEDED, now, "")
+    def succeeded(self, now: datetime, channel_reference: str = "") -> Refund:
+        return self._settled(RefundState.SUCCEEDED, now, "", channel_reference[:64])
 
     def failed(self, now: datetime, why: str) -> Refund:
-        return self._settled(RefundState.FAILED, now, why[:256])
+        return self._settled(RefundState.FAILED, now, why[:256], "")
 
-    def _settled(self, state: RefundState, now: datetime, why: str) -> Refund:
+    def _settled(self, state: RefundState, now: datetime, why: str, channel_reference: str) -> Refund:
         if self.state is state:
             return self
         if self.state is not RefundState.PENDING:
             raise FailedPrecondition(
                 f"refund {self.id} is {self.state.value} and cannot become {state.value}",
                 reason="REFUND_ALREADY_SETTLED", metadata={"refund": self.id, "state": self.state.value})
-        return replace(self, state=state, updated_at=now, failure_reason=why)
+        return replace(self, state=state, updated_at=now, failure_reason=why, channel_reference=channel_reference)
