@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from datetime import timedelta
 from typing import Any
 
 import click
 
-from channels.manager import PluginError
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.domain.errors import CashierError
-from gateway.domain.merchants import MerchantState, SettlementPlan
+from gateway.domain.merchants import MerchantState, PrincipalKind, SettlementPlan
+from gateway.plugins import PluginError
+from gateway.service.keys import DEFAULT_GRACE
 
 
 class Context:
@@ -34,6 +37,7 @@ class Context:
 
             settings = self.settings()
             engine = make_engine(settings.database.url, pool_size=1)
+            click.get_current_context().call_on_close(engine.dispose)  # also when run in-process (tests)
             migrate.upgrade(engine)
             self._admin = AdminService(SqlUnitOfWorkFactory(engine))
         return self._admin
@@ -42,8 +46,10 @@ class Context:
         """The webhook dispatcher's operator side (events, endpoints) over the configured database."""
         from gateway.service.webhooks import WebhookDispatcher
         from gateway.webhook_http import HttpWebhookSender
+        from gateway.webhook_targets import TargetPolicy
 
-        return WebhookDispatcher(self.admin().uow, HttpWebhookSender())
+        targets = TargetPolicy.from_settings(self.settings().webhooks)  # what set-webhook accepts
+        return WebhookDispatcher(self.admin().uow, HttpWebhookSender(policy=targets), targets=targets)
 
 
     def flags(self) -> Any:
@@ -53,8 +59,8 @@ class Context:
 
     def hooks(self) -> Any:
         """The lifecycle runner's operator side (hook runs) over the configured database."""
-        from channels.manager import PluggyLifecycleHooks
         from gateway.bootstrap import build_plugins
+        from gateway.plugins import PluggyLifecycleHooks
         from gateway.service.lifecycle import LifecycleRunner
 
         settings = self.settings()
@@ -65,8 +71,36 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+CONFIG_HELP = "TOML configuration file (also CASHIER_CONFIG); accepted before or after the command."
+
+
+def _config_after_command(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """`cashier serve --config F` means what `cashier --config F serve` means."""
+    if value is None:
+        return
+    obj = ctx.find_object(Context)
+    root = ctx.find_root()
+    if (obj.config_path not in (None, value)
+            and root.get_parameter_source("config_path") is click.core.ParameterSource.COMMANDLINE):
+        raise click.UsageError(f"--config given twice ({obj.config_path} and {value}): give it once", ctx)
+    obj.config_path = value
+
+
+def _config_option() -> click.Option:
+    return click.Option(["--config"], type=click.Path(exists=True, dir_okay=False), expose_value=False,
+                        callback=_config_after_command, help=CONFIG_HELP)
+
+
 class CashierGroup(click.Group):
-    """Turns domain errors into one clear line and exit status 1, never a traceback."""
+    """Turns domain errors into one clear line and exit status 1, never a traceback. Every command added
+    (and its subcommands: groups made under it are CashierGroups too) also accepts --config."""
+
+    group_class = type
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any("--config" in p.opts for p in cmd.params if isinstance(p, click.Option)):
+            cmd.params.append(_config_option())
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -78,8 +112,8 @@ class CashierGroup(click.Group):
 
 
 @click.group(cls=CashierGroup)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CASHIER_CONFIG",
-              help="TOML configuration file (also CASHIER_CONFIG).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), envvar="CASHIER_CONFIG",
+              help=CONFIG_HELP)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """Unified Cashier: one gRPC cashier for every trading app. The database comes from
@@ -93,14 +127,21 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 @click.option("--workers", type=int, help="Worker processes sharing the ports [1].")
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate chain.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
+@click.option("--share-ports", is_flag=True, default=None,
+              help="Start even if another server listens on these addresses, and share them with it "
+                   "(e.g. a rolling restart) [refuse; [server] share_ports].")
 @pass_ctx
 def serve(obj: Context, grpc_addr: str | None, http_addr: str | None, workers: int | None,
-          tls_cert: str | None, tls_key: str | None) -> None:
+          tls_cert: str | None, tls_key: str | None, share_ports: bool | None) -> None:
     """Run the gateway until SIGTERM or Ctrl-C (in-flight calls finish first)."""
-    from gateway.runtime import serve as run
+    from gateway.supervisor import ServeRefused
+    from gateway.supervisor import serve as run
 
-    run(obj.settings(server={"grpc": grpc_addr, "http": http_addr, "workers": workers,
-                             "tls_cert": tls_cert, "tls_key": tls_key}))
+    try:
+        run(obj.settings(server={"grpc": grpc_addr, "http": http_addr, "workers": workers,
+                                 "tls_cert": tls_cert, "tls_key": tls_key, "share_ports": share_ports}))
+    except ServeRefused as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -112,9 +153,12 @@ def migrate(obj: Context) -> None:
 
     settings = obj.settings()
     engine = make_engine(settings.database.url, pool_size=1)
-    before = migrations.current_revision(engine)
-    migrations.upgrade(engine)
-    after = migrations.current_revision(engine)
+    try:
+        before = migrations.current_revision(engine)
+        migrations.upgrade(engine)
+        after = migrations.current_revision(engine)
+    finally:
+        engine.dispose()
     click.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
 
 
@@ -251,9 +295,17 @@ def apps_deauthorize(obj: Context, app_id: str, merchant_id: str) -> None:
 @apps.command("list")
 @pass_ctx
 def apps_list(obj: Context) -> None:
-    """List apps (key prefixes only) and the merchants they act for."""
-    for app, merchant_ids in obj.admin().list_apps():
-        click.echo(f"{app.id}\t{app.key_prefix}…\t{','.join(merchant_ids) or '-'}\t{app.display_name}")
+    """List apps: id, live keys (prefixes and state, never the keys), merchants they act for, name."""
+    from gateway.domain.ids import utcnow
+
+    now = utcnow()
+    for listing in obj.admin().list_apps():
+        live = [k for k in listing.keys if k.live(now)]
+        keys = ", ".join(f"{k.prefix}… {k.state(now)}" for k in live) or "no live key"
+        retired = len(listing.keys) - len(live)
+        if retired:
+            keys += f" (+{retired} revoked or expired: `cashier apps keys {listing.app.id}`)"
+        click.echo(f"{listing.app.id}\t{keys}\t{','.join(listing.merchant_ids) or '-'}\t{listing.app.display_name}")
 
 
 @apps.command("set-webhook")
@@ -376,6 +428,81 @@ def operators_create(obj: Context, operator_id: str) -> None:
     click.echo(issued.key)
 
 
+# --- API keys of apps and operators: the same three commands under `apps` and `operators` ---------------
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+class Duration(click.ParamType):
+    """24h, 30m, 90s, 7d, 1h30m, or 0."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        text = str(value).strip()
+        match = _DURATION.fullmatch(text)
+        if text == "0":
+            return timedelta(0)
+        if not text or match is None:
+            self.fail(f"{value!r} is not a duration such as 24h, 30m, 90s, 7d or 0", param, ctx)
+        days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def _add_key_commands(group: click.Group, kind: PrincipalKind, holder: str) -> None:
+    noun = holder.lower().replace("_id", "")
+
+    @group.command("roll-key", help=f"""Issue a new key for {holder} and print it once. Its current key
+        stays valid for --grace more (at most 30 days; 0 refuses it at once), then is refused.
+        An {noun} holds at most two live keys: with two, revoke one first.""")
+    @click.argument("principal_id", metavar=holder)
+    @click.option("--grace", type=Duration(), default=f"{DEFAULT_GRACE // timedelta(hours=1)}h", show_default=True,
+                  help="How long the current key stays valid.")
+    @pass_ctx
+    def roll_key(obj: Context, principal_id: str, grace: timedelta) -> None:
+        issued = obj.admin().roll_key(kind, principal_id, grace)
+        for old in issued.retiring:
+            click.echo(f"{noun} {principal_id}: key {old.prefix}… ({old.id}) stays valid until "
+                       f"{old.expires_at.isoformat(timespec='seconds') if old.expires_at else '-'}", err=True)
+        click.echo(f"{noun} {principal_id}: new key {issued.key_id} (shown once, store it now):", err=True)
+        click.echo(issued.key)
+
+    @group.command("revoke-key", help=f"""Refuse one key of {holder} from now on (every gateway process
+        refuses it within [auth] cache_seconds). KEY is its prefix as listed (e.g. ck_app_AbCd) or its id.""")
+    @click.argument("principal_id", metavar=holder)
+    @click.argument("key", metavar="KEY")
+    @pass_ctx
+    def revoke_key(obj: Context, principal_id: str, key: str) -> None:
+        admin = obj.admin()
+        revoked = admin.revoke_key(kind, principal_id, key)
+        cache = obj.settings().auth.cache_seconds
+        at = revoked.revoked_at.isoformat(timespec="seconds") if revoked.revoked_at else "-"
+        click.echo(f"{noun} {principal_id}: key {revoked.prefix}… ({revoked.id}) revoked at {at}; refused "
+                   f"everywhere within {cache:g}s")
+        from gateway.domain.ids import utcnow
+
+        if not any(k.live(utcnow()) for k in admin.list_keys(kind, principal_id)):
+            click.echo(f"{noun} {principal_id} has no live key now: `cashier {group.name} roll-key "
+                       f"{principal_id}` issues one", err=True)
+
+    @group.command("keys", help=f"""List every key of {holder}, newest first: id, prefix, state, created
+        (never the key itself).""")
+    @click.argument("principal_id", metavar=holder)
+    @pass_ctx
+    def list_keys(obj: Context, principal_id: str) -> None:
+        from gateway.domain.ids import utcnow
+
+        now = utcnow()
+        for k in obj.admin().list_keys(kind, principal_id):
+            click.echo(f"{k.id}\t{k.prefix}…\t{k.state(now)}\tcreated {k.created_at.isoformat(timespec='seconds')}")
+
+
+_add_key_commands(apps, PrincipalKind.APP, "APP_ID")
+_add_key_commands(operators, PrincipalKind.OPERATOR, "OPERATOR_ID")
+
+
 # --- channels, demo, sandbox ------------------------------------------------------------------------
 
 
@@ -383,8 +510,8 @@ def operators_create(obj: Context, operator_id: str) -> None:
 @pass_ctx
 def channels_cmd(obj: Context) -> None:
     """List the installed channel plugins: name, distribution, version, hooks, channels."""
-    from channels.manager import collect_channels_by_plugin, list_plugins
     from gateway.bootstrap import build_plugins
+    from gateway.plugins import collect_channels_by_plugin, list_plugins
 
     settings = obj.settings()
     pm = build_plugins()
@@ -412,10 +539,24 @@ def demo(exit_after: bool, workdir: str, grpc_addr: str, http_addr: str) -> None
     sys.exit(run_demo(workdir, exit_after=exit_after, grpc_address=grpc_addr, http_address=http_addr))
 
 
-def _sandbox_command() -> click.Command:
-    from channels.alipay.sandbox.cli import sandbox_command
+#: Commands other distributions add to `cashier` (the Alipay sandbox's `cashier sandbox` is one): the core
+#: names no channel or sandbox, it loads whatever is registered in this entry-point group.
+COMMAND_ENTRY_POINTS = "cashier.commands"
 
-    return sandbox_command
+
+def _add_plugin_commands(group: click.Group) -> None:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=COMMAND_ENTRY_POINTS):
+        if ep.name in group.commands:
+            continue  # the core's own commands win
+        try:
+            command = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken add-on must not take `cashier serve` down with it
+            click.echo(f"cashier: command {ep.name!r} ({ep.value}) failed to load and is left out: {exc}",
+                       err=True)
+            continue
+        group.add_command(command, ep.name)
 
 
-main.add_command(_sandbox_command(), "sandbox")
+_add_plugin_commands(main)
