@@ -9,7 +9,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import merchant_pb2, payment_pb2, refund_pb2, routing_pb2
-from channels.protocol import Channel
+from channels.contract.protocol import Channel
 from gateway.domain.actions import AppPay, BuyerAction, HostedCheckout, QrCode, Redirect
 from gateway.domain.errors import Violations
 from gateway.domain.merchants import Merchant, MerchantState, SettlementPlan
@@ -23,7 +23,8 @@ from gateway.domain.payments import (
     Scenario,
 )
 from gateway.domain.refunds import NewRefund, Refund, RefundState
-from gateway.domain.validation import MERCHANT_ID, MERCHANT_ID_RULE
+from gateway.domain.validation import MERCHANT_ID, MERCHANT_ID_RULE, OUT_TRADE_NO
+from gateway.service.payments import PreviewRoute
 from gateway.service.routing import RouteDecision
 
 _MERCHANT_NAME = re.compile(r"merchants/([^/]+)")
@@ -135,10 +136,28 @@ def new_payment_from(v: Violations, req: svc.CreatePaymentRequest) -> NewPayment
     )
 
 
+def route_request_from(v: Violations, req: svc.PreviewRouteRequest) -> PreviewRoute:
+    """PreviewRoute's request, decoded as new_payment_from decodes the same fields (and in the same order)."""
+    merchant_id = merchant_id_from(v, "parent", req.parent)
+    client = client_from(v, "client", req.client)
+    scenario = scenario_from(v, "scenario", req.scenario)
+    return PreviewRoute(merchant_id, req.amount, req.currency_code, client, scenario, req.scan_to_pay)
+
+
 def new_refund_from(v: Violations, req: svc.RefundPaymentRequest) -> NewRefund:
     merchant_id, payment_id = payment_name_parts(v, "parent", req.parent)
     return NewRefund(merchant_id=merchant_id, payment_id=payment_id, out_refund_no=req.out_refund_no,
                      amount=req.amount, reason=req.reason)
+
+
+def out_trade_no_filter(v: Violations, field: str, value: str) -> str | None:
+    """ListPayments' order-number filter: None when not set; checked as CreatePayment checks the number."""
+    if not value:
+        return None
+    if not OUT_TRADE_NO.fullmatch(value):
+        v.add(field, "must be a merchant's order number: 1-64 letters, digits, '_' or '-'")
+        return None
+    return value
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -178,7 +197,9 @@ def action_to_proto(action: BuyerAction | None) -> payment_pb2.BuyerAction:
 
 
 def payment_to_proto(p: Payment) -> payment_pb2.Payment:
-    return payment_pb2.Payment(
+    """The Payment message; without `action` when the payment carries none (a payment rebuilt from an
+    event's snapshot: webhooks never carry the buyer action)."""
+    msg = payment_pb2.Payment(
         name=payment_name(p),
         out_trade_no=p.out_trade_no,
         amount=p.amount,
@@ -199,14 +220,20 @@ def payment_to_proto(p: Payment) -> payment_pb2.Payment:
         metadata=dict(p.metadata),
         scan_to_pay=p.scan_to_pay,
         refunded_amount=p.refunded_amount,
+        channel_reference=p.channel_reference,
     )
+    if p.paid_at is not None:
+        msg.paid_time.CopyFrom(_ts(p.paid_at))
+    if p.action is None:
+        msg.ClearField("action")
+    return msg
 
 
 def refund_to_proto(r: Refund) -> refund_pb2.Refund:
     return refund_pb2.Refund(
         name=refund_name(r), out_refund_no=r.out_refund_no, amount=r.amount, currency_code=r.currency,
         reason=r.reason, state=REFUND_STATE_OUT[r.state], failure_reason=r.failure_reason,
-        create_time=_ts(r.created_at), update_time=_ts(r.updated_at),
+        create_time=_ts(r.created_at), update_time=_ts(r.updated_at), channel_reference=r.channel_reference,
     )
 
 

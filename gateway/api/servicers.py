@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -14,45 +13,69 @@ from cashier.v1 import cashier_service_pb2_grpc as svc_grpc
 from cashier.v1 import operator_service_pb2 as ops
 from cashier.v1 import operator_service_pb2_grpc as ops_grpc
 from gateway.api import convert
-from gateway.api.interceptor import current_principal
+from gateway.api.idempotency import idempotent
+from gateway.api.interceptor import _bearer, current_principal
 from gateway.domain.errors import Violations
 from gateway.domain.merchants import MerchantState, SettlementPlan
-from gateway.domain.validation import check_amount, check_currency, validate_new_payment, validate_new_refund
+from gateway.domain.refunds import RefundState
+from gateway.domain.validation import validate_new_payment, validate_new_refund, validate_route_request
 from gateway.service import paging
 from gateway.service.admin import NewMerchant
-from gateway.service.payments import CreatePayment, ListPayments, PreviewRoute
+from gateway.service.payments import CreatePayment, ListPayments
+from gateway.service.ports import IdempotencyRecord
 from gateway.service.refunds import ListRefunds, RefundPayment
 from gateway.service.watch import WatchPayment
 
 if TYPE_CHECKING:
     from gateway.bootstrap import Gateway
 
-IDEMPOTENCY_HEADER = "idempotency-key"
+CASHIER = svc.DESCRIPTOR.services_by_name["CashierService"].full_name
+OPERATOR = ops.DESCRIPTOR.services_by_name["OperatorService"].full_name
 
 
-def _idempotency_key(v: Violations, context: grpc.ServicerContext) -> str | None:
-    for key, value in context.invocation_metadata():
-        if key == IDEMPOTENCY_HEADER:
-            if not 1 <= len(value) <= 255 or not value.isprintable() or not value.isascii():
-                v.add(IDEMPOTENCY_HEADER, "metadata must be 1-255 printable ASCII characters")
-                return None
-            return value
-    return None
+# How each writing RPC rebuilds its answer from an idempotency record whose call acted (the claim committed with
+# the change) but whose answer was never stored: the process died in between, or the call is still running.
+def _created_payment(servicer: CashierServicer, request: svc.CreatePaymentRequest,
+                     record: IdempotencyRecord) -> svc.CreatePaymentResponse | None:
+    payment = servicer.payments.as_created(current_principal(), record.merchant_id, record.resource_id or "")
+    return svc.CreatePaymentResponse(payment=convert.payment_to_proto(payment))
+
+
+def _closed_payment(servicer: CashierServicer, request: svc.ClosePaymentRequest,
+                    record: IdempotencyRecord) -> svc.ClosePaymentResponse | None:
+    payment = servicer.payments.get(current_principal(), record.merchant_id, record.resource_id or "")
+    return svc.ClosePaymentResponse(payment=convert.payment_to_proto(payment))
+
+
+def _settled_refund(servicer: CashierServicer, request: svc.RefundPaymentRequest,
+                    record: IdempotencyRecord) -> svc.RefundPaymentResponse | None:
+    """The refund once the channel's answer is recorded; None (in progress) while it is awaited."""
+    payment_id = request.parent.rsplit("/", 1)[-1]
+    refund = servicer.gateway.refunds.get(current_principal(), record.merchant_id, payment_id,
+                                          record.resource_id or "")
+    if refund.state is RefundState.PENDING:
+        return None
+    return svc.RefundPaymentResponse(refund=convert.refund_to_proto(refund))
+
+
+def _created_merchant(servicer: OperatorServicer, request: ops.CreateMerchantRequest,
+                      record: IdempotencyRecord) -> ops.CreateMerchantResponse | None:
+    merchant = servicer.admin.get_merchant(record.resource_id or "")
+    return ops.CreateMerchantResponse(merchant=convert.merchant_to_proto(merchant))
 
 
 class CashierServicer(svc_grpc.CashierServiceServicer):
     def __init__(self, gateway: Gateway):
         self.payments = gateway.payments
         self.gateway = gateway
+        self.idempotency = gateway.idempotency
 
+    @idempotent(CASHIER, scope="parent", rebuild=_created_payment)
     def CreatePayment(self, request: svc.CreatePaymentRequest, context: grpc.ServicerContext) -> svc.CreatePaymentResponse:
         v = Violations()
         new = convert.new_payment_from(v, request)
-        key = _idempotency_key(v, context)
         validate_new_payment(new, v)
-        # Only a request with an idempotency-key is ever compared with an earlier one.
-        fingerprint = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest() if key else ""
-        payment = self.payments.create(CreatePayment(current_principal(), new, key, fingerprint))
+        payment = self.payments.create(CreatePayment(current_principal(), new))
         return svc.CreatePaymentResponse(payment=convert.payment_to_proto(payment))
 
     def GetPayment(self, request: svc.GetPaymentRequest, context: grpc.ServicerContext) -> svc.GetPaymentResponse:
@@ -72,6 +95,7 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
                 v.add("state", f"unknown state {request.state}")
         if request.page_size < 0:
             v.add("page_size", "must not be negative")
+        out_trade_no = convert.out_trade_no_filter(v, "out_trade_no", request.out_trade_no)
         v.raise_if_any()
         payments, token = self.payments.list(ListPayments(
             principal=current_principal(),
@@ -83,10 +107,12 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
             if request.HasField("create_time_to") else None,
             page_size=request.page_size,
             page_token=request.page_token,
+            out_trade_no=out_trade_no,
         ))
         return svc.ListPaymentsResponse(payments=[convert.payment_to_proto(p) for p in payments],
                                         next_page_token=token)
 
+    @idempotent(CASHIER, scope="name", rebuild=_closed_payment)
     def ClosePayment(self, request: svc.ClosePaymentRequest, context: grpc.ServicerContext) -> svc.ClosePaymentResponse:
         v = Violations()
         merchant_id, payment_id = convert.payment_name_parts(v, "name", request.name)
@@ -95,17 +121,11 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
         return svc.ClosePaymentResponse(payment=convert.payment_to_proto(payment))
 
     def PreviewRoute(self, request: svc.PreviewRouteRequest, context: grpc.ServicerContext) -> svc.PreviewRouteResponse:
+        # CreatePayment's decoding, validation and merchant check: the preview refuses what creation would.
         v = Violations()
-        merchant_id = convert.merchant_id_from(v, "parent", request.parent)
-        check_amount(v, "amount", request.amount)
-        check_currency(v, "currency_code", request.currency_code)
-        client = convert.client_from(v, "client", request.client)
-        scenario = convert.scenario_from(v, "scenario", request.scenario)
-        v.raise_if_any()
-        decision = self.payments.preview(PreviewRoute(
-            current_principal(), merchant_id, request.amount, request.currency_code, client, scenario,
-            request.scan_to_pay))
-        return convert.route_to_proto(decision)
+        preview = convert.route_request_from(v, request)
+        validate_route_request(preview.amount, preview.currency, preview.client, v)
+        return convert.route_to_proto(self.payments.preview(current_principal(), preview))
 
     def ListChannels(self, request: svc.ListChannelsRequest, context: grpc.ServicerContext) -> svc.ListChannelsResponse:
         size = paging.page_size(request.page_size)
@@ -118,6 +138,7 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
             next_page_token=token)
 
 
+    @idempotent(CASHIER, scope="parent", rebuild=_settled_refund)
     def RefundPayment(self, request: svc.RefundPaymentRequest, context: grpc.ServicerContext) -> svc.RefundPaymentResponse:
         v = Violations()
         new = convert.new_refund_from(v, request)
@@ -156,7 +177,9 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
         left = threading.Event()  # set when the call ends: the client cancelled, or its deadline passed
         if not context.add_callback(left.set):
             left.set()
-        watch = WatchPayment(current_principal(), merchant_id, payment_id, request.follow_refunds)
+        # The key again, so that the watch can check every [auth] cache_seconds that it still holds.
+        credentials = _bearer(dict(context.invocation_metadata()).get("authorization")) or ""
+        watch = WatchPayment(current_principal(), merchant_id, payment_id, request.follow_refunds, credentials)
         for payment in self.gateway.watches.watch(watch, left):
             yield svc.WatchPaymentResponse(payment=convert.payment_to_proto(payment))
 
@@ -164,7 +187,10 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
 class OperatorServicer(ops_grpc.OperatorServiceServicer):
     def __init__(self, gateway: Gateway):
         self.admin = gateway.admin
+        self.idempotency = gateway.idempotency
 
+    # The platform's, not a merchant's: an operator's key is scoped to the operator alone.
+    @idempotent(OPERATOR, rebuild=_created_merchant)
     def CreateMerchant(self, request: ops.CreateMerchantRequest, context: grpc.ServicerContext) -> ops.CreateMerchantResponse:
         m = request.merchant
         merchant = self.admin.create_merchant(NewMerchant(

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from gateway.domain.errors import Violations
 from gateway.domain.money import MAX_AMOUNT_MINOR, MIN_AMOUNT_MINOR, SUPPORTED_CURRENCIES
-from gateway.domain.payments import NewPayment
+from gateway.domain.payments import ClientInfo, NewPayment
 from gateway.domain.refunds import NewRefund
 
 OUT_TRADE_NO = re.compile(r"[A-Za-z0-9_\-]{1,64}")
@@ -59,16 +59,31 @@ def validate_new_payment(p: NewPayment, v: Violations | None = None) -> None:
         total = sum(item.total for item in p.line_items)
         if total != p.amount:
             v.add("line_items", f"quantity × unit_price sums to {total}, but amount is {p.amount}")
-    if p.client.app_version and not APP_VERSION.fullmatch(p.client.app_version):
-        v.add("client.app_version", "must be a dotted number such as 8.2.0")
-    check_text(v, "client.app_name", p.client.app_name, required=False, limit=64)
-    check_text(v, "client.user_agent", p.client.user_agent, required=False, limit=1024)
+    check_client(v, "client", p.client)
     if p.return_url:
         check_url(v, "return_url", p.return_url)
     if not MIN_EXPIRY <= p.expire_after <= MAX_EXPIRY:
         v.add("expire_after", "must be between 1 minute and 15 days")
     check_metadata(v, "metadata", p.metadata)
     v.raise_if_any()
+
+
+def validate_route_request(amount: int, currency: str, client: ClientInfo, v: Violations | None = None) -> None:
+    """PreviewRoute's fields, held to the rules CreatePayment holds the same fields to, in the same order, so
+    that a preview refuses exactly what creation would (`v` as in validate_new_payment)."""
+    v = v if v is not None else Violations()
+    check_amount(v, "amount", amount)
+    check_currency(v, "currency_code", currency)
+    check_client(v, "client", client)
+    v.raise_if_any()
+
+
+def check_client(v: Violations, path: str, client: ClientInfo) -> None:
+    """The buyer's client, as CreatePayment and PreviewRoute both describe it."""
+    if client.app_version and not APP_VERSION.fullmatch(client.app_version):
+        v.add(f"{path}.app_version", "must be a dotted number such as 8.2.0")
+    check_text(v, f"{path}.app_name", client.app_name, required=False, limit=64)
+    check_text(v, f"{path}.user_agent", client.user_agent, required=False, limit=1024)
 
 
 def validate_new_refund(r: NewRefund, v: Violations | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Payment use cases: create (idempotent), read, list, close, preview the route."""
+"""Payment use cases: create, read, list, close, preview the route. Create and close claim the caller's
+idempotency-key in the transaction that acts (gateway/service/idempotency.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from channels.protocol import ChannelNotification, Outcome, RouteRequest
+from channels.contract.protocol import ChannelNotification, Outcome
 from gateway.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -19,10 +20,11 @@ from gateway.domain.flags import FlagKind
 from gateway.domain.ids import new_checkout_token, new_payment_id, payment_id_floor, utcnow
 from gateway.domain.merchants import Merchant, Principal, PrincipalKind
 from gateway.domain.payments import ClientInfo, NewPayment, Payment, PaymentState, Scenario
-from gateway.service import paging
+from gateway.service import idempotency, paging
+from gateway.service.channel_views import route_request
 from gateway.service.flags import raise_flag
 from gateway.service.merchant_cache import MerchantCache
-from gateway.service.ports import IdempotencyRecord, PaymentQuery, UnitOfWork, UnitOfWorkFactory
+from gateway.service.ports import PaymentQuery, UnitOfWorkFactory
 from gateway.service.routing import RouteDecision, Router
 
 log = logging.getLogger(__name__)
@@ -32,9 +34,6 @@ log = logging.getLogger(__name__)
 class CreatePayment:
     principal: Principal
     payment: NewPayment
-    # The app's idempotency-key, if it sent one, and a digest of the whole request it came with.
-    idempotency_key: str | None = None
-    fingerprint: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +45,13 @@ class ListPayments:
     created_to: datetime | None = None
     page_size: int = 0
     page_token: str = ""
+    out_trade_no: str | None = None  # the merchant's order number: at most one payment per merchant
 
 
 @dataclass(frozen=True, slots=True)
 class PreviewRoute:
-    principal: Principal
+    """What CreatePayment would be asked, in the fields that decide the route."""
+
     merchant_id: str
     amount: int
     currency: str
@@ -79,21 +80,9 @@ class PaymentService:
 
     def create(self, cmd: CreatePayment) -> Payment:
         new = cmd.payment
-        _require_access(cmd.principal, new.merchant_id)
-        # One read transaction at most, and none when the merchant is cached and no idempotency-key was
-        # sent: the write transaction below decides every race anyway.
-        merchant = self.merchants.cached(new.merchant_id)
-        if merchant is None or cmd.idempotency_key:
-            with self.uow() as uow:
-                if merchant is None:
-                    merchant = _require_merchant(self.merchants.load(uow, new.merchant_id), new.merchant_id)
-                if cmd.idempotency_key:
-                    earlier = uow.idempotency.get(new.merchant_id, cmd.principal.id, cmd.idempotency_key)
-                    if earlier is not None:
-                        return self._replay(uow, earlier, cmd)
-        merchant.check_can_collect()
+        merchant = self._collecting_merchant(cmd.principal, new.merchant_id)
         decision = self.router.route(
-            RouteRequest(merchant, new.amount, new.currency, new.client, new.scenario, new.scan_to_pay))
+            route_request(merchant, new.amount, new.currency, new.client, new.scenario, new.scan_to_pay))
         channel = decision.require()
         now = self.clock()
         payment = Payment.create(payment_id=self.new_id(now), app_id=cmd.principal.id, new=new,
@@ -102,11 +91,8 @@ class PaymentService:
         # buyer can only act on what we return after the commit below.
         payment = payment.with_action(self.router.prepare(channel, payment))
         with self.uow(write=True) as uow:
-            if cmd.idempotency_key:
-                earlier = uow.idempotency.claim(IdempotencyRecord(
-                    new.merchant_id, cmd.principal.id, cmd.idempotency_key, cmd.fingerprint, payment.id, now))
-                if earlier is not None:
-                    return self._replay(uow, earlier, cmd)
+            # The idempotency-key (if one was sent) in the payment's transaction: a crash cannot separate them.
+            idempotency.claim(uow, payment.id, now)
             if not uow.payments.add(payment):
                 existing = uow.payments.get_by_out_trade_no(new.merchant_id, new.out_trade_no)
                 raise AlreadyExists(
@@ -119,20 +105,12 @@ class PaymentService:
             uow.commit()
         return payment
 
-    def _replay(self, uow: UnitOfWork, earlier: IdempotencyRecord, cmd: CreatePayment) -> Payment:
-        if earlier.fingerprint != cmd.fingerprint:
-            raise FailedPrecondition(
-                f"idempotency-key {earlier.key!r} was first used at {earlier.created_at.isoformat()} for a "
-                "different request; send a new key for a new request",
-                reason="IDEMPOTENCY_KEY_REUSED",
-                metadata={"idempotency_key": earlier.key, "payment": earlier.payment_id},
-            )
-        payment = uow.payments.get(earlier.merchant_id, earlier.payment_id)
-        if payment is None:  # the record and its payment are written in one transaction
-            raise RuntimeError(f"idempotency record {earlier.key!r} points at missing payment")
-        # Replay the first response exactly as it was: the payment as it stood when created.
-        return replace(payment, state=PaymentState.PENDING, updated_at=payment.created_at,
-                       refunded_amount=0, refund_reserved=0)
+    def as_created(self, principal: Principal, merchant_id: str, payment_id: str) -> Payment:
+        """The payment as CreatePayment answered it, however it has moved on since: a replay's answer when the
+        stored answer is missing (the key and the payment were committed, the answer not yet)."""
+        payment = self.get(principal, merchant_id, payment_id)
+        return replace(payment, state=PaymentState.PENDING, updated_at=payment.created_at, paid_at=None,
+                       channel_reference="", buyer_id="", refunded_amount=0, refund_reserved=0)
 
     def get(self, principal: Principal, merchant_id: str, payment_id: str) -> Payment:
         _require_access(principal, merchant_id)
@@ -160,10 +138,13 @@ class PaymentService:
             _require_access(cmd.principal, cmd.merchant_id)
             merchant_ids = [cmd.merchant_id]
         size = paging.page_size(cmd.page_size)
-        filters = (cmd.merchant_id, cmd.state, cmd.created_from, cmd.created_to)
+        filters: tuple[object, ...] = (cmd.merchant_id, cmd.state, cmd.created_from, cmd.created_to)
+        if cmd.out_trade_no is not None:  # appended only when set: tokens issued without it stay valid
+            filters += (("out_trade_no", cmd.out_trade_no),)
         query = PaymentQuery(
             merchant_ids=merchant_ids,
             state=cmd.state,
+            out_trade_no=cmd.out_trade_no,
             id_from=payment_id_floor(cmd.created_from) if cmd.created_from else None,
             id_before=payment_id_floor(cmd.created_to) if cmd.created_to else None,
             after_id=paging.decode_token(cmd.page_token, filters),
@@ -183,6 +164,7 @@ class PaymentService:
                                reason="PAYMENT_NOT_FOUND")
             closed = payment.closed(self.clock())
             if closed is not payment:
+                idempotency.claim(uow, payment.id, closed.updated_at)
                 if not uow.payments.save_state(closed, expected=payment.state):
                     raise FailedPrecondition(f"payment {payment_id} changed while closing; read it again",
                                              reason="CONCURRENT_UPDATE")
@@ -238,12 +220,23 @@ class PaymentService:
             uow.commit()
         return paid
 
-    def preview(self, cmd: PreviewRoute) -> RouteDecision:
-        _require_access(cmd.principal, cmd.merchant_id)
-        with self.uow() as uow:
-            merchant = _merchant(uow, cmd.merchant_id)
+    def preview(self, principal: Principal, cmd: PreviewRoute) -> RouteDecision:
+        """The route CreatePayment would take, with its trace; refused exactly as CreatePayment would refuse
+        the merchant (the servicer validates the fields with the same rules)."""
+        merchant = self._collecting_merchant(principal, cmd.merchant_id)
         return self.router.route(
-            RouteRequest(merchant, cmd.amount, cmd.currency, cmd.client, cmd.scenario, cmd.scan_to_pay))
+            route_request(merchant, cmd.amount, cmd.currency, cmd.client, cmd.scenario, cmd.scan_to_pay))
+
+    def _collecting_merchant(self, principal: Principal, merchant_id: str) -> Merchant:
+        """The merchant, if this app acts for it and it can collect: CreatePayment's and PreviewRoute's one
+        check. A cached merchant costs no transaction; the write transaction that follows decides races."""
+        _require_access(principal, merchant_id)
+        merchant = self.merchants.cached(merchant_id)
+        if merchant is None:
+            with self.uow() as uow:
+                merchant = _require_merchant(self.merchants.load(uow, merchant_id), merchant_id)
+        merchant.check_can_collect()
+        return merchant
 
 
 def _require_access(principal: Principal, merchant_id: str) -> None:
@@ -251,10 +244,6 @@ def _require_access(principal: Principal, merchant_id: str) -> None:
     if principal.kind is not PrincipalKind.APP or not principal.acts_for(merchant_id):
         raise PermissionDenied(f"this app is not authorised to act for merchant {merchant_id!r}",
                                reason="MERCHANT_NOT_AUTHORIZED", metadata={"merchant": merchant_id})
-
-
-def _merchant(uow: UnitOfWork, merchant_id: str) -> Merchant:
-    return _require_merchant(uow.merchants.get(merchant_id), merchant_id)
 
 
 def _require_merchant(merchant: Merchant | None, merchant_id: str) -> Merchant:

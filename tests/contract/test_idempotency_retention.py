@@ -18,7 +18,8 @@ def test_keys_survive_24_hours_then_go(database_url: str) -> None:
     migrate.upgrade(engine)
     uow = SqlUnitOfWorkFactory(engine)
     with uow(write=True) as tx:
-        assert tx.idempotency.claim(IdempotencyRecord("shop-1", "app-1", "k-1", "f" * 64, "pay_1", T0)) is None
+        assert tx.idempotency.claim(IdempotencyRecord("shop-1", "app-1", "k-1", "cashier.v1.CashierService.CreatePayment",
+                                                    "f" * 64, "pay_1", T0, b"answer")) is None
         tx.commit()
 
     def purge(hours_later: float, retention: timedelta) -> int:
