@@ -7,6 +7,7 @@ Timeouts here only guard against a hang; nothing waits a fixed time for somethin
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.e2e.test_payment_completion import pay_at_alipay
 from tests.support import CashierClient, error_details, make_settings, seed_tenant
 
 GUARD = 30.0  # seconds a stream may take to deliver its next message before the test fails
+MARGIN = 4.0  # seconds beyond a promised bound that a loaded test machine may take
 
 
 def watch(app: CashierClient, name: str, follow_refunds: bool = False, timeout: float = GUARD) -> Any:
@@ -166,7 +168,8 @@ def test_a_watch_ends_after_the_maximum_duration(database_url: str, alipay: Loca
 def test_watches_are_capped_per_process_and_never_starve_other_calls(
         database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
-    running = alipay_gateway(database_url, alipay, threads=4, watch_max_streams=2)
+    # One app may take the whole process here (per-app limits: the test after the next).
+    running = alipay_gateway(database_url, alipay, threads=4, watch_max_streams=2, watch_max_streams_per_app=2)
     try:
         with grpc.insecure_channel(running.grpc_target) as channel:
             app = CashierClient(channel, seed_tenant(running.gateway))
@@ -229,3 +232,117 @@ def _watch_once_admitted(app: CashierClient, name: str) -> int:
         finally:
             stream.cancel()
     raise AssertionError("a watch place never came free after another watcher left")
+
+
+# --- the stream is driven by the outbox: every change is a message, whoever made it and however fast ------
+
+
+def test_a_partial_then_a_full_refund_in_quick_succession_are_two_messages(
+        database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A poll interval far longer than the two refunds take: each is still its own message.
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    running = alipay_gateway(database_url, alipay, watch_poll_seconds=2.0)
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            app = CashierClient(channel, seed_tenant(running.gateway))
+            payment = app.create(amount=1000)
+            stream = watch(app, payment.name, follow_refunds=True)
+            assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+            pay_at_alipay(alipay, payment.action.app_pay.order_string)
+            assert next(stream).payment.state == pb.PAYMENT_STATE_SUCCEEDED
+            refund(app, payment, "R-1", 300)
+            refund(app, payment, "R-2", 700)
+            assert [(r.payment.state, r.payment.refunded_amount) for r in stream] == [
+                (pb.PAYMENT_STATE_PARTIALLY_REFUNDED, 300), (pb.PAYMENT_STATE_REFUNDED, 1000)]
+            assert stream.code() == grpc.StatusCode.OK
+    finally:
+        running.stop(0.5)
+
+
+def _ends_with_permission_denied(stream: Any, deadline: float) -> tuple[grpc.RpcError, float]:
+    """Drain `stream` (a watch that will not change by itself) until it fails; the error and when."""
+    with pytest.raises(grpc.RpcError) as err:
+        states(stream)
+    ended = time.monotonic()
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED, err.value.details()
+    assert ended < deadline
+    return err.value, ended
+
+
+def test_deauthorizing_the_app_ends_its_open_watch_within_the_auth_cache_time(
+        database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    cache_seconds = 1.0
+    settings = make_settings(database_url, channels={"alipay": alipay.channel_table},
+                             server={"watch_max_seconds": 20}, auth={"cache_seconds": cache_seconds})
+    running = start(settings, housekeeping=False)
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            app = CashierClient(channel, seed_tenant(running.gateway))
+            payment = app.create()
+            stream = watch(app, payment.name)
+            assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+            assert running.gateway.admin.deauthorize_app(app.tenant.app_id, app.tenant.merchant_id)
+            started = time.monotonic()
+            error, ended = _ends_with_permission_denied(stream, started + cache_seconds + MARGIN)
+            assert error_details(error)[1].reason == "MERCHANT_NOT_AUTHORIZED"  # type: ignore[union-attr]
+            # GetPayment says the same.
+            with pytest.raises(grpc.RpcError) as err:
+                app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name), metadata=app.metadata())
+            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        running.stop(0.5)
+
+
+def test_an_app_at_its_own_watch_limit_does_not_stop_another_app(
+        database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    running = alipay_gateway(database_url, alipay, threads=8, watch_max_streams=4, watch_max_streams_per_app=2)
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            a = CashierClient(channel, seed_tenant(running.gateway))
+            b = CashierClient(channel, seed_tenant(running.gateway, merchant_id="jeweller", app_id="app-2"))
+            a_payment, b_payment = a.create(), b.create()
+            held = [watch(a, a_payment.name, timeout=120) for _ in range(2)]
+            for stream in held:
+                assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+
+            with pytest.raises(grpc.RpcError) as err:
+                states(watch(a, a_payment.name))
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "watch_max_streams_per_app" in (err.value.details() or "")
+            info = error_details(err.value)[1]
+            assert info is not None and info.reason == "TOO_MANY_WATCHES_FOR_APP" and info.metadata["limit"] == "2"
+
+            # B still watches, up to the process's limit of 4 (2 of A's, 2 of B's).
+            mine = [watch(b, b_payment.name, timeout=120) for _ in range(2)]
+            for stream in mine:
+                assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+            with pytest.raises(grpc.RpcError) as err:
+                states(watch(b, b_payment.name))
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            info = error_details(err.value)[1]
+            assert info is not None and info.reason == "TOO_MANY_WATCHES" and info.metadata["limit"] == "4"
+            for stream in held + mine:
+                stream.cancel()
+    finally:
+        running.stop(GUARD)
+
+
+def test_refunds_made_by_another_gateway_process_reach_the_stream_one_by_one(
+        database_url: str, gateway: RunningGateway, app: CashierClient, alipay: LocalAlipay) -> None:
+    other = alipay_gateway(database_url, alipay)
+    try:
+        with grpc.insecure_channel(other.grpc_target) as channel:
+            there = CashierClient(channel, app.tenant)
+            payment = there.create(amount=1000)
+            stream = watch(app, payment.name, follow_refunds=True)
+            assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+            pay_at_alipay(alipay, payment.action.app_pay.order_string)
+            assert next(stream).payment.state == pb.PAYMENT_STATE_SUCCEEDED
+            refund(there, payment, "R-1", 100)
+            refund(there, payment, "R-2", 900)
+            assert [(r.payment.state, r.payment.refunded_amount) for r in stream] == [
+                (pb.PAYMENT_STATE_PARTIALLY_REFUNDED, 100), (pb.PAYMENT_STATE_REFUNDED, 1000)]
+    finally:
+        other.stop(0.5)
