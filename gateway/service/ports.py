@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -10,25 +10,32 @@ from typing import Protocol
 from gateway.domain.events import Event, EventState
 from gateway.domain.flags import Flag
 from gateway.domain.hooks import HookRun, HookRunState
-from gateway.domain.merchants import App, Merchant, Principal
+from gateway.domain.merchants import App, Merchant, Principal, PrincipalKind
 from gateway.domain.payments import Payment, PaymentState
 from gateway.domain.refunds import Refund, RefundState
+from gateway.service.keys import ApiKey
 
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
+    """An idempotency-key and the request it came with, within its scope (the merchant the request names, ""
+    when none, and the caller's id). See gateway/service/idempotency.py."""
+
     merchant_id: str
-    app_id: str
+    principal_id: str
     key: str
-    fingerprint: str
-    payment_id: str
+    method: str  # the RPC's full name, e.g. cashier.v1.CashierService.RefundPayment
+    fingerprint: str  # SHA-256 of the request's deterministic encoding
+    resource_id: str | None  # what the call acted on; None when it was stored with its answer only
     created_at: datetime
+    response: bytes | None = None  # the answer as sent; None until stored
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentQuery:
     merchant_ids: Sequence[str]
     state: PaymentState | None = None
+    out_trade_no: str | None = None
     # Payment ids sort by creation time, so creation-time filters become id bounds.
     id_from: str | None = None
     id_before: str | None = None
@@ -63,6 +70,10 @@ class PaymentRepository(Protocol):
         """Store a new payment; False when the merchant already has one with its out_trade_no."""
 
     def get(self, merchant_id: str, payment_id: str) -> Payment | None: ...
+
+    def lock(self, merchant_id: str, payment_id: str) -> Payment | None:
+        """Read the payment and lock its row until the transaction ends (PostgreSQL: SELECT … FOR UPDATE).
+        Take it before any row that hangs off the payment: the lock order in gateway/storage/__init__.py."""
 
     def get_by_out_trade_no(self, merchant_id: str, out_trade_no: str) -> Payment | None: ...
 
@@ -127,16 +138,26 @@ class WebhookEndpoint:
 class EventRepository(Protocol):
     """The transactional outbox: events are added in the transaction of the change they report."""
 
-    def add(self, event: Event) -> None: ...
+    def add(self, event: Event) -> None:
+        """Store the event and give it the next sequence number. An event about a payment is added after the
+        payment row's update in the same transaction: that row's lock makes one payment's events' sequence
+        numbers follow the order their transactions committed in (what `of_payment` relies on)."""
+
+    def of_payment(self, merchant_id: str, payment_id: str, after: int, limit: int) -> list[Event]:
+        """The payment's events with a sequence number above `after`, in sequence order, at most `limit`."""
+
+    def last_of_payment(self, merchant_id: str, payment_id: str) -> int:
+        """The highest sequence number among the payment's events; 0 when it has none."""
 
     def get(self, event_id: str) -> Event | None: ...
 
     def list(self, state: EventState | None, limit: int) -> list[Event]:
         """Newest first."""
 
-    def claim_due(self, now: datetime, until: datetime, limit: int) -> list[Event]:
+    def claim_due(self, now: datetime, until: datetime, limit: int,
+                  exclude_apps: Collection[str] = ()) -> list[Event]:
         """PENDING events due at `now` (oldest due first) of apps that registered a webhook URL (the others
-        wait until they do), at most `limit`; their next attempt is moved
+        wait until they do) and are not in `exclude_apps`, at most `limit`; their next attempt is moved
         to `until` so that another process skips them (PostgreSQL: FOR UPDATE SKIP LOCKED). Commit promptly."""
 
     def mark_delivered(self, event: Event, at: datetime) -> bool:
@@ -144,6 +165,9 @@ class EventRepository(Protocol):
 
     def mark_failed(self, event: Event, *, park: bool, retry_at: datetime, error: str) -> bool:
         """Count a failed attempt: retry at `retry_at`, or PARKED when `park` (same condition as above)."""
+
+    def release(self, event: Event, at: datetime) -> bool:
+        """Give back a claimed event unattempted: due again at `at`, its attempts unchanged (same condition)."""
 
     def redeliver(self, event_id: str, at: datetime) -> bool:
         """PARKED → PENDING with its attempts reset, due at `at`."""
@@ -194,10 +218,14 @@ class FlagRepository(Protocol):
 
 
 class IdempotencyRepository(Protocol):
-    def get(self, merchant_id: str, app_id: str, key: str) -> IdempotencyRecord | None: ...
+    def get(self, merchant_id: str, principal_id: str, key: str) -> IdempotencyRecord | None: ...
 
     def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        """Store the record, or return the one already stored under the same key (and store nothing)."""
+        """Store the record, or return the one already stored under the same key (and store nothing). On
+        PostgreSQL a claim waits for a transaction that holds the same key uncommitted."""
+
+    def complete(self, record: IdempotencyRecord, response: bytes) -> bool:
+        """Store the answer of a record claimed without one; False when it has one already."""
 
     def purge(self, older_than: datetime) -> int: ...
 
@@ -215,15 +243,33 @@ class MerchantRepository(Protocol):
 class AccessRepository(Protocol):
     """Apps, operators, their hashed keys and which merchants authorised which app."""
 
-    def add_app(self, app: App, key_hash: str) -> bool: ...
+    def add_app(self, app: App) -> bool: ...
 
     def get_app(self, app_id: str) -> App | None: ...
 
     def list_apps(self) -> list[tuple[App, list[str]]]: ...
 
-    def add_operator(self, operator_id: str, key_hash: str, created_at: datetime) -> bool: ...
+    def add_operator(self, operator_id: str, created_at: datetime) -> bool: ...
 
-    def principal_for_key(self, key_hash: str) -> Principal | None: ...
+    def lock_holder(self, kind: PrincipalKind, principal_id: str) -> bool:
+        """Whether the app or operator exists; its row stays locked until commit (PostgreSQL: FOR UPDATE),
+        so that concurrent key changes of one holder queue and the live-key limit holds."""
+
+    def add_key(self, key: ApiKey, key_hash: str) -> bool:
+        """Store a key; False when its hash is already stored."""
+
+    def list_keys(self, kind: PrincipalKind, principal_id: str | None = None) -> list[ApiKey]:
+        """The keys of one holder (None: of every holder of `kind`), newest first."""
+
+    def expire_key(self, key_id: str, at: datetime) -> bool:
+        """Make an unrevoked key expire at `at`, unless it expires earlier already."""
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        """Mark a key revoked at `at`; False when it was revoked already."""
+
+    def principal_for_key(self, key_hash: str, now: datetime) -> tuple[Principal, datetime | None] | None:
+        """The holder of the key with this hash if the key is live at `now` (and the app not disabled),
+        with the key's expiry; None otherwise."""
 
     def authorize(self, app_id: str, merchant_id: str, at: datetime) -> bool: ...
 

@@ -8,6 +8,10 @@ A refund takes three steps, so that no transaction is held open across a call to
 3. one transaction records the answer: SUCCEEDED (the payment's refunded amount grows, its state moves to
    PARTIALLY_REFUNDED or REFUNDED) or FAILED (the hold is released). An unknown answer leaves the refund
    PENDING; a query to the channel settles it, at once if it can, else in `resolve_pending_refunds()`.
+
+Steps 1 and 3 lock the payment's row before they touch a refund (the lock order in gateway/storage): a
+retried refund (the same out_refund_no arriving while the first is being recorded) then waits for the
+payment and finds the refund, where it used to deadlock on PostgreSQL against the recording transaction.
 """
 
 from __future__ import annotations
@@ -17,15 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from channels.protocol import REFUND_NOT_FOUND, ChannelResult, Outcome, Refunder
+from channels.contract.protocol import REFUND_NOT_FOUND, ChannelResult, Outcome, Refunder
+from channels.contract.views import PaymentView, RefundView
 from gateway.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from gateway.domain.events import refund_event
 from gateway.domain.ids import new_refund_id, utcnow
 from gateway.domain.merchants import Principal
 from gateway.domain.payments import Payment
 from gateway.domain.refunds import NewRefund, Refund, RefundState
-from gateway.service import paging
+from gateway.service import idempotency, paging
 from gateway.service.channel_directory import ChannelDirectory
+from gateway.service.channel_views import payment_view, refund_view
 from gateway.service.payments import _require_access
 from gateway.service.ports import RefundQuery, UnitOfWork, UnitOfWorkFactory
 
@@ -76,14 +82,20 @@ class RefundService:
         new = cmd.refund
         _require_access(cmd.principal, new.merchant_id)
         with self.uow(write=True) as uow:
-            payment = _payment(uow, new.merchant_id, new.payment_id)
+            now = self.clock()
+            refund_id = self.new_id(now)
+            # The caller's idempotency-key, if any, before the payment's lock (the lock order in gateway/storage):
+            # a copy of this call sent with the same key waits here, then answers from the key, not acting.
+            idempotency.claim(uow, refund_id, now)
+            # The payment's lock first: every other refund of this payment is now committed or waits, so the
+            # look-up below sees a copy of this request that came first (it is never half-written).
+            payment = _payment(uow, new.merchant_id, new.payment_id, lock=True)
             earlier = uow.refunds.get_by_out_refund_no(new.merchant_id, new.payment_id, new.out_refund_no)
             if earlier is not None:
                 return self._replay(payment, earlier, new)
             payment.check_refundable(new.amount)
             refunder = self._refunder(payment)
-            now = self.clock()
-            refund = Refund.create(refund_id=self.new_id(now), app_id=cmd.principal.id, new=new,
+            refund = Refund.create(refund_id=refund_id, app_id=cmd.principal.id, new=new,
                                    currency=payment.currency, now=now)
             if not uow.payments.reserve_refund(payment.merchant_id, payment.id, new.amount):
                 # Another refund took the rest first: read what it left, and say so.
@@ -94,7 +106,7 @@ class RefundService:
             clash = not uow.refunds.add(refund)
             if not clash:
                 uow.commit()
-        if clash:  # the same out_refund_no arrived at the same time; ours was rolled back
+        if clash:  # the same out_refund_no was stored meanwhile (not on PostgreSQL: the lock orders it)
             with self.uow() as uow:
                 earlier = uow.refunds.get_by_out_refund_no(new.merchant_id, new.payment_id, new.out_refund_no)
             assert earlier is not None
@@ -126,7 +138,7 @@ class RefundService:
             # One immediate query: most unknowns (a lost answer) are settled at once.
             result = _ask(refunder.refund_status, payment, refund, "refund_status")
         if result.outcome is Outcome.SUCCEEDED:
-            return self._record(refund, refund.succeeded(self.clock()))
+            return self._record(refund, refund.succeeded(self.clock(), result.data.get("reference", "")))
         if result.outcome is Outcome.FAILED:
             return self._record(refund, refund.failed(self.clock(), result.detail or "refused by the channel"))
         log.warning("refund answer unknown; left PENDING until a query settles it",
@@ -136,6 +148,8 @@ class RefundService:
 
     def _record(self, pending: Refund, settled: Refund) -> Refund:
         with self.uow(write=True) as uow:
+            # The payment's lock before the refund's row, as in refund() above: the other order deadlocked.
+            _payment(uow, pending.merchant_id, pending.payment_id, lock=True)
             if not uow.refunds.save_state(settled, expected=RefundState.PENDING):
                 current = uow.refunds.get(pending.merchant_id, pending.id)  # settled by someone else
                 assert current is not None
@@ -147,7 +161,9 @@ class RefundService:
                 moved = uow.payments.release_refund(pending.merchant_id, pending.payment_id, pending.amount)
             if not moved:
                 raise RuntimeError(f"payment {pending.payment_id} does not hold refund {pending.id}")
-            uow.events.add(refund_event(settled, settled.updated_at))
+            # The payment as the change left it, for the event's snapshot (WatchPayment replays it).
+            after = _payment(uow, pending.merchant_id, pending.payment_id)
+            uow.events.add(refund_event(settled, after, settled.updated_at))
             uow.commit()
         if settled.state is RefundState.FAILED:
             log.warning("refund refused by the channel", extra={
@@ -219,19 +235,19 @@ class RefundService:
         return page, paging.encode_token(page[-1].id, filters) if more else ""
 
 
-def _payment(uow: UnitOfWork, merchant_id: str, payment_id: str) -> Payment:
-    payment = uow.payments.get(merchant_id, payment_id)
+def _payment(uow: UnitOfWork, merchant_id: str, payment_id: str, *, lock: bool = False) -> Payment:
+    payment = (uow.payments.lock if lock else uow.payments.get)(merchant_id, payment_id)
     if payment is None:
         raise NotFound(f"payment merchants/{merchant_id}/payments/{payment_id} does not exist",
                        reason="PAYMENT_NOT_FOUND")
     return payment
 
 
-def _ask(call: Callable[[Payment, Refund], ChannelResult], payment: Payment, refund: Refund,
+def _ask(call: Callable[[PaymentView, RefundView], ChannelResult], payment: Payment, refund: Refund,
          what: str) -> ChannelResult:
     """A channel that raises has told us nothing: the request may have reached the rail, so UNKNOWN."""
     try:
-        return call(payment, refund)
+        return call(payment_view(payment), refund_view(refund))
     except Exception as exc:
         log.exception("channel %s failed in %s", payment.channel, what,
                       extra={"channel": payment.channel, "refund": refund.id, "payment": payment.id})

@@ -3,10 +3,11 @@ the hot path maps rows to frozen domain objects directly, with statements compil
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Insert, and_, bindparam, case, delete, or_, select, tuple_, update
+from sqlalchemy import Connection, Insert, and_, bindparam, case, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.domain.actions import action_from_dict, action_to_dict
@@ -23,6 +24,7 @@ from gateway.domain.payments import (
     Scenario,
 )
 from gateway.domain.refunds import Refund, RefundState
+from gateway.service.keys import ApiKey
 from gateway.service.ports import (
     IdempotencyRecord,
     PaymentQuery,
@@ -31,6 +33,7 @@ from gateway.service.ports import (
     WebhookEndpoint,
 )
 from gateway.storage.tables import (
+    api_keys,
     app_merchants,
     apps,
     events,
@@ -135,6 +138,10 @@ _SAVE_PAYMENT_STATE = (
 )
 _GET_PAYMENT = select(payments).where(payments.c.merchant_id == bindparam("merchant_id"),
                                       payments.c.payment_id == bindparam("payment_id"))
+# The payment row's lock, taken first by every transaction that writes the payment and a row that hangs
+# off it (a refund, an event): the lock order in gateway/storage/__init__.py. SQLite renders no FOR UPDATE
+# and needs none: BEGIN IMMEDIATE made the transaction the only writer.
+_LOCK_PAYMENT = _GET_PAYMENT.with_for_update()
 
 
 class SqlPaymentRepository:
@@ -146,6 +153,10 @@ class SqlPaymentRepository:
 
     def get(self, merchant_id: str, payment_id: str) -> Payment | None:
         row = self.conn.execute(_GET_PAYMENT, {"merchant_id": merchant_id, "payment_id": payment_id}).first()
+        return _payment(row) if row else None
+
+    def lock(self, merchant_id: str, payment_id: str) -> Payment | None:
+        row = self.conn.execute(_LOCK_PAYMENT, {"merchant_id": merchant_id, "payment_id": payment_id}).first()
         return _payment(row) if row else None
 
     def get_by_out_trade_no(self, merchant_id: str, out_trade_no: str) -> Payment | None:
@@ -164,6 +175,8 @@ class SqlPaymentRepository:
         stmt = select(payments).where(payments.c.merchant_id.in_(query.merchant_ids))
         if query.state is not None:
             stmt = stmt.where(payments.c.state == query.state.value)
+        if query.out_trade_no is not None:  # the unique (merchant_id, out_trade_no) index serves it
+            stmt = stmt.where(payments.c.out_trade_no == query.out_trade_no)
         if query.id_from is not None:
             stmt = stmt.where(payments.c.payment_id >= query.id_from)
         if query.id_before is not None:
@@ -253,7 +266,7 @@ def _refund(row: Any) -> Refund:
         id=row.refund_id, merchant_id=row.merchant_id, payment_id=row.payment_id, app_id=row.app_id,
         out_refund_no=row.out_refund_no, amount=row.amount, currency=row.currency, reason=row.reason,
         state=RefundState(row.state), created_at=row.created_at, updated_at=row.updated_at,
-        failure_reason=row.failure_reason,
+        failure_reason=row.failure_reason, channel_reference=row.channel_reference,
     )
 
 
@@ -267,7 +280,7 @@ class SqlRefundRepository:
             "out_refund_no": refund.out_refund_no, "app_id": refund.app_id, "amount": refund.amount,
             "currency": refund.currency, "reason": refund.reason, "state": refund.state.value,
             "failure_reason": refund.failure_reason, "created_at": refund.created_at,
-            "updated_at": refund.updated_at,
+            "updated_at": refund.updated_at, "channel_reference": refund.channel_reference,
         })
 
     def get(self, merchant_id: str, refund_id: str) -> Refund | None:
@@ -300,7 +313,8 @@ class SqlRefundRepository:
             update(refunds)
             .where(refunds.c.merchant_id == refund.merchant_id, refunds.c.refund_id == refund.id,
                    refunds.c.state == expected.value)
-            .values(state=refund.state.value, updated_at=refund.updated_at, failure_reason=refund.failure_reason)
+            .values(state=refund.state.value, updated_at=refund.updated_at, failure_reason=refund.failure_reason,
+                    channel_reference=refund.channel_reference)
         )
         return result.rowcount == 1
 
@@ -311,10 +325,22 @@ class SqlRefundRepository:
 def _event(row: Any) -> Event:
     return Event(id=row.event_id, merchant_id=row.merchant_id, app_id=row.app_id, type=row.type,
                  payload=row.payload, created_at=row.created_at, state=EventState(row.state),
-                 attempts=row.attempts, next_attempt_at=row.next_attempt_at, last_error=row.last_error)
+                 attempts=row.attempts, next_attempt_at=row.next_attempt_at, last_error=row.last_error,
+                 payment_id=row.payment_id, payment=row.payment_snapshot, sequence=row.sequence)
 
 
+# PostgreSQL numbers an event from events_sequence_seq (the column's default); SQLite, which has one writer
+# at a time (BEGIN IMMEDIATE), from the largest number so far, found through the unique index.
 _INSERT_EVENT = events.insert()
+_INSERT_EVENT_NUMBERED = events.insert().values(
+    sequence=select(func.coalesce(func.max(events.c.sequence), 0) + 1).scalar_subquery())
+_EVENTS_OF_PAYMENT = (
+    select(events)
+    .where(events.c.merchant_id == bindparam("merchant_id"), events.c.payment_id == bindparam("payment_id"),
+           events.c.sequence > bindparam("after"))
+    .order_by(events.c.sequence).limit(bindparam("limit")))
+_LAST_OF_PAYMENT = select(func.max(events.c.sequence)).where(
+    events.c.merchant_id == bindparam("merchant_id"), events.c.payment_id == bindparam("payment_id"))
 
 
 class SqlEventRepository:
@@ -322,11 +348,21 @@ class SqlEventRepository:
         self.conn = conn
 
     def add(self, event: Event) -> None:
-        self.conn.execute(_INSERT_EVENT, {
+        insert = _INSERT_EVENT if self.conn.dialect.name == "postgresql" else _INSERT_EVENT_NUMBERED
+        self.conn.execute(insert, {
             "merchant_id": event.merchant_id, "event_id": event.id, "app_id": event.app_id, "type": event.type,
             "payload": dict(event.payload), "created_at": event.created_at, "state": event.state.value,
             "attempts": event.attempts, "next_attempt_at": event.next_attempt_at or event.created_at,
-            "last_error": event.last_error, "hooks_pending": True})
+            "last_error": event.last_error, "hooks_pending": True, "payment_id": event.payment_id,
+            "payment_snapshot": dict(event.payment) if event.payment is not None else None})
+
+    def of_payment(self, merchant_id: str, payment_id: str, after: int, limit: int) -> list[Event]:
+        return [_event(row) for row in self.conn.execute(_EVENTS_OF_PAYMENT, {
+            "merchant_id": merchant_id, "payment_id": payment_id, "after": after, "limit": limit})]
+
+    def last_of_payment(self, merchant_id: str, payment_id: str) -> int:
+        last = self.conn.execute(_LAST_OF_PAYMENT, {"merchant_id": merchant_id, "payment_id": payment_id}).scalar()
+        return int(last) if last is not None else 0
 
     def get(self, event_id: str) -> Event | None:
         row = self.conn.execute(select(events).where(events.c.event_id == event_id)).first()
@@ -338,12 +374,15 @@ class SqlEventRepository:
             stmt = stmt.where(events.c.state == state.value)
         return [_event(row) for row in self.conn.execute(stmt)]
 
-    def claim_due(self, now: datetime, until: datetime, limit: int) -> list[Event]:
+    def claim_due(self, now: datetime, until: datetime, limit: int,
+                  exclude_apps: Collection[str] = ()) -> list[Event]:
         c = events.c
         # Only events of apps that registered a webhook URL: the others wait, unattempted, until they do.
         stmt = (select(events).join(apps, apps.c.app_id == c.app_id)
                 .where(c.state == EventState.PENDING.value, c.next_attempt_at <= now, apps.c.webhook_url.is_not(None))
                 .order_by(c.next_attempt_at, c.event_id).limit(limit))
+        if exclude_apps:  # apps this dispatcher is sending to right now: their events wait for that to end
+            stmt = stmt.where(c.app_id.not_in(sorted(exclude_apps)))
         if self.conn.dialect.name == "postgresql":
             # Rows another dispatcher is claiming are skipped; once it commits they are due only at `until`.
             stmt = stmt.with_for_update(of=events, skip_locked=True)
@@ -369,6 +408,12 @@ class SqlEventRepository:
             state=state.value, attempts=event.attempts + 1, next_attempt_at=retry_at,
             last_error=error[:1000])).rowcount == 1
 
+    def release(self, event: Event, at: datetime) -> bool:
+        c = events.c
+        return self.conn.execute(update(events).where(
+            c.merchant_id == event.merchant_id, c.event_id == event.id, c.state == EventState.PENDING.value,
+            c.attempts == event.attempts).values(next_attempt_at=at)).rowcount == 1
+
     def redeliver(self, event_id: str, at: datetime) -> bool:
         return self.conn.execute(update(events).where(
             events.c.event_id == event_id, events.c.state == EventState.PARKED.value,
@@ -386,38 +431,52 @@ class SqlEventRepository:
             .order_by(c.next_attempt_at).limit(limit))]
         if not keys:
             return 0
+        # The events' rows before their hook runs': the lock order of gateway/storage/__init__.py.
+        purged = int(self.conn.execute(delete(events).where(tuple_(c.merchant_id, c.event_id).in_(keys))).rowcount)
         self.conn.execute(delete(hook_runs).where(tuple_(h.merchant_id, h.event_id).in_(keys)))
-        return int(self.conn.execute(delete(events).where(tuple_(c.merchant_id, c.event_id).in_(keys))).rowcount)
+        return purged
 
 
 # --- idempotency ------------------------------------------------------------------------------------
 
 
 def _record(row: Any) -> IdempotencyRecord:
-    return IdempotencyRecord(row.merchant_id, row.app_id, row.idempotency_key, row.fingerprint,
-                             row.payment_id, row.created_at)
+    return IdempotencyRecord(row.merchant_id, row.app_id, row.idempotency_key, row.method, row.fingerprint,
+                             row.resource_id, row.created_at, row.response)
+
+
+def _key_of(record: IdempotencyRecord) -> Any:
+    c = idempotency_keys.c
+    return and_(c.merchant_id == record.merchant_id, c.app_id == record.principal_id,
+                c.idempotency_key == record.key)
 
 
 class SqlIdempotencyRepository:
     def __init__(self, conn: Connection):
         self.conn = conn
 
-    def get(self, merchant_id: str, app_id: str, key: str) -> IdempotencyRecord | None:
+    def get(self, merchant_id: str, principal_id: str, key: str) -> IdempotencyRecord | None:
         row = self.conn.execute(select(idempotency_keys).where(
             idempotency_keys.c.merchant_id == merchant_id,
-            idempotency_keys.c.app_id == app_id,
+            idempotency_keys.c.app_id == principal_id,
             idempotency_keys.c.idempotency_key == key,
         )).first()
         return _record(row) if row else None
 
     def claim(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
         written = _insert_ignore(self.conn, idempotency_keys, {
-            "merchant_id": record.merchant_id, "app_id": record.app_id, "idempotency_key": record.key,
-            "fingerprint": record.fingerprint, "payment_id": record.payment_id, "created_at": record.created_at,
+            "merchant_id": record.merchant_id, "app_id": record.principal_id, "idempotency_key": record.key,
+            "method": record.method, "fingerprint": record.fingerprint, "resource_id": record.resource_id,
+            "response": record.response, "created_at": record.created_at,
         })
         if written:
             return None
-        return self.get(record.merchant_id, record.app_id, record.key)
+        return self.get(record.merchant_id, record.principal_id, record.key)
+
+    def complete(self, record: IdempotencyRecord, response: bytes) -> bool:
+        c = idempotency_keys.c
+        return self.conn.execute(update(idempotency_keys).where(_key_of(record), c.response.is_(None))
+                                 .values(response=response)).rowcount == 1
 
     def purge(self, older_than: datetime) -> int:
         return self.conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < older_than)).rowcount
@@ -465,45 +524,97 @@ class SqlMerchantRepository:
         return [_merchant(row) for row in self.conn.execute(stmt)]
 
 
+def _api_key(row: Any) -> ApiKey:
+    return ApiKey(id=row.key_id, principal_kind=PrincipalKind(row.principal_kind), principal_id=row.principal_id,
+                  prefix=row.key_prefix, created_at=row.created_at, expires_at=row.expires_at,
+                  revoked_at=row.revoked_at)
+
+
+# What App.key_prefix shows: the prefix of the app's newest key.
+_NEWEST_APP_KEY_PREFIX = (
+    select(api_keys.c.key_prefix)
+    .where(api_keys.c.principal_kind == PrincipalKind.APP.value, api_keys.c.principal_id == apps.c.app_id)
+    .order_by(api_keys.c.created_at.desc(), api_keys.c.key_id).limit(1)
+    .scalar_subquery().label("key_prefix")
+)
+_APP_ROWS = select(apps.c.app_id, apps.c.display_name, apps.c.created_at, apps.c.disabled, _NEWEST_APP_KEY_PREFIX)
+# The key lookup behind every authentication (once per key per `[auth] cache_seconds`): the key's holder
+# if the key is live, and whether that holder is a disabled app, in one statement.
+_LIVE_KEY = (
+    select(api_keys.c.principal_kind, api_keys.c.principal_id, api_keys.c.expires_at, apps.c.disabled)
+    .select_from(api_keys.outerjoin(apps, and_(api_keys.c.principal_kind == PrincipalKind.APP.value,
+                                               apps.c.app_id == api_keys.c.principal_id)))
+    .where(api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None),
+           or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > bindparam("now")))
+)
+
+
+def _app(row: Any) -> App:
+    return App(row.app_id, row.display_name, row.key_prefix or "", row.created_at, row.disabled)
+
+
 class SqlAccessRepository:
     def __init__(self, conn: Connection):
         self.conn = conn
 
-    def add_app(self, app: App, key_hash: str) -> bool:
+    def add_app(self, app: App) -> bool:
         return _insert_ignore(self.conn, apps, {
-            "app_id": app.id, "display_name": app.display_name, "key_hash": key_hash,
-            "key_prefix": app.key_prefix, "disabled": app.disabled, "created_at": app.created_at,
+            "app_id": app.id, "display_name": app.display_name, "disabled": app.disabled,
+            "created_at": app.created_at,
         })
 
     def get_app(self, app_id: str) -> App | None:
-        row = self.conn.execute(select(apps).where(apps.c.app_id == app_id)).first()
-        return App(row.app_id, row.display_name, row.key_prefix, row.created_at, row.disabled) if row else None
+        row = self.conn.execute(_APP_ROWS.where(apps.c.app_id == app_id)).first()
+        return _app(row) if row else None
 
     def list_apps(self) -> list[tuple[App, list[str]]]:
         grants: dict[str, list[str]] = {}
         for row in self.conn.execute(select(app_merchants).order_by(app_merchants.c.merchant_id)):
             grants.setdefault(row.app_id, []).append(row.merchant_id)
-        return [
-            (App(row.app_id, row.display_name, row.key_prefix, row.created_at, row.disabled),
-             grants.get(row.app_id, []))
-            for row in self.conn.execute(select(apps).order_by(apps.c.app_id))
-        ]
+        return [(_app(row), grants.get(row.app_id, []))
+                for row in self.conn.execute(_APP_ROWS.order_by(apps.c.app_id))]
 
-    def add_operator(self, operator_id: str, key_hash: str, created_at: datetime) -> bool:
-        return _insert_ignore(self.conn, operators, {
-            "operator_id": operator_id, "key_hash": key_hash, "created_at": created_at})
+    def add_operator(self, operator_id: str, created_at: datetime) -> bool:
+        return _insert_ignore(self.conn, operators, {"operator_id": operator_id, "created_at": created_at})
 
-    def principal_for_key(self, key_hash: str) -> Principal | None:
-        app_id = self.conn.execute(
-            select(apps.c.app_id).where(apps.c.key_hash == key_hash, apps.c.disabled.is_(False))
-        ).scalar()
-        if app_id is not None:
-            granted = self.conn.execute(
-                select(app_merchants.c.merchant_id).where(app_merchants.c.app_id == app_id)).scalars()
-            return Principal(PrincipalKind.APP, app_id, frozenset(granted))
-        operator_id = self.conn.execute(
-            select(operators.c.operator_id).where(operators.c.key_hash == key_hash)).scalar()
-        return Principal(PrincipalKind.OPERATOR, operator_id) if operator_id is not None else None
+    def lock_holder(self, kind: PrincipalKind, principal_id: str) -> bool:
+        column = apps.c.app_id if kind is PrincipalKind.APP else operators.c.operator_id
+        return self.conn.execute(select(column).where(column == principal_id).with_for_update()).first() is not None
+
+    def add_key(self, key: ApiKey, key_hash: str) -> bool:
+        return _insert_ignore(self.conn, api_keys, {
+            "key_id": key.id, "principal_kind": key.principal_kind.value, "principal_id": key.principal_id,
+            "key_hash": key_hash, "key_prefix": key.prefix, "created_at": key.created_at,
+            "expires_at": key.expires_at, "revoked_at": key.revoked_at,
+        })
+
+    def list_keys(self, kind: PrincipalKind, principal_id: str | None = None) -> list[ApiKey]:
+        stmt = (select(api_keys).where(api_keys.c.principal_kind == kind.value)
+                .order_by(api_keys.c.principal_id, api_keys.c.created_at.desc(), api_keys.c.key_id))
+        if principal_id is not None:
+            stmt = stmt.where(api_keys.c.principal_id == principal_id)
+        return [_api_key(row) for row in self.conn.execute(stmt)]
+
+    def expire_key(self, key_id: str, at: datetime) -> bool:
+        return self.conn.execute(update(api_keys).where(
+            api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None),
+            or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > at)).values(expires_at=at)).rowcount == 1
+
+    def revoke_key(self, key_id: str, at: datetime) -> bool:
+        return self.conn.execute(update(api_keys).where(
+            api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=at)).rowcount == 1
+
+    def principal_for_key(self, key_hash: str, now: datetime) -> tuple[Principal, datetime | None] | None:
+        row = self.conn.execute(_LIVE_KEY, {"key_hash": key_hash, "now": now}).first()
+        if row is None:
+            return None
+        if row.principal_kind == PrincipalKind.OPERATOR.value:
+            return Principal(PrincipalKind.OPERATOR, row.principal_id), row.expires_at
+        if row.disabled is not False:  # a disabled app, or the key of an app that no longer exists
+            return None
+        granted = self.conn.execute(
+            select(app_merchants.c.merchant_id).where(app_merchants.c.app_id == row.principal_id)).scalars()
+        return Principal(PrincipalKind.APP, row.principal_id, frozenset(granted)), row.expires_at
 
     def authorize(self, app_id: str, merchant_id: str, at: datetime) -> bool:
         return _insert_ignore(self.conn, app_merchants, {

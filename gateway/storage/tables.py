@@ -14,7 +14,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    Sequence,
     String,
     Table,
     Text,
@@ -66,8 +68,6 @@ apps = Table(
     "apps", metadata,
     Column("app_id", String(40), primary_key=True),
     Column("display_name", String(128), nullable=False),
-    Column("key_hash", String(64), nullable=False, unique=True),
-    Column("key_prefix", String(16), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime, nullable=False),
     # Where the app receives its signed webhooks (`cashier apps set-webhook`); NULL: not registered.
@@ -78,8 +78,23 @@ apps = Table(
 operators = Table(
     "operators", metadata,
     Column("operator_id", String(40), primary_key=True),
-    Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The API keys of apps and operators (principal_kind APP or OPERATOR), as SHA-256 hashes only. A key is live
+# while revoked_at is NULL and expires_at is NULL or still ahead: rolling a key gives the old one an
+# expires_at (the grace period). gateway/service/admin.py keeps at most two live keys per holder.
+api_keys = Table(
+    "api_keys", metadata,
+    Column("key_id", String(30), primary_key=True),
+    Column("principal_kind", String(16), nullable=False),
+    Column("principal_id", String(40), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_prefix", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_api_keys_principal", "principal_kind", "principal_id"),
 )
 
 app_merchants = Table(
@@ -132,13 +147,20 @@ payments = Table(
     Index("ix_payments_state_reconcile_after", "state", "reconcile_after"),
 )
 
+# One row per idempotency-key sent with a writing RPC (gateway/api/idempotency.py), scoped to the merchant the
+# request names ("" when it names none) and to the caller (app_id: the app's or the operator's id). `method`
+# (the RPC's full name) and `fingerprint` (SHA-256 of the request's deterministic encoding) identify the
+# request; `resource_id` is what the call acted on, claimed in the transaction that acted; `response` is the
+# answer serialized as it was sent, NULL until stored (a replay then rebuilds it from resource_id).
 idempotency_keys = Table(
     "idempotency_keys", metadata,
     Column("merchant_id", String(40), primary_key=True),
     Column("app_id", String(40), primary_key=True),
     Column("idempotency_key", String(255), primary_key=True),
+    Column("method", String(128), nullable=False),
     Column("fingerprint", String(64), nullable=False),
-    Column("payment_id", String(30), nullable=False),
+    Column("resource_id", String(64), nullable=True),
+    Column("response", LargeBinary, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
@@ -157,6 +179,8 @@ refunds = Table(
     Column("failure_reason", String(256), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The rail's reference for the refund once it succeeded (Refund.channel_reference); "" until then.
+    Column("channel_reference", String(64), nullable=False, default="", server_default=""),
     UniqueConstraint("merchant_id", "payment_id", "out_refund_no", name="uq_refunds_merchant_payment_out_refund_no"),
     Index("ix_refunds_merchant_payment", "merchant_id", "payment_id", "refund_id"),
     Index("ix_refunds_state", "state", "merchant_id", "refund_id"),
@@ -164,6 +188,9 @@ refunds = Table(
 
 # The transactional outbox: one row per event, written with the state change it reports, delivered by
 # gateway/service/webhooks.py (claimed with FOR UPDATE SKIP LOCKED on PostgreSQL).
+# PostgreSQL's source of events.sequence (SQLite has no sequences; see the column).
+EVENTS_SEQUENCE = Sequence("events_sequence_seq", metadata=metadata)
+
 events = Table(
     "events", metadata,
     Column("merchant_id", String(40), primary_key=True),
@@ -178,10 +205,20 @@ events = Table(
     Column("last_error", Text, nullable=False, default="", server_default=""),
     # True until the lifecycle runner has fanned the event out to the plugins' hooks (hook_runs).
     Column("hooks_pending", Boolean, nullable=False, default=True, server_default=true()),
+    # The payment the event is about (NULL: about none) and the payment right after the change it reports
+    # (gateway/domain/events.py payment_snapshot); WatchPayment reads a payment's events by this index.
+    Column("payment_id", String(30), nullable=True),
+    Column("payment_snapshot", JSON, nullable=True),
+    # Increasing in insertion order: PostgreSQL takes it from a sequence, SQLite (one writer at a time) from
+    # max + 1 (SqlEventRepository.add). An event about a payment is inserted after the payment row's update,
+    # whose lock orders the payment's events by commit.
+    Column("sequence", BigInteger, EVENTS_SEQUENCE, nullable=False),
     Index("ix_events_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_events_event_id", "event_id", unique=True),
     Index("ix_events_hooks_pending", "hooks_pending", "event_id",
           postgresql_where=text("hooks_pending"), sqlite_where=text("hooks_pending")),
+    Index("ix_events_sequence", "sequence", unique=True),
+    Index("ix_events_payment", "merchant_id", "payment_id", "sequence"),
 )
 
 # One row per (event, plugin implementing the event's lifecycle hook): each plugin's call is retried on
