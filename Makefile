@@ -26,8 +26,10 @@ $(BUF): .tools/package.json .tools/package-lock.json
 demo: $(STAMP)
 	$(BIN)/cashier demo $(DEMO_ARGS)
 
+# Tests run in one process per core (pytest-xdist): each test has its own database and port-0 servers.
+TEST_WORKERS ?= auto
 test: $(STAMP) $(BUF)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP) $(BUF)
 	$(BUF) lint

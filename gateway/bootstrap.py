@@ -5,22 +5,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from channels.manager import (
+from channels.contract.protocol import Channel
+from gateway.config import ConfigError, Settings
+from gateway.metrics import Metrics
+from gateway.plugins import (
     CashierPluginManager,
     collect_channels_by_plugin,
     list_plugins,
     make_plugin_manager,
     start_plugins,
 )
-from channels.protocol import Channel
-from gateway.config import ConfigError, Settings
-from gateway.metrics import Metrics
 from gateway.service.admin import AdminService
 from gateway.service.auth import Authenticator
 from gateway.service.channel_directory import C, ChannelDirectory
 from gateway.service.flags import FlagService
+from gateway.service.idempotency import IdempotencyService
 from gateway.service.merchant_cache import MerchantCache
 from gateway.service.payments import PaymentService
 from gateway.service.refunds import RefundService
@@ -45,10 +46,20 @@ class Gateway:
     flags: FlagService
     watches: WatchService
     directory: ChannelDirectory
+    idempotency: IdempotencyService
     _origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
+    def database_ok(self) -> bool:
+        """Whether the database answers a trivial query now (for /healthz: the web face knows no SQL)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means: not healthy
+            return False
+
     def capable(self, name: str, capability: type[C]) -> C | None:
-        """The channel `name` if it has `capability` (a protocol of channels/protocol.py), else None."""
+        """The channel `name` if it has `capability` (a protocol of channels/contract/protocol.py), else None."""
         return self.directory.capable(name, capability)
 
     def channel_origin(self, channel_name: str) -> tuple[str, str]:
@@ -127,20 +138,24 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
     directory = ChannelDirectory(channels)
     payments = PaymentService(uow, router, merchants=merchants)
     server = settings.server
-    watches = WatchService(payments, poll_seconds=server.watch_poll_seconds, max_seconds=server.watch_max_seconds,
-                           max_streams=server.watch_streams)
+    authenticator = Authenticator(uow, cache_seconds=settings.auth.cache_seconds)
+    watches = WatchService(uow, payments, authenticator, poll_seconds=server.watch_poll_seconds,
+                           max_seconds=server.watch_max_seconds, max_streams=server.watch_streams,
+                           max_streams_per_app=server.watch_streams_per_app,
+                           recheck_seconds=settings.auth.cache_seconds)
     return Gateway(
         settings=settings,
         engine=engine,
         plugins=pm,
         channels=channels,
         metrics=metrics,
-        authenticator=Authenticator(uow, cache_seconds=settings.auth.cache_seconds),
+        authenticator=authenticator,
         payments=payments,
         refunds=RefundService(uow, directory),
         admin=AdminService(uow, merchants=merchants),
         flags=FlagService(uow),
         watches=watches,
         directory=directory,
+        idempotency=IdempotencyService(uow),
         _origins=origins,
     )

@@ -27,19 +27,48 @@ class ServerSettings(_Section):
     grpc: str = "127.0.0.1:50051"
     http: str = "127.0.0.1:8080"
     workers: int = Field(1, ge=1, le=64)
+    # `cashier serve` refuses an address another server already listens on, unless this is true: then
+    # it listens beside it (SO_REUSEPORT), e.g. for a rolling restart.
+    share_ports: bool = False
     threads: int = Field(16, ge=1, le=512)
     grace_seconds: float = Field(10.0, ge=0)
     tls_cert: str = ""
     tls_key: str = ""
     # The address buyers and channels reach the HTTP face at; defaults to http://<http>.
     public_url: str = ""
-    # WatchPayment: how often a watched payment is read again (a change may come from any process), how
-    # long one stream lasts before its client calls again, and how many streams one process serves at once.
-    # Each stream holds one of `threads`, so the cap stays below it; unset, it is half of `threads`
-    # (0 turns WatchPayment away with RESOURCE_EXHAUSTED).
+    # The HTTP face's bounds, per worker (gateway/web/server.py): a request's headers must be complete within
+    # http_header_timeout_seconds of the connection's opening (or of the previous answer), its body within
+    # http_body_timeout_seconds after them; an idle keep-alive connection is closed after
+    # http_keepalive_seconds; at most http_max_connections are open at once (lowered to fit the open-file limit).
+    http_header_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(30.0, gt=0, le=600)
+    http_keepalive_seconds: float = Field(5.0, gt=0, le=300)
+    http_max_connections: int = Field(1000, ge=1, le=1_000_000)
+    # The gRPC face's bounds, per worker (gateway/api/server.py): connections open at once (lowered to fit
+    # the open-file limit), seconds a new connection has to complete its HTTP/2 handshake, seconds a
+    # connection with no call in progress is kept, a connection's lifetime (its calls then get
+    # watch_max_seconds + 30 s to finish), streams per connection, calls in progress or queued (unset: four
+    # times `threads`; beyond it RESOURCE_EXHAUSTED at once), a request message's and its metadata's size.
+    grpc_max_connections: int = Field(1000, ge=1, le=1_000_000)
+    grpc_handshake_timeout_seconds: float = Field(5.0, gt=0, le=120)
+    grpc_idle_seconds: float = Field(60.0, gt=0, le=86400)
+    grpc_max_connection_age_seconds: float = Field(3600.0, gt=0, le=7 * 86400)
+    grpc_max_concurrent_streams: int = Field(100, ge=1, le=10000)
+    grpc_max_rpcs: int | None = Field(None, ge=1, le=100_000)
+    grpc_max_message_bytes: int = Field(1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    grpc_max_metadata_bytes: int = Field(16 * 1024, ge=4 * 1024, le=1024 * 1024)
+    # The operations listener (HOST:PORT) serving /metrics and /healthz; when set, the public HTTP face
+    # no longer serves /metrics. Empty: none, and /metrics stays on the HTTP face.
+    ops: str = ""
+    # WatchPayment: how often a stream reads its payment's new events (a change may come from any process;
+    # every change is still its own message), how long one stream lasts before its client calls again, and
+    # how many streams one process serves at once, in all and per app. Each stream holds one of `threads`,
+    # so the cap stays below it; unset, it is half of `threads` (0 turns WatchPayment away with
+    # RESOURCE_EXHAUSTED), and an app's share is half of the cap (at least 1).
     watch_poll_seconds: float = Field(0.25, gt=0, le=60)
     watch_max_seconds: float = Field(300.0, gt=0, le=86400)
     watch_max_streams: int | None = Field(None, ge=0)
+    watch_max_streams_per_app: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _watch_streams_leave_threads(self) -> ServerSettings:
@@ -52,6 +81,23 @@ class ServerSettings(_Section):
     def watch_streams(self) -> int:
         """The cap on concurrent WatchPayment streams in one process."""
         return self.threads // 2 if self.watch_max_streams is None else self.watch_max_streams
+
+    @property
+    def grpc_rpcs(self) -> int:
+        """The cap on gRPC calls in progress or waiting for a thread in one process."""
+        return 4 * self.threads if self.grpc_max_rpcs is None else self.grpc_max_rpcs
+
+    @property
+    def watch_streams_per_app(self) -> int:
+        """The cap on one app's concurrent WatchPayment streams in one process."""
+        if self.watch_max_streams_per_app is not None:
+            return self.watch_max_streams_per_app
+        return max(1, self.watch_streams // 2)
+
+    @field_validator("ops")
+    @classmethod
+    def _optional_address(cls, value: str) -> str:
+        return cls._address(value) if value else value
 
     @field_validator("grpc", "http")
     @classmethod
@@ -96,7 +142,17 @@ class WebhookSettings(_Section):
     # How often `cashier serve` looks for events to deliver.
     every_seconds: float = Field(1.0, gt=0)
     batch: int = Field(100, ge=1, le=10000)
-    timeout_seconds: float = Field(10.0, gt=0, le=120)
+    # One attempt, connection to last byte, lasts at most timeout_seconds; up to `concurrency` apps are
+    # sent to at once (one app's events in order, one at a time), and an app starts no new attempt after
+    # `app_budget_seconds` of a batch: its remaining events go back to the queue for the next batch.
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+    concurrency: int = Field(8, ge=1, le=64)
+    app_budget_seconds: float = Field(5.0, gt=0, le=600)
+    # Where webhooks may go (gateway/webhook_targets.py): https only unless allow_http, and only to public
+    # addresses (checked when the URL is registered and again, after resolving, on every connection)
+    # unless the host name, address or network (CIDR) is in allow_hosts, e.g. ["127.0.0.1"] for tests.
+    allow_http: bool = False
+    allow_hosts: list[str] = []
     # Retries wait retry_base_seconds × 2^(n-1), at most retry_cap_seconds; after max_attempts the event
     # is PARKED for an operator. The defaults spread 20 attempts over about 21 hours.
     retry_base_seconds: float = Field(10.0, gt=0)
@@ -105,8 +161,25 @@ class WebhookSettings(_Section):
     # Delivered events (and the lifecycle hook runs done for them) are deleted this long after delivery;
     # undelivered and parked ones are kept until they are delivered or an operator acts.
     retention_days: int = Field(30, ge=1)
-    # How long a claimed event is left to its dispatcher before another may claim it again.
+    # How long a claimed event is left to its dispatcher before another may claim it again. A dispatcher
+    # starts an attempt only if it ends (timeout_seconds) well inside the lease, so the lease must be longer.
     lease_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _hosts_or_networks(cls, hosts: list[str]) -> list[str]:
+        from gateway.webhook_targets import parse_allow_entry
+
+        for entry in hosts:
+            parse_allow_entry(entry)  # ValueError naming the entry
+        return hosts
+
+    @model_validator(mode="after")
+    def _attempts_fit_the_lease(self) -> WebhookSettings:
+        if self.lease_seconds <= self.timeout_seconds * 1.25:
+            raise ValueError("lease_seconds must exceed timeout_seconds by a quarter at least (an attempt must "
+                             "end before another process may claim its event)")
+        return self
 
 
 class HookSettings(_Section):

@@ -1,37 +1,28 @@
-"""Running the gateway: one worker in-process (tests, demo, --workers 1), or a supervisor that spawns
-N worker processes sharing the gRPC and HTTP ports through SO_REUSEPORT so that every core works."""
+"""Running the gateway: start() runs one worker in this process (tests, demo, and every worker of
+`cashier serve`, which gateway/supervisor.py runs, alone or as N processes sharing the ports)."""
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-import queue
-import signal
 import socket
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import grpc
-import uvicorn
 from grpc_health.v1 import health, health_pb2
 
-from channels.manager import PluggyLifecycleHooks
 from gateway.api.server import SERVICE_NAMES, create_server
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.config import Settings
-from gateway.logs import configure_logging
+from gateway.plugins import PluggyLifecycleHooks
 from gateway.service.lifecycle import LifecycleRunner
 from gateway.service.reconcile import Reconciler
 from gateway.service.webhooks import RetryPolicy, WebhookDispatcher
-from gateway.storage import migrate
-from gateway.storage.engine import make_engine
-from gateway.web.app import create_app
+from gateway.web.app import create_app, create_ops_app
+from gateway.web.server import OPS_LIMITS, HttpFace, HttpLimits
 
 log = logging.getLogger("cashier.runtime")
 PURGE_EVERY_SECONDS = 3600.0
@@ -62,31 +53,6 @@ def listening_socket(address: str, reuse_port: bool) -> socket.socket:
     return sock
 
 
-class HttpFace:
-    """uvicorn serving the Starlette app from a thread of the worker, on a socket bound beforehand."""
-
-    def __init__(self, gateway: Gateway, sock: socket.socket, tls: tuple[str, str] | None = None):
-        config = uvicorn.Config(
-            create_app(gateway), log_config=None, access_log=False, lifespan="off",
-            ssl_keyfile=tls[0] if tls else None, ssl_certfile=tls[1] if tls else None,
-        )
-        self.server = uvicorn.Server(config)
-        self.sock = sock
-        self.port = sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._run, name="http-face", daemon=True)
-
-    def _run(self) -> None:
-        self.server.run(sockets=[self.sock])
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-        self.sock.close()
-
-
 @dataclass
 class RunningGateway:
     gateway: Gateway
@@ -95,6 +61,7 @@ class RunningGateway:
     health: health.HealthServicer
     http: HttpFace
     _stop_purge: threading.Event
+    ops: HttpFace | None = None  # the operations listener (`[server] ops`), when configured
 
     @property
     def grpc_target(self) -> str:
@@ -106,6 +73,13 @@ class RunningGateway:
         host, _ = split_address(self.gateway.settings.server.http)
         return f"http://{host}:{self.http.port}"
 
+    @property
+    def ops_url(self) -> str | None:
+        if self.ops is None:
+            return None
+        host, _ = split_address(self.gateway.settings.server.ops)
+        return f"http://{host}:{self.ops.port}"
+
     def stop(self, grace: float | None = None) -> None:
         """Graceful: report NOT_SERVING, refuse new calls, let in-flight calls finish within `grace`."""
         grace = self.gateway.settings.server.grace_seconds if grace is None else grace
@@ -115,6 +89,8 @@ class RunningGateway:
         self.gateway.watches.close()  # WatchPayment streams end now, not at the end of the grace period
         self.grpc_server.stop(grace).wait()
         self.http.stop()
+        if self.ops is not None:
+            self.ops.stop()
         self.gateway.close()
 
     def wait(self) -> None:
@@ -135,6 +111,11 @@ def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: b
     """Start one worker in this process and return once both faces accept connections."""
     tls = _tls(settings)
     http_sock = listening_socket(settings.server.http, reuse_port)
+    try:
+        ops_sock = listening_socket(settings.server.ops, reuse_port) if settings.server.ops else None
+    except BaseException:
+        http_sock.close()
+        raise
     if not settings.server.public_url:
         # Channels hand this URL to their rails (notifications), so it must carry the port really bound.
         host, _ = split_address(settings.server.http)
@@ -146,18 +127,24 @@ def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: b
         server, port, health_servicer = create_server(gateway, settings.server.grpc, reuse_port=reuse_port, tls=tls)
     except BaseException:
         http_sock.close()
+        if ops_sock is not None:
+            ops_sock.close()
         raise
-    http = HttpFace(gateway, http_sock,
+    http = HttpFace(create_app(gateway, metrics=ops_sock is None), http_sock, HttpLimits.of(settings.server),
                     (settings.server.tls_key, settings.server.tls_cert) if tls else None)
+    # Plain HTTP on a private address: what scrapers and probes reach, never the internet.
+    ops = None if ops_sock is None else HttpFace(create_ops_app(gateway), ops_sock, OPS_LIMITS, name="ops")
     server.start()
     http.start()
+    if ops is not None:
+        ops.start()
     stop_purge = threading.Event()
     if housekeeping:
         threading.Thread(target=_purge_loop, args=(gateway, stop_purge), name="purge", daemon=True).start()
         threading.Thread(target=_reconcile_loop, args=(gateway, stop_purge), name="reconcile", daemon=True).start()
         threading.Thread(target=_webhook_loop, args=(gateway, stop_purge), name="webhooks", daemon=True).start()
         threading.Thread(target=_hooks_loop, args=(gateway, stop_purge), name="hooks", daemon=True).start()
-    return RunningGateway(gateway, server, port, health_servicer, http, stop_purge)
+    return RunningGateway(gateway, server, port, health_servicer, http, stop_purge, ops)
 
 
 def _purge_loop(gateway: Gateway, stop: threading.Event) -> None:
@@ -210,17 +197,22 @@ def _reconcile_loop(gateway: Gateway, stop: threading.Event) -> None:
 
 
 def make_dispatcher(gateway: Gateway, sender: object | None = None) -> WebhookDispatcher:
-    """The webhook dispatcher over the gateway's unit of work, tuned by `[webhooks]`; without `sender`,
-    an HTTP sender the caller closes through `dispatcher.sender.close()`."""
+    """The webhook dispatcher over the gateway's unit of work, tuned by `[webhooks]`, rendering bodies in
+    cashier.v1's shape; without `sender`, an HTTP sender the caller closes through `dispatcher.sender.close()`."""
+    from gateway.api.webhook_bodies import ProtobufWebhookBodies
     from gateway.webhook_http import HttpWebhookSender
+    from gateway.webhook_targets import TargetPolicy
 
     config = gateway.settings.webhooks
+    targets = TargetPolicy.from_settings(config)
     return WebhookDispatcher(
-        gateway.payments.uow, sender or HttpWebhookSender(config.timeout_seconds),  # type: ignore[arg-type]
+        gateway.payments.uow, sender or HttpWebhookSender(config.timeout_seconds, targets),  # type: ignore[arg-type]
         policy=RetryPolicy(timedelta(seconds=config.retry_base_seconds),
                            timedelta(seconds=config.retry_cap_seconds), config.max_attempts),
         batch=config.batch, lease=timedelta(seconds=config.lease_seconds),
-        observe=gateway.metrics.observe_webhook)
+        attempt_timeout=timedelta(seconds=config.timeout_seconds), concurrency=config.concurrency,
+        app_budget=timedelta(seconds=config.app_budget_seconds), targets=targets,
+        observe=gateway.metrics.observe_webhook, renderer=ProtobufWebhookBodies())
 
 
 def _webhook_loop(gateway: Gateway, stop: threading.Event) -> None:
@@ -228,14 +220,15 @@ def _webhook_loop(gateway: Gateway, stop: threading.Event) -> None:
     try:
         while not stop.wait(gateway.settings.webhooks.every_seconds):
             try:
-                report = dispatcher.run_until_done(max_batches=10)
-                if report.claimed:
-                    log.info("dispatched webhooks", extra={
-                        "claimed": len(report.claimed), "delivered": report.delivered,
-                        "retried": report.retried, "parked": report.parked})
+                # Hands each app's events to the pool without waiting (a slow app holds only its own
+                # thread; each app's turn logs "dispatched webhooks"); a full batch: more may be due.
+                for _ in range(10):
+                    if dispatcher.pump() < dispatcher.batch:
+                        break
             except Exception:
                 log.exception("dispatching webhooks failed; will try again")
     finally:
+        dispatcher.close()
         dispatcher.sender.close()  # type: ignore[attr-defined]
 
 
@@ -263,88 +256,3 @@ def _hooks_loop(gateway: Gateway, stop: threading.Event) -> None:
                     "done": len(report.done), "retried": report.retried, "parked": report.parked})
         except Exception:
             log.exception("calling lifecycle hooks failed; will try again")
-
-
-# --- serving until a signal -----------------------------------------------------------------------
-
-
-def serve(settings: Settings) -> None:
-    """`cashier serve`: migrate once, then run one worker here or supervise N worker processes."""
-    configure_logging(settings.logging.level, settings.logging.format)
-    engine = make_engine(settings.database.url, pool_size=1)
-    migrate.upgrade(engine)
-    engine.dispose()
-    if settings.server.workers == 1:
-        _serve_one(settings, reuse_port=False, announce=True)
-        return
-    _supervise(settings)
-
-
-def _serve_one(settings: Settings, *, reuse_port: bool, announce: bool,
-               on_ready: Callable[[], None] | None = None) -> None:
-    stopping = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    running = start(settings, reuse_port=reuse_port, run_migrations=False)
-    log.info("serving", extra={"grpc": running.grpc_target, "http": running.http_url, "pid": os.getpid(),
-                               "channels": [c.name for c in running.gateway.channels]})
-    if announce:
-        print(f"cashier: gRPC on {running.grpc_target}, HTTP on {running.http_url}", flush=True)
-    if on_ready is not None:
-        on_ready()
-    stopping.wait()
-    log.info("shutting down: finishing in-flight calls", extra={"grace_seconds": settings.server.grace_seconds})
-    running.stop()
-    log.info("stopped")
-
-
-def _worker_main(settings_json: str, ready: Any) -> None:
-    settings = Settings.model_validate_json(settings_json)
-    configure_logging(settings.logging.level, settings.logging.format)
-    _serve_one(settings, reuse_port=True, announce=False, on_ready=lambda: ready.put(os.getpid()))
-
-
-def _supervise(settings: Settings) -> None:
-    # Reserve concrete ports (the addresses may say :0) and keep the reservations open, so that every
-    # worker binds the same ports with SO_REUSEPORT; workers are spawned, never forked after gRPC starts.
-    grpc_res = bind_socket(settings.server.grpc, reuse_port=True)
-    http_res = bind_socket(settings.server.http, reuse_port=True)
-    grpc_host, _ = split_address(settings.server.grpc)
-    http_host, _ = split_address(settings.server.http)
-    bound = settings.model_copy(update={"server": settings.server.model_copy(update={
-        "grpc": f"{grpc_host}:{grpc_res.getsockname()[1]}",
-        "http": f"{http_host}:{http_res.getsockname()[1]}",
-    })})
-    metrics_dir = tempfile.mkdtemp(prefix="cashier-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Queue()
-    workers = [ctx.Process(target=_worker_main, args=(bound.model_dump_json(), ready), name=f"cashier-worker-{i}")
-               for i in range(settings.server.workers)]
-    for w in workers:
-        w.start()
-    # Announce only once every worker accepts calls, so that a client never meets a half-started fleet.
-    for _ in workers:
-        try:
-            ready.get(timeout=120)
-        except queue.Empty:
-            break
-    print(f"cashier: gRPC on {bound.server.grpc}, HTTP on http://{bound.server.http}, "
-          f"{len(workers)} workers", flush=True)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    while not stopping.wait(0.5):
-        if not any(w.is_alive() for w in workers):
-            break
-    for w in workers:
-        if w.is_alive() and w.pid is not None:
-            os.kill(w.pid, signal.SIGTERM)
-    for w in workers:
-        w.join(settings.server.grace_seconds + 10)
-    grpc_res.close()
-    http_res.close()

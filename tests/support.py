@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -53,6 +54,8 @@ def make_settings(database_url: str, **sections: dict[str, Any]) -> Settings:
         "server": {"grpc": "127.0.0.1:0", "http": "127.0.0.1:0", "grace_seconds": 2, "threads": 16},
         "database": {"url": database_url, "pool_size": 8},
         "logging": {"level": "WARNING"},
+        # Tests send webhooks only to receivers on loopback, over plain HTTP.
+        "webhooks": {"allow_hosts": ["127.0.0.1"], "allow_http": True},
     }
     for name, values in sections.items():
         overrides.setdefault(name, {}).update(values)
@@ -171,6 +174,10 @@ class ServeProcess:
     def _drain(self) -> None:
         for line in self.proc.stderr:  # type: ignore[union-attr]
             self.stderr_lines.append(line)
+
+    def log_entries(self) -> list[dict[str, Any]]:
+        """The JSON log lines written so far (by the supervisor and its workers)."""
+        return [json.loads(line) for line in list(self.stderr_lines) if line.startswith("{")]
 
     def terminate(self, timeout: float = 20) -> int:
         self.proc.send_signal(signal.SIGTERM)
