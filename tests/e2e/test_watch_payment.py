@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -19,7 +20,9 @@ from prometheus_client import generate_latest
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 from channels.alipay.sandbox.local import LocalAlipay
+from gateway.domain.merchants import PrincipalKind
 from gateway.runtime import RunningGateway, start
+from gateway.service.keys import key_prefix
 from tests.e2e.test_payment_completion import pay_at_alipay
 from tests.support import CashierClient, error_details, make_settings, seed_tenant
 
@@ -290,6 +293,38 @@ def test_deauthorizing_the_app_ends_its_open_watch_within_the_auth_cache_time(
             with pytest.raises(grpc.RpcError) as err:
                 app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name), metadata=app.metadata())
             assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        running.stop(0.5)
+
+
+@pytest.mark.parametrize("withdrawal", ["revoked", "rolled out"])
+def test_a_withdrawn_key_ends_its_open_watch_within_the_auth_cache_time(
+        database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch, withdrawal: str) -> None:
+    """The key a stream was opened with stops working (revoked, or rolled with no grace): the stream ends
+    with PERMISSION_DENIED within [auth] cache_seconds, while a call with the app's new key still works."""
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    cache_seconds = 1.0
+    settings = make_settings(database_url, channels={"alipay": alipay.channel_table},
+                             server={"watch_max_seconds": 20}, auth={"cache_seconds": cache_seconds})
+    running = start(settings, housekeeping=False)
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            app = CashierClient(channel, seed_tenant(running.gateway))
+            payment = app.create()
+            stream = watch(app, payment.name)
+            assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
+            admin = running.gateway.admin
+            if withdrawal == "revoked":  # the old key would outlive the roll by an hour: revoke it by prefix
+                new_key = admin.roll_key(PrincipalKind.APP, app.tenant.app_id, grace=timedelta(hours=1)).key
+                admin.revoke_key(PrincipalKind.APP, app.tenant.app_id, key_prefix(app.tenant.key))
+            else:
+                new_key = admin.roll_key(PrincipalKind.APP, app.tenant.app_id, grace=timedelta(0)).key
+            started = time.monotonic()
+            error, _ = _ends_with_permission_denied(stream, started + cache_seconds + MARGIN)
+            assert error_details(error)[1].reason == "CREDENTIALS_WITHDRAWN"  # type: ignore[union-attr]
+            answer = app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name),
+                                         metadata=[("authorization", f"Bearer {new_key}")])
+            assert answer.payment.state == pb.PAYMENT_STATE_PENDING
     finally:
         running.stop(0.5)
 
