@@ -36,6 +36,7 @@ lint: $(STAMP) $(BUF)
 	$(BUF) breaking --against $(PROTO_BASELINE)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 proto: $(STAMP)
 	$(BIN)/python scripts/protogen.py
@@ -51,4 +52,4 @@ serve: $(STAMP)
 	$(BIN)/cashier serve
 
 clean:
-	rm -rf $(VENV) .tools/node_modules var .pytest_cache
+	rm -rf $(VENV) .tools/node_modules var .pytest_cache .mypy_cache

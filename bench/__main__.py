@@ -110,7 +110,8 @@ def wait_until_serving(server: gw.Server, workers: int) -> None:
 def probe(target: str, metadata: tuple[tuple[str, str], ...]) -> bytes:
     """One CreatePayment before the load: fails fast with the gateway's own explanation."""
     with grpc.insecure_channel(target) as channel:
-        call = channel.unary_unary("/cashier.v1.CashierService/CreatePayment")
+        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            "/cashier.v1.CashierService/CreatePayment")
         try:
             response: bytes = call(create_payment_request("probe-" + uuid.uuid4().hex[:12]),
                                    metadata=metadata, timeout=30, wait_for_ready=True)
@@ -164,7 +165,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # Without the user's own Alipay account, a local one (fresh keys, the sandbox) lets the mobile
         # channel sign real RSA2 order strings, which is the hot path the bench is about.
         local = None if gw.user_has_alipay(args.config) else start_local_alipay(work / "alipay-keys")
-        stack.callback(lambda: local and local.stop())
+        if local is not None:
+            stack.callback(local.stop)
         alipay_table = local.channel_table if local else None
         config = gw.write_config(work / "bench.toml", args.config, None, alipay_table)
         installed = gw.installed_channels(config, env)

@@ -48,7 +48,7 @@ class LoadSettings:
 class ClientResult:
     ok: int = 0
     errors: Counter[str] = field(default_factory=Counter)
-    latencies: array = field(default_factory=lambda: array("d"))  # type: ignore[type-arg]
+    latencies: array[float] = field(default_factory=lambda: array("d"))
     last_response: bytes = b""
 
 
@@ -81,7 +81,9 @@ def _client(target: str, metadata: tuple[tuple[str, str], ...], index: int, in_f
                     for _ in range(max(1, min(connections, in_flight)))]
         for channel in channels:
             grpc.channel_ready_future(channel).result(timeout=30)
-        calls = [channel.unary_unary(METHOD) for channel in channels]  # no (de)serializers: bytes in and out
+        # No (de)serializers: bytes in and out.
+        calls: list[grpc.UnaryUnaryMultiCallable[bytes, bytes]] = [
+            channel.unary_unary(METHOD) for channel in channels]
         ready.put(index)
         go.wait()
         measure_from = start.value + warmup

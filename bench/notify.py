@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from bench.fill import AMOUNT_FEN, payment_id
 from bench.load import LoadResult, LoadSettings, run_window, summarise
@@ -42,6 +42,8 @@ ACK = b"success"
 def _sign_range(args: tuple[bytes, str, int, int]) -> list[bytes]:
     key_pem, app_id, lo, hi = args
     key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TypeError("notifications are signed RSA2: the key must be an RSA private key")
     beijing = datetime.now(UTC) + timedelta(hours=8)
     when = beijing.strftime("%Y-%m-%d %H:%M:%S")
     amount = f"{AMOUNT_FEN // 100}.{AMOUNT_FEN % 100:02d}"
@@ -56,7 +58,7 @@ def _sign_range(args: tuple[bytes, str, int, int]) -> list[bytes]:
             "gmt_create": when, "gmt_payment": when,
         }
         content = string_to_sign(fields, exclude=NOTIFY_UNSIGNED_KEYS).encode()
-        signature = key.sign(content, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr]
+        signature = key.sign(content, padding.PKCS1v15(), hashes.SHA256())
         fields["sign"] = base64.b64encode(signature).decode()
         bodies.append(urlencode(fields).encode())
     return bodies

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,8 @@ def ratio(echo: LoadResult, gateway: LoadResult) -> float:
 def table(header: str, echo: Run, gateway: Run, signed: Run | None = None,
           sign_rate: dict[str, float] | None = None) -> str:
     runs = [echo, *([signed] if signed else []), gateway]
-    rows = [("", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU", "client CPU")]
+    rows: list[tuple[str, ...]] = [
+        ("", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU", "client CPU")]
     for run in runs:
         r = run.result
         rows.append((run.label, f"{r.calls_per_second:.0f}", f"{r.p50_ms:.2f}", f"{r.p95_ms:.2f}",
@@ -96,7 +98,7 @@ def write_json(directory: Path, stamp: str, record: dict[str, Any]) -> Path:
     return path
 
 
-def _rows(rows: list[tuple[str, ...]]) -> list[str]:
+def _rows(rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
             for row in rows]
@@ -121,8 +123,8 @@ def parts_text(record: dict[str, Any]) -> str:
         out += ["", "gateway peak RSS under the CreatePayment load: "
                 + ", ".join(f"{name} {mb:.0f} MiB" for name, mb in rss.items())]
     if "sweep" in record:
-        rows = [("concurrency", "echo calls/s", "echo p99 ms", "CreatePayment calls/s", "CreatePayment p99 ms",
-                 "ratio")]
+        rows: list[tuple[str, ...]] = [("concurrency", "echo calls/s", "echo p99 ms", "CreatePayment calls/s",
+                                        "CreatePayment p99 ms", "ratio")]
         for point in record["sweep"]:
             e, g = point["echo"], point["gateway"]
             rows.append((str(point["concurrency"]), f"{e['calls_per_second']:.0f}", f"{e['p99_ms'] or 0:.2f}",

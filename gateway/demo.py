@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import grpc
 import httpx
@@ -127,15 +127,18 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
     key = admin.create_app(app_id, "Micro shop app").key
     admin.authorize_app(app_id, MERCHANT)
     print(f"app {app_id} may act for {MERCHANT}; its API key (shown once, only a hash is stored):\n  {key}")
-    md = [("authorization", f"Bearer {key}")]
+    md = (("authorization", f"Bearer {key}"),)
 
     with grpc.insecure_channel(running.grpc_target) as channel:
         stub = svc_grpc.CashierServiceStub(channel)
         step(4, "Standard health checking and server reflection")
-        status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        # types-grpcio-health-checking and -reflection declare the stubs without their methods.
+        status = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
+            health_pb2.HealthCheckRequest())
         print("health:", health_pb2.HealthCheckResponse.ServingStatus.Name(status.status))
-        listing = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+        reflect = reflection_pb2_grpc.ServerReflectionStub(channel)
+        listing = reflect.ServerReflectionInfo(iter(  # type: ignore[operator]
+            [reflection_pb2.ServerReflectionRequest(list_services="")]))
         print("services:", ", ".join(s.name for r in listing for s in r.list_services_response.service))
 
         step(5, "ListChannels: what is installed (each one a pluggy plugin)")
@@ -157,7 +160,7 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
             line_items=[pb.LineItem(sku="oolong-250", name="Oolong tea, 250 g", quantity=1, unit_price=2590)],
             client=pb.Client(platform=pb.PLATFORM_IOS_APP, app_name="Platform", app_version="9.1.0"),
             scenario=pb.SCENARIO_POST_PRODUCT_CARD)
-        idem = [*md, ("idempotency-key", f"demo-{app_id}")]
+        idem = (*md, ("idempotency-key", f"demo-{app_id}"))
         payment = stub.CreatePayment(request, metadata=idem).payment
         print(f"{payment.name}\n  state {pb.PaymentState.Name(payment.state)}, channel {payment.channel}")
         print(f"  order string for the Alipay SDK: {payment.action.app_pay.order_string[:110]}…")
@@ -199,7 +202,8 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
             stub.CreatePayment(bad, metadata=md)
         except grpc.RpcError as err:
             print(f"{err.code().name}:")
-            status = rpc_status.from_call(err)
+            # A failed call raises an RpcError that is also its grpc.Call (what from_call reads).
+            status = rpc_status.from_call(cast(grpc.Call, err))
             for detail in status.details if status else ():
                 if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
                     br = error_details_pb2.BadRequest()

@@ -106,7 +106,12 @@ def collect_channels_by_plugin(
             result = impl.function(**{name: arguments[name] for name in impl.argnames})
         except Exception as exc:
             raise PluginError(f"channel plugin {plugin_name!r} failed to register its channels: {exc}") from exc
-        for channel in result or ():
+        if result is None:
+            continue
+        if not isinstance(result, list | tuple):
+            raise PluginError(f"plugin {plugin_name!r} returned {type(result).__name__}, "
+                              "not a list of channels")
+        for channel in result:
             if not isinstance(channel, Channel):
                 raise PluginError(f"plugin {plugin_name!r} returned {channel!r}, which is not a Channel")
             if channel.name in found:

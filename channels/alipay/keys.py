@@ -15,6 +15,7 @@ import base64
 import binascii
 import os
 from pathlib import Path
+from typing import NoReturn
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -51,7 +52,7 @@ class PrivateKey:
 
     __str__ = __repr__
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         # Pickling would copy the key material into caches or task queues.
         raise TypeError("PrivateKey objects cannot be pickled")
 

@@ -93,8 +93,8 @@ def decode_notification_body(body: bytes, content_type: str | None = None) -> di
     for chunk in body.split(b"&"):
         if not chunk:
             continue
-        key, _, value = chunk.partition(b"=")
-        raw_pairs.append((_percent_decode(key), _percent_decode(value)))
+        raw_key, _, raw_value = chunk.partition(b"=")
+        raw_pairs.append((_percent_decode(raw_key), _percent_decode(raw_value)))
     charset = _declared_charset(raw_pairs) or charset_from_content_type(content_type)
     fields: dict[str, str] = {}
     for key_bytes, value_bytes in raw_pairs:

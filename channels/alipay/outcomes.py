@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TypedDict
 
 
 class Outcome(enum.Enum):
@@ -148,6 +149,15 @@ def find_rule(operation: Operation, code: str, sub_code: str | None) -> OutcomeR
     return None
 
 
+class _Codes(TypedDict, total=False):
+    """What Alipay said, as AlipayOutcome's keyword arguments."""
+
+    code: str | None
+    sub_code: str | None
+    msg: str | None
+    sub_msg: str | None
+
+
 def classify_answer(
     operation: Operation,
     *,
@@ -163,7 +173,7 @@ def classify_answer(
     those). An unsigned 10000 or 40004 is never believed: a definite FAILURE from a message anyone could
     have written would let a forged "refund failed" trigger a second refund.
     """
-    details = {"code": code, "sub_code": sub_code or None, "msg": msg, "sub_msg": sub_msg}
+    details: _Codes = {"code": code, "sub_code": sub_code or None, "msg": msg, "sub_msg": sub_msg}
     if not code:
         return AlipayOutcome(U, "INTERNAL", "answer_without_code", **details)
     if not signed and code in ("10000", "40004"):
@@ -188,7 +198,7 @@ def untrusted_outcome(reason: str, base: AlipayOutcome | None = None) -> AlipayO
     attacker make us double-refund. Retrying cannot fix a key mismatch, so the operator is alerted
     through the INTERNAL status instead.
     """
-    codes = {}
+    codes: _Codes = {}
     if base is not None:
         codes = {"code": base.code, "sub_code": base.sub_code, "msg": base.msg, "sub_msg": base.sub_msg}
     return AlipayOutcome(U, "INTERNAL", reason, **codes)

@@ -73,4 +73,4 @@ def _load(table: Mapping[str, Any], prefix: str, kind: type[PrivateKey] | type[P
     path, env = table.get(f"{prefix}_file"), table.get(f"{prefix}_env")
     if bool(path) == bool(env):
         raise AlipayConfigError(f"[channels.alipay] needs exactly one of {prefix}_file and {prefix}_env")
-    return kind.from_file(path) if path else kind.from_env(env)
+    return kind.from_file(path) if path else kind.from_env(table[f"{prefix}_env"])

@@ -108,7 +108,10 @@ class NotificationReceiver(Protocol):
     """Optional capability of a Channel that is told about payments asynchronously. The gateway serves
     `POST /notify/<channel name>/<merchant id>`; a channel puts that URL in what it sends the rail."""
 
-    notification_ack: str  # the body the channel expects once a notification is processed
+    @property
+    def notification_ack(self) -> str:
+        """The body the channel expects once a notification is processed."""
+        ...
 
     def parse_notification(self, body: bytes, content_type: str) -> ChannelNotification:
         """Verify and decode; raise NotificationRejected for anything not genuine or not ours."""
@@ -185,12 +188,25 @@ REFUND_NOT_FOUND = "REFUND_NOT_FOUND"
 class Channel(Protocol):
     """A payment channel. `name` is stable and unique (it is stored with each payment)."""
 
-    name: str
-    display_name: str
-    # What it can hand the buyer, from channels.contract.actions.ACTION_KINDS.
-    actions: tuple[str, ...]
-    platforms: tuple[Platform, ...]
-    scenarios: tuple[Scenario, ...]
+    # Read-only properties, so that a channel may declare them as plain class attributes of narrower types
+    # (`actions = ("app_pay",)` is a `tuple[str]`); a mutable Protocol attribute would need the exact type.
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """What it can hand the buyer, from channels.contract.actions.ACTION_KINDS."""
+        ...
+
+    @property
+    def platforms(self) -> tuple[Platform, ...]: ...
+
+    @property
+    def scenarios(self) -> tuple[Scenario, ...]: ...
 
     def offer(self, request: RouteRequest) -> Offer | Decline | None:
         """Say whether and how eagerly this channel can serve the request. Must be fast and pure:

@@ -16,14 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.alipay.settings import AlipaySettings
-from channels.contract import hookimpl
+from channels.contract import Channel, hookimpl
 from channels.mobile.channel import DEFAULT_MIN_VERSIONS, MobileChannel
 
 log = logging.getLogger(__name__)
 
 
 @hookimpl
-def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_url: str) -> list[MobileChannel]:
+def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_url: str) -> list[Channel]:
     if "alipay" not in config:
         log.info("channel mobile not registered: the configuration has no [channels.alipay] table")
         return []

@@ -15,14 +15,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.alipay.settings import AlipaySettings
-from channels.contract import hookimpl
+from channels.contract import Channel, hookimpl
 from channels.pc.channel import PcChannel, PcSettings
 
 log = logging.getLogger(__name__)
 
 
 @hookimpl
-def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_url: str) -> list[PcChannel]:
+def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_url: str) -> list[Channel]:
     settings = PcSettings.from_table(config.get("pc", {}))  # a wrong table is reported either way
     if "alipay" not in config:
         log.info("channel pc not registered: the configuration has no [channels.alipay] table")

@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from channels.alipay.settings import AlipaySettings
-from channels.contract import hookimpl
+from channels.contract import Channel, hookimpl
 from channels.shared_link.channel import SharedLinkChannel, SharedLinkSettings
 
 log = logging.getLogger(__name__)
 
 
 @hookimpl
-def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_url: str) -> list[SharedLinkChannel]:
+def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_url: str) -> list[Channel]:
     settings = SharedLinkSettings.from_table(config.get("shared_link", {}))  # a wrong table is reported either way
     if "alipay" not in config:
         log.info("channel shared_link not registered: the configuration has no [channels.alipay] table")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar, cast
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cashier.v1 import cashier_service_pb2 as svc
@@ -36,12 +39,18 @@ _RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 DEFAULT_EXPIRY = timedelta(minutes=30)
 
 
-def _enum_maps(pb_enum, prefix: str, domain_enum):  # type: ignore[no-untyped-def]
-    to_domain = {}
-    for name, number in pb_enum.items():
+E = TypeVar("E", bound=enum.Enum)
+P = TypeVar("P", bound=int)
+
+
+def _enum_maps(pb_enum: type[P], prefix: str, domain_enum: type[E]) -> tuple[dict[P, E], dict[E, P]]:
+    # mypy-protobuf declares a proto enum as an int subclass whose metaclass is EnumTypeWrapper; at run time
+    # it is that wrapper and its values are plain ints, which the messages accept as the enum's values.
+    to_domain: dict[P, E] = {}
+    for name, number in cast(EnumTypeWrapper, pb_enum).items():
         short = name.removeprefix(prefix)
         if short in domain_enum.__members__:
-            to_domain[number] = domain_enum[short]
+            to_domain[cast(P, number)] = domain_enum[short]
     return to_domain, {v: k for k, v in to_domain.items()}
 
 
@@ -105,7 +114,7 @@ def client_from(v: Violations, field: str, msg: payment_pb2.Client) -> ClientInf
     return ClientInfo(platform, msg.app_name, msg.app_version, msg.user_agent)
 
 
-def scenario_from(v: Violations, field: str, value: int) -> Scenario:
+def scenario_from(v: Violations, field: str, value: payment_pb2.Scenario) -> Scenario:
     if value == payment_pb2.SCENARIO_UNSPECIFIED:
         return Scenario.OTHER
     scenario = SCENARIO_IN.get(value)

@@ -21,7 +21,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import descriptor_pool, message_factory
@@ -47,26 +47,29 @@ _MERCHANT = re.compile(r"merchants/([^/]+)(?:/|$)")
 IDEMPOTENT_METHODS: set[str] = set()
 
 S = TypeVar("S")
-Behavior = Callable[[S, Any, grpc.ServicerContext], Message]
+Q = TypeVar("Q", bound=Message)
+R = TypeVar("R", bound=Message)
+# A servicer method: (servicer, request, context) → response; the decorated one keeps its types.
+Behavior = Callable[[S, Q, grpc.ServicerContext], R]
 # (servicer, request, record without an answer) → the answer to replay, or None while the call is in progress.
 Rebuild = Callable[[Any, Any, IdempotencyRecord], Message | None]
 
 
 def idempotent(service: str, *, scope: str | None = None, rebuild: Rebuild | None = None
-               ) -> Callable[[Behavior[S]], Behavior[S]]:
+               ) -> Callable[[Behavior[S, Q, R]], Behavior[S, Q, R]]:
     """Declare a servicer method of `service` (its full name) as honouring `idempotency-key`. `scope`: the
     request field holding a resource name that begins with the merchant (`parent`, `name`), or None when the
     request names no merchant. `rebuild`: the answer from a record whose call acted but stored no answer
     (None: such a record is "in progress"). The servicer has `idempotency`, an IdempotencyService."""
 
-    def declare(behavior: Behavior[S]) -> Behavior[S]:
+    def declare(behavior: Behavior[S, Q, R]) -> Behavior[S, Q, R]:
         method = f"{service}.{behavior.__name__}"
         response_class = message_factory.GetMessageClass(
             descriptor_pool.Default().FindMethodByName(method).output_type)
         IDEMPOTENT_METHODS.add(method)
 
         @functools.wraps(behavior)
-        def call(self: S, request: Any, context: grpc.ServicerContext) -> Message:
+        def call(self: S, request: Q, context: grpc.ServicerContext) -> R:
             key = _key(context)
             merchant_id = _merchant_scope(request, scope)
             if key is None or merchant_id is None:
@@ -85,13 +88,14 @@ def idempotent(service: str, *, scope: str | None = None, rebuild: Rebuild | Non
             except ClaimedBefore as claimed:  # a copy of this call acted first (it may still be running)
                 earlier = claimed.record
                 idempotency.check(this, earlier)
+            # `response_class` is the method's output type (from the descriptor pool), which R stands for.
             if earlier.response is not None:
-                return response_class.FromString(earlier.response)
+                return cast(R, response_class.FromString(earlier.response))
             rebuilt = rebuild(self, request, earlier) if rebuild is not None else None
             if rebuilt is None:
                 raise in_progress(earlier)
             idempotency.store(this, rebuilt.SerializeToString(deterministic=True))
-            return rebuilt
+            return cast(R, rebuilt)
 
         return call
 
@@ -102,7 +106,8 @@ def _key(context: grpc.ServicerContext) -> str | None:
     """The idempotency-key header (the interceptor refuses it sent twice), or None."""
     for name, value in context.invocation_metadata():
         if name == IDEMPOTENCY_HEADER:
-            if not 1 <= len(value) <= 255 or not value.isprintable() or not value.isascii():
+            if not isinstance(value, str) or not 1 <= len(value) <= 255 or not value.isprintable() \
+                    or not value.isascii():
                 raise InvalidArgument([FieldViolation(IDEMPOTENCY_HEADER, _KEY_RULE)])
             return str(value)
     return None

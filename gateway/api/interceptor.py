@@ -177,8 +177,8 @@ def _input_type(method: str) -> str:
         return "request message"
 
 
-def _request_id(sent: str | None) -> str:
-    return sent if sent and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+def _request_id(sent: str | bytes | None) -> str:
+    return sent if isinstance(sent, str) and _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
 
 
 def _check(request: Any, metadata: Any) -> None:
@@ -217,8 +217,8 @@ def _gone(context: grpc.ServicerContext) -> grpc.StatusCode:
     return grpc.StatusCode.DEADLINE_EXCEEDED if remaining is not None and remaining <= 0 else grpc.StatusCode.CANCELLED
 
 
-def _bearer(value: str | None) -> str | None:
-    if not value:
+def _bearer(value: str | bytes | None) -> str | None:
+    if not value or not isinstance(value, str):  # bytes only for `-bin` keys, which this is not
         return None
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None

@@ -80,7 +80,9 @@ def _check_message(v: Violations, prefix: str, message: Message) -> None:
         kind = _kinds.get(field) or _kind(field)
         path = prefix + field.name
         if kind is _MAP:
-            value_field = field.message_type.fields_by_name["value"]
+            entry = field.message_type
+            assert entry is not None  # a map field's entries are a message type
+            value_field = entry.fields_by_name["value"]
             for key in value:
                 key_path = f"{path}[{key!r}]"
                 if isinstance(key, str) and not check_incoming_text(v, key_path, key):
@@ -97,8 +99,10 @@ def _check_value(v: Violations, path: str, field: FieldDescriptor, value: Any) -
     if field.type == FieldDescriptor.TYPE_STRING:
         check_incoming_text(v, path, value)
     elif field.type == FieldDescriptor.TYPE_ENUM:
-        if field.enum_type.values_by_number.get(value) is None:
-            v.add(path, f"unknown value {value} of {field.enum_type.full_name}")
+        enum_type = field.enum_type
+        assert enum_type is not None  # set on every enum field
+        if enum_type.values_by_number.get(value) is None:
+            v.add(path, f"unknown value {value} of {enum_type.full_name}")
     elif field.type == FieldDescriptor.TYPE_MESSAGE:
         _check_message(v, path + ".", value)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -122,8 +123,8 @@ def check_url(v: Violations, path: str, url: str) -> None:
         v.add(path, "must be an absolute http(s) URL of at most 1024 characters")
 
 
-def check_metadata(v: Violations, path: str, metadata: dict[str, str] | object) -> None:
-    items = dict(metadata)  # type: ignore[call-overload]
+def check_metadata(v: Violations, path: str, metadata: Mapping[str, str]) -> None:
+    items = dict(metadata)
     if len(items) > MAX_METADATA_KEYS:
         v.add(path, f"at most {MAX_METADATA_KEYS} keys")
     for key, value in items.items():

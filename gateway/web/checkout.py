@@ -307,7 +307,8 @@ class CheckoutPages:
         except NotFound:
             return None
         # Only a channel that hands out hosted checkout links has a page; other payments' tokens stay unused.
-        channel = self.gateway.capable(payment.channel, HostedCheckoutProvider)
+        # A runtime-checkable Protocol, for isinstance; mypy wants a concrete class (python/mypy#4717).
+        channel = self.gateway.capable(payment.channel, HostedCheckoutProvider)  # type: ignore[type-abstract]
         if channel is None:
             return None
         return payment, merchant, channel

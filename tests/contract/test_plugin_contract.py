@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -24,10 +25,38 @@ def test_every_hook_has_the_project_prefix_and_a_docstring() -> None:
         assert "Called" in doc and "Return" in doc, f"{name}'s docstring must say when it is called and what to return"
 
 
+# A documented hook is an RST heading showing its signature, underlined with `~` at least as long:
+#   cashier_startup(config)
+#   ~~~~~~~~~~~~~~~~~~~~~~~
+_HOOK_HEADING = re.compile(r"^(cashier_\w+)\(([^)\n]*)\)\n(~+)$", re.M)
+
+
+def documented_hooks(text: str) -> dict[str, list[str]]:
+    """Each hook heading's name and the argument names it shows, in order."""
+    found: dict[str, list[str]] = {}
+    for match in _HOOK_HEADING.finditer(text):
+        name, arguments, underline = match.groups()
+        assert len(underline) >= len(name) + len(arguments) + 2, f"{name}'s heading underline is too short"
+        assert name not in found, f"{name} is documented twice"
+        found[name] = [a.strip() for a in arguments.split(",") if a.strip()]
+    return found
+
+
 @pytest.mark.parametrize("hook", HOOKS)
 def test_plugin_hooks_are_documented(hook: str) -> None:
-    text = (ROOT / "docs" / "plugin_hooks.rst").read_text()
-    assert re.search(rf"^{hook}\(", text, re.M), f"docs/plugin_hooks.rst lacks a heading with {hook}'s signature"
+    """The heading shows the hookspec's real signature (as datasette's documentation test does): a plugin
+    author copies it, and pluggy passes arguments by these names."""
+    documented = documented_hooks((ROOT / "docs" / "plugin_hooks.rst").read_text())
+    assert hook in documented, f"docs/plugin_hooks.rst lacks a heading with {hook}'s signature"
+    actual = list(inspect.signature(getattr(hookspecs, hook)).parameters)
+    assert documented[hook] == actual, (
+        f"docs/plugin_hooks.rst shows {hook}({', '.join(documented[hook])}), "
+        f"the hookspec is {hook}({', '.join(actual)})")
+
+
+def test_the_documentation_names_no_hook_that_does_not_exist() -> None:
+    documented = documented_hooks((ROOT / "docs" / "plugin_hooks.rst").read_text())
+    assert sorted(documented) == HOOKS
 
 
 @pytest.mark.parametrize("hook", HOOKS)
@@ -112,6 +141,18 @@ def test_registration_errors_name_the_plugin() -> None:
         collect_channels(make_plugin_manager(load_entrypoints=False, plugins=[Raises()]), {})
     with pytest.raises(PluginError, match="not a Channel"):
         collect_channels(make_plugin_manager(load_entrypoints=False, plugins=[NotAChannel()]), {})
+
+
+def test_a_channel_returned_without_a_list_is_refused_naming_the_plugin() -> None:
+    """The hook returns a list; a bare channel is a plugin author's slip, told as such, not a TypeError."""
+
+    class Bare:
+        @hookimpl
+        def cashier_register_channels(self) -> object:
+            return PcChannel()
+
+    with pytest.raises(PluginError, match=r"plugin '.*Bare.*' returned PcChannel, not a list of channels"):
+        collect_channels(make_plugin_manager(load_entrypoints=False, plugins=[Bare()]), {})
 
 
 def test_two_channels_with_one_name_are_refused() -> None:

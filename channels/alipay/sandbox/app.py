@@ -23,10 +23,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import crypto
 from .config import SandboxConfig
-from .core import CHARSETS, DEFAULT_BUYER, PAGE_METHODS, PayError, Reply, Sandbox
+from .core import DEFAULT_BUYER, PAGE_METHODS, PayError, Reply, Sandbox
 from .faults import FaultError
 from .store import Trade
-from .values import fen_to_yuan, fmt_time
+from .values import CHARSETS, fen_to_yuan, fmt_time
 
 FAULT_HEADER = "x-sandbox-fault"
 _TEMPLATES = jinja2.Environment(
@@ -47,7 +47,8 @@ class AbsoluteFormTarget:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(("http://", "https://")):
-            raw_path = urlsplit(scope.get("raw_path") or scope["path"].encode()).path or b"/"
+            target: bytes = scope.get("raw_path") or scope["path"].encode()
+            raw_path = urlsplit(target).path or b"/"
             scope = {**scope, "path": unquote(raw_path.decode(errors="replace")), "raw_path": raw_path}
         await self.app(scope, receive, send)
 

@@ -282,8 +282,8 @@ class Sandbox:
         if "system_error" in faults or "system_error_20000" in faults:
             error_rule = {"code": "20000" if "system_error_20000" in faults else "40004"}
         if error_rule is not None:
-            exc = _system_error(error_rule)
-            reply.node, reply.error = _error_node(exc), exc
+            system_error = _system_error(error_rule)
+            reply.node, reply.error = _error_node(system_error), system_error
             return reply
         try:
             biz = self._biz_content(params)
