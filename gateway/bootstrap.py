@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine, text
 
 from channels.contract.protocol import Channel
 from gateway.config import ConfigError, Settings
+from gateway.jobs import Job, JobRunner, counts
 from gateway.metrics import Metrics
 from gateway.plugins import (
     CashierPluginManager,
+    PluggyLifecycleHooks,
     collect_channels_by_plugin,
     list_plugins,
     make_plugin_manager,
@@ -22,14 +27,21 @@ from gateway.service.auth import Authenticator
 from gateway.service.channel_directory import C, ChannelDirectory
 from gateway.service.flags import FlagService
 from gateway.service.idempotency import IdempotencyService
+from gateway.service.lifecycle import LifecycleRunner
 from gateway.service.merchant_cache import MerchantCache
 from gateway.service.payments import PaymentService
+from gateway.service.recovery import PaymentRecovery
 from gateway.service.refunds import RefundService
 from gateway.service.routing import Router, RoutingRule
 from gateway.service.watch import WatchService
+from gateway.service.webhooks import RetryPolicy, WebhookDispatcher, WebhookSender
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
-from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
+
+log = logging.getLogger("cashier.bootstrap")
+#: How often `cashier serve` purges expired idempotency keys and delivered events.
+PURGE_EVERY_SECONDS = 3600.0
 
 
 @dataclass
@@ -159,3 +171,113 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         idempotency=IdempotencyService(uow),
         _origins=origins,
     )
+
+
+# --- background jobs (gateway/jobs.py): what `cashier serve` runs, and the one-shot CLI commands run once ---
+
+
+def make_recovery(gateway: Gateway) -> PaymentRecovery:
+    """Recovery of payments over the gateway's own unit of work (one SQLite write lock per process),
+    channels, payment service and metrics, tuned by `[recovery]`."""
+    config = gateway.settings.recovery
+    return PaymentRecovery(
+        gateway.payments.uow, gateway.channels,
+        pending_age=timedelta(seconds=config.pending_after_seconds), batch=config.batch,
+        revisit=timedelta(seconds=config.revisit_seconds), payments=gateway.payments,
+        observe_channel=gateway.metrics.observe_channel, observe_result=gateway.metrics.observe_recovered)
+
+
+def recover_payments_job(gateway: Gateway, *, max_batches: int = 10) -> Job:
+    """PENDING payments whose notification never came, and expired ones to close (`[recovery]`)."""
+    recovery = make_recovery(gateway)
+    return Job("recover-payments", gateway.settings.recovery.every_seconds,
+               lambda: counts(recovery.run_until_done(max_batches=max_batches)))
+
+
+def recover_refunds_job(gateway: Gateway, *, min_age: timedelta | None = None) -> Job:
+    """Refunds whose answer was unknown, left PENDING: settled by the channel's answer, never a guess.
+    `min_age` (default `[recovery] pending_after_seconds`) keeps it off refunds in flight."""
+    config = gateway.settings.recovery
+    age = timedelta(seconds=config.pending_after_seconds) if min_age is None else min_age
+    return Job("recover-refunds", config.every_seconds,
+               lambda: counts(gateway.refunds.resolve_pending_refunds(min_age=age)))
+
+
+def make_dispatcher(gateway: Gateway, sender: WebhookSender | None = None) -> WebhookDispatcher:
+    """The webhook dispatcher over the gateway's unit of work, tuned by `[webhooks]`, rendering bodies in
+    cashier.v1's shape; without `sender`, an HTTP sender the caller closes through `dispatcher.sender.close()`."""
+    from gateway.api.webhook_bodies import ProtobufWebhookBodies
+    from gateway.webhook_http import HttpWebhookSender
+    from gateway.webhook_targets import TargetPolicy
+
+    config = gateway.settings.webhooks
+    targets = TargetPolicy.from_settings(config)
+    return WebhookDispatcher(
+        gateway.payments.uow, sender or HttpWebhookSender(config.timeout_seconds, targets),
+        policy=RetryPolicy(timedelta(seconds=config.retry_base_seconds),
+                           timedelta(seconds=config.retry_cap_seconds), config.max_attempts),
+        batch=config.batch, lease=timedelta(seconds=config.lease_seconds),
+        attempt_timeout=timedelta(seconds=config.timeout_seconds), concurrency=config.concurrency,
+        app_budget=timedelta(seconds=config.app_budget_seconds), targets=targets,
+        observe=gateway.metrics.observe_webhook, renderer=ProtobufWebhookBodies())
+
+
+def webhooks_job(gateway: Gateway) -> Job:
+    """Hands each app's due events to the dispatcher's pool without waiting (a slow app holds only its own
+    thread; each app's turn logs "dispatched webhooks"); a full batch: more may be due, up to 10 a turn."""
+    dispatcher = make_dispatcher(gateway)
+
+    def pump() -> dict[str, int]:
+        handed = 0
+        for _ in range(10):
+            claimed = dispatcher.pump()
+            handed += claimed
+            if claimed < dispatcher.batch:
+                break
+        return {"handed": handed}
+
+    def close() -> None:  # attempts under way finish; then the HTTP sender's connections go
+        dispatcher.close()
+        dispatcher.sender.close()  # type: ignore[attr-defined]
+
+    return Job("webhooks", gateway.settings.webhooks.every_seconds, pump, close)
+
+
+def make_lifecycle_runner(gateway: Gateway) -> LifecycleRunner:
+    """Plugins' lifecycle hooks called from the outbox, tuned by `[hooks]`."""
+    config = gateway.settings.hooks
+    hooks = PluggyLifecycleHooks(gateway.plugins, enabled=gateway.settings.plugins.keys())
+    for name in hooks.disabled():
+        log.info("lifecycle plugin installed but not enabled: add a [plugins.%s] table to call it", name,
+                 extra={"plugin": name})
+    return LifecycleRunner(
+        gateway.payments.uow, hooks, gateway.settings.plugins,
+        policy=RetryPolicy(timedelta(seconds=config.retry_base_seconds),
+                           timedelta(seconds=config.retry_cap_seconds), config.max_attempts),
+        batch=config.batch, lease=timedelta(seconds=config.lease_seconds))
+
+
+def hooks_job(gateway: Gateway) -> Job:
+    runner = make_lifecycle_runner(gateway)
+    return Job("hooks", gateway.settings.hooks.every_seconds, lambda: counts(runner.run_until_done(max_batches=10)))
+
+
+def purge_jobs(gateway: Gateway) -> list[Job]:
+    """Housekeeping: expired idempotency keys, delivered events (each on its own: one failing never holds
+    the other back)."""
+    keys = timedelta(hours=gateway.settings.idempotency.retention_hours)
+    delivered = timedelta(days=gateway.settings.webhooks.retention_days)
+    return [
+        Job("purge-idempotency-keys", PURGE_EVERY_SECONDS,
+            lambda: {"purged": gateway.admin.purge_idempotency_keys(keys)}),
+        Job("purge-delivered-events", PURGE_EVERY_SECONDS,
+            lambda: {"purged": gateway.admin.purge_delivered_events(delivered)}),
+    ]
+
+
+def background_jobs(gateway: Gateway, extra: Sequence[Job] = ()) -> JobRunner:
+    """Every job `cashier serve` runs in each worker, counted in the gateway's metrics; `extra` for jobs
+    registered by the caller. Started by the caller (gateway/runtime.py), stopped before the gateway closes."""
+    return JobRunner(gateway.metrics.observe_job_run, gateway.metrics.observe_job_success).register(
+        recover_payments_job(gateway), recover_refunds_job(gateway), webhooks_job(gateway), hooks_job(gateway),
+        *purge_jobs(gateway), *extra)

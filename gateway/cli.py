@@ -33,7 +33,7 @@ class Context:
             from gateway.service.admin import AdminService
             from gateway.storage import migrate
             from gateway.storage.engine import make_engine
-            from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+            from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 
             settings = self.settings()
             engine = make_engine(settings.database.url, pool_size=1)
@@ -79,6 +79,7 @@ def _config_after_command(ctx: click.Context, param: click.Parameter, value: str
     if value is None:
         return
     obj = ctx.find_object(Context)
+    assert obj is not None, "main() puts the Context in place before any command's options are read"
     root = ctx.find_root()
     if (obj.config_path not in (None, value)
             and root.get_parameter_source("config_path") is click.core.ParameterSource.COMMANDLINE):
@@ -162,36 +163,60 @@ def migrate(obj: Context) -> None:
     click.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
 
 
-@main.command("reconcile-pending")
-@pass_ctx
-def reconcile_pending(obj: Context) -> None:
-    """Ask the channels about pending payments now (`serve` also does this every [reconcile]
-    every_seconds): paid ones become SUCCEEDED, expired ones are closed at the channel and here."""
-    from gateway.bootstrap import bootstrap
-    from gateway.runtime import make_reconciler
+@main.group()
+def recover() -> None:
+    """Recover what lost notifications left open, now (`serve` also does this every [recovery] every_seconds)."""
 
-    gateway = bootstrap(obj.settings())
+
+def _run_job_once(settings: Settings, make: Any) -> dict[str, int]:
+    """Run the job `make(gateway)` builds once (gateway/jobs.py), over a gateway bootstrapped for it."""
+    from gateway.bootstrap import bootstrap
+    from gateway.jobs import run_job
+
+    gateway = bootstrap(settings)
     try:
-        report = make_reconciler(gateway).run_until_done()
+        return dict(run_job(make(gateway)))
     finally:
         gateway.close()
-    click.echo(f"reconciled: {report.summary()}")
 
 
-@main.command("reconcile-refunds")
+@recover.command("payments")
 @pass_ctx
-def reconcile_refunds(obj: Context) -> None:
+def recover_payments(obj: Context) -> None:
+    """Ask the channels about pending payments: paid ones become SUCCEEDED, expired ones are closed at the
+    channel and here."""
+    from gateway.bootstrap import recover_payments_job
+
+    r = _run_job_once(obj.settings(), lambda gateway: recover_payments_job(gateway, max_batches=1000))
+    click.echo(f"recovered payments: claimed {r['claimed']}, queried {r['queried']}, paid {r['paid']}, "
+               f"closed {r['closed']}, still pending {r['pending']}, flagged {r['flagged']}")
+
+
+@recover.command("refunds")
+@pass_ctx
+def recover_refunds(obj: Context) -> None:
     """Ask the channels about every PENDING refund (one whose answer was unknown) and record what they
     say; a refund the channel never saw is sent again under the same request number."""
-    from gateway.bootstrap import bootstrap
+    from gateway.bootstrap import recover_refunds_job
 
-    gateway = bootstrap(obj.settings())
-    try:
-        summary = gateway.refunds.resolve_pending_refunds()
-    finally:
-        gateway.close()
-    click.echo(f"refunds: {len(summary.succeeded)} succeeded, {len(summary.failed)} failed, "
-               f"{len(summary.pending)} still pending")
+    r = _run_job_once(obj.settings(), lambda gateway: recover_refunds_job(gateway, min_age=timedelta(0)))
+    click.echo(f"refunds: {r['succeeded']} succeeded, {r['failed']} failed, {r['pending']} still pending")
+
+
+def _deprecated(old: str, new: str, command: click.Command) -> click.Command:
+    """`old` runs `new` for one more release, saying so on stderr (scripts reading stdout are unaffected)."""
+
+    @click.pass_context
+    def run(ctx: click.Context) -> None:
+        click.echo(f"warning: `cashier {old}` is deprecated and will be removed in the next release; "
+                   f"use `cashier {new}`", err=True)
+        ctx.invoke(command)
+
+    return click.Command(old, callback=run, help=f"Deprecated: use `cashier {new}`.", hidden=True)
+
+
+main.add_command(_deprecated("reconcile-pending", "recover payments", recover_payments))
+main.add_command(_deprecated("reconcile-refunds", "recover refunds", recover_refunds))
 
 
 # --- merchants ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ and addresses. Every mistake is reported with its key path, all at once, before 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -17,6 +18,12 @@ from gateway.domain.payments import Platform, Scenario
 
 class ConfigError(ValueError):
     pass
+
+
+_log = logging.getLogger("cashier.config")
+DEPRECATED_RECOVERY_KEY = "reconcile"
+RECOVERY_KEY_DEPRECATED = ("configuration: [reconcile] is deprecated and will be refused in the next release; "
+                           "rename it [recovery] (same keys)")
 
 
 class _Section(BaseModel):
@@ -128,12 +135,13 @@ class IdempotencySettings(_Section):
     retention_hours: int = Field(48, ge=24)
 
 
-class ReconcileSettings(_Section):
+class RecoverySettings(_Section):
+    # Recovery of lost notifications (gateway/service/recovery.py); `[reconcile]` until this release.
     # A PENDING payment this old is queried at its channel (its notification may have been lost).
     pending_after_seconds: float = Field(60.0, ge=0)
     # How often `cashier serve` looks for such payments, and for expired ones to close.
     every_seconds: float = Field(30.0, gt=0)
-    # How long a payment rests after the reconciler asked about it before it is asked again.
+    # How long a payment rests after recovery asked about it before it is asked again.
     revisit_seconds: float = Field(60.0, gt=0)
     batch: int = Field(100, ge=1, le=10000)
 
@@ -232,7 +240,7 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     routing: RoutingSettings = RoutingSettings()
-    reconcile: ReconcileSettings = ReconcileSettings()
+    recovery: RecoverySettings = RecoverySettings()
     webhooks: WebhookSettings = WebhookSettings()
     hooks: HookSettings = HookSettings()
     # [channels.<name>] tables, handed to the plugins as they are.
@@ -243,6 +251,19 @@ class Settings(_Section):
     @property
     def public_url(self) -> str:
         return self.server.public_url or f"http://{self.server.http}"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_sections(cls, data: Any) -> Any:
+        """`[reconcile]` is the old name of `[recovery]`: accepted for one release, with a warning."""
+        if not isinstance(data, dict) or DEPRECATED_RECOVERY_KEY not in data:
+            return data
+        if "recovery" in data:
+            raise ValueError("[reconcile] is the old name of [recovery]: give [recovery] only")
+        _log.warning(RECOVERY_KEY_DEPRECATED)
+        data = dict(data)
+        data["recovery"] = data.pop(DEPRECATED_RECOVERY_KEY)
+        return data
 
 
 def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None,
@@ -271,7 +292,8 @@ def load_settings(path: str | Path | None = None, env: dict[str, str] | None = N
             loc = tuple(err["loc"])
             line = _line_for(lines, loc)
             where = f"line {line}: " if line else ""
-            problems.append(f"  {where}{'.'.join(str(p) for p in loc)}: {err['msg']}")
+            key = f"{'.'.join(str(p) for p in loc)}: " if loc else ""  # e.g. two sections that exclude each other
+            problems.append(f"  {where}{key}{err['msg']}")
         raise ConfigError(f"{path or 'configuration'} is not valid:\n" + "\n".join(problems)) from None
 
 

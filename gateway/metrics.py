@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -42,10 +43,18 @@ class Metrics:
             "cashier_notifications", "Channel notifications received, by channel and result",
             ["channel", "result"], registry=self.registry)
 
-        self.reconciled = Counter(
-            "cashier_reconciled", "Payments the reconciler looked at, by channel and result "
+        self.recovered = Counter(
+            "cashier_recovered", "Payments recovery looked at (lost notifications), by channel and result "
             "(paid, late_success, closed, pending, unknown, flagged, error)",
             ["channel", "result"], registry=self.registry)
+
+        self.job_runs = Counter(
+            "cashier_job_runs", "Background job runs (gateway/jobs.py) by job and outcome (ok, error)",
+            ["job", "outcome"], registry=self.registry)
+        # With several workers, the latest of theirs: each worker runs every job.
+        self.job_last_success = Gauge(
+            "cashier_job_last_success_timestamp_seconds", "When each background job last ran without error "
+            "(Unix time)", ["job"], multiprocess_mode="max", registry=self.registry)
 
         self.webhooks = Counter(
             "cashier_webhooks", "Webhook delivery attempts by result (delivered, retry, parked)",
@@ -72,8 +81,14 @@ class Metrics:
             child = self._children.setdefault(key, metric.labels(*labels))
         return child
 
-    def observe_reconciled(self, channel: str, result: str) -> None:
-        self.reconciled.labels(channel, result).inc()
+    def observe_recovered(self, channel: str, result: str) -> None:
+        self.recovered.labels(channel, result).inc()
+
+    def observe_job_run(self, job: str, outcome: str) -> None:
+        self.job_runs.labels(job, outcome).inc()
+
+    def observe_job_success(self, job: str, at: float) -> None:
+        self.job_last_success.labels(job).set(at)
 
     def exposition(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from gateway.domain.errors import FailedPrecondition, NotFound
 from gateway.domain.hooks import HookRun, HookRunState
 from gateway.domain.ids import utcnow
+from gateway.jobs import run_until_done
 from gateway.service.channel_views import merchant_view, payment_view, refund_view
 from gateway.service.ports import UnitOfWork, UnitOfWorkFactory
 from gateway.service.webhooks import RetryPolicy
@@ -104,16 +105,11 @@ class LifecycleRunner:
         return report
 
     def run_until_done(self, max_batches: int = 100) -> HookReport:
-        total = HookReport()
-        for _ in range(max_batches):
-            report = self.run()
-            total.fanned_out += report.fanned_out
-            total.done += report.done
-            total.retried += report.retried
-            total.parked += report.parked
-            if report.fanned_out < self.batch and len(report.done) + report.retried + report.parked < self.batch:
-                break
-        return total
+        return run_until_done(self.run, self._full, max_batches)
+
+    def _full(self, report: HookReport) -> bool:
+        """A full batch of either kind: more may be due."""
+        return report.fanned_out >= self.batch or len(report.done) + report.retried + report.parked >= self.batch
 
     def _arguments(self, uow: UnitOfWork, run: HookRun) -> dict[str, Any] | LookupError:
         data = (run.event_payload or {}).get("data", {})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# `builtins.list` where a repository's own `list` method would shadow the type in its class body.
+import builtins
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,7 +89,7 @@ class PaymentRepository(Protocol):
         """Write the state and its companions (updated_at, paid_at, channel_reference) only if the
         stored state is still `expected`: the database, not the caller, decides a race."""
 
-    def claim_for_reconcile(self, claim: ReconcileClaim) -> list[Payment]:
+    def claim_for_reconcile(self, claim: ReconcileClaim) -> builtins.list[Payment]:
         """Due payments of `claim.channels`, at most `claim.limit`: PENDING ones created before
         `claim.pending_before` or expired at `claim.now`, and CLOSED ones the channel has not confirmed
         closed; each not claimed until after `claim.now`. Their next look is moved to `claim.until`, so
@@ -155,7 +157,7 @@ class EventRepository(Protocol):
         """Newest first."""
 
     def claim_due(self, now: datetime, until: datetime, limit: int,
-                  exclude_apps: Collection[str] = ()) -> list[Event]:
+                  exclude_apps: Collection[str] = ()) -> builtins.list[Event]:
         """PENDING events due at `now` (oldest due first) of apps that registered a webhook URL (the others
         wait until they do) and are not in `exclude_apps`, at most `limit`; their next attempt is moved
         to `until` so that another process skips them (PostgreSQL: FOR UPDATE SKIP LOCKED). Commit promptly."""
@@ -283,14 +285,32 @@ class AccessRepository(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction. Leaving the block without `commit()` rolls everything back."""
 
-    payments: PaymentRepository
-    idempotency: IdempotencyRepository
-    merchants: MerchantRepository
-    access: AccessRepository
-    refunds: RefundRepository
-    events: EventRepository
-    hook_runs: HookRunRepository
-    flags: FlagRepository
+    # Read-only properties: an adapter's own repository classes satisfy them (a Protocol's mutable attribute
+    # would have to be declared with exactly this type).
+
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
+
+    @property
+    def merchants(self) -> MerchantRepository: ...
+
+    @property
+    def access(self) -> AccessRepository: ...
+
+    @property
+    def refunds(self) -> RefundRepository: ...
+
+    @property
+    def events(self) -> EventRepository: ...
+
+    @property
+    def hook_runs(self) -> HookRunRepository: ...
+
+    @property
+    def flags(self) -> FlagRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -125,7 +125,8 @@ class RefundService:
         return earlier
 
     def _refunder(self, payment: Payment) -> Refunder:
-        channel = self.channels.capable(payment.channel, Refunder)
+        # A runtime-checkable Protocol, for isinstance; mypy wants a concrete class (python/mypy#4717).
+        channel = self.channels.capable(payment.channel, Refunder)  # type: ignore[type-abstract]
         if channel is None:
             raise FailedPrecondition(
                 f"channel {payment.channel!r} of payment {payment.id} cannot refund",

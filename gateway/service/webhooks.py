@@ -43,6 +43,7 @@ from typing import Any, Protocol
 from gateway.domain.errors import FailedPrecondition, NotFound, Violations
 from gateway.domain.events import Event, EventState
 from gateway.domain.ids import utcnow
+from gateway.jobs import run_until_done
 from gateway.service.ports import UnitOfWorkFactory, WebhookEndpoint
 from gateway.webhook_signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign_webhook
 from gateway.webhook_targets import RefusedTarget, TargetPolicy
@@ -72,7 +73,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int) -> timedelta:
         """The wait after the `attempts`-th failed attempt."""
-        return min(self.base * (2 ** min(max(attempts - 1, 0), 30)), self.cap)
+        return min(self.base * (1 << min(max(attempts - 1, 0), 30)), self.cap)
 
 
 @dataclass
@@ -286,17 +287,7 @@ class WebhookDispatcher:
         return RELEASED
 
     def run_until_done(self, max_batches: int = 100) -> DispatchReport:
-        total = DispatchReport()
-        for _ in range(max_batches):
-            report = self.run()
-            total.claimed += report.claimed
-            total.delivered += report.delivered
-            total.retried += report.retried
-            total.parked += report.parked
-            total.released += report.released
-            if len(report.claimed) < self.batch:
-                break
-        return total
+        return run_until_done(self.run, lambda report: len(report.claimed) >= self.batch, max_batches)
 
     def _deliver(self, event: Event, endpoint: WebhookEndpoint | None) -> str:
         if endpoint is None:  # removed since the claim: retried on the usual schedule

@@ -15,7 +15,7 @@ need and never going back to an earlier level once it holds a later one:
 6. events (the outbox, with anything adding one locks), then their lifecycle hook runs;
 7. flags for operators (raised last in the change's transaction, or in a transaction of their own).
 
-Several rows of one level are taken with FOR UPDATE SKIP LOCKED (claims: reconcile, webhooks, hook runs),
+Several rows of one level are taken with FOR UPDATE SKIP LOCKED (claims: recovery, webhooks, hook runs),
 which never waits, or in primary-key order. Reading a row without locking it is always allowed. PostgreSQL
 also takes locks implicitly: an UPDATE or DELETE locks its rows; an INSERT … ON CONFLICT waits for the
 transaction that holds a conflicting index entry, or is updating the row behind it (this is how recording

@@ -1,4 +1,7 @@
-"""Flags for operators: one row per (merchant, kind, payment); a recurrence counts up and reopens it."""
+"""Flags for operators: one row per (merchant, kind, payment); a recurrence counts up and reopens it.
+
+Lock order: gateway/storage/__init__.py (binding on every method here).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Lifecycle hook runs: the outbox fanned out to the plugins implementing each event's hook, claimed
-with row locks (FOR UPDATE SKIP LOCKED on PostgreSQL) like the webhook events."""
+with row locks (FOR UPDATE SKIP LOCKED on PostgreSQL) like the webhook events.
+
+Lock order: gateway/storage/__init__.py (binding on every method here).
+"""
 
 from __future__ import annotations
 

@@ -135,7 +135,7 @@ payments = Table(
     # refund_reserved <= amount, so concurrent refunds can never exceed what was paid.
     Column("refunded_amount", BigInteger, nullable=False, default=0, server_default="0"),
     Column("refund_reserved", BigInteger, nullable=False, default=0, server_default="0"),
-    # The reconciler (gateway/service/reconcile.py): when it may look at the payment next (NULL: as soon
+    # Recovery (gateway/service/recovery.py): when it may look at the payment next (NULL: as soon
     # as it is due), and whether the channel confirmed the trade can no longer be paid.
     Column("reconcile_after", UTCDateTime, nullable=True),
     Column("channel_closed", Boolean, nullable=False, default=False, server_default=false()),

@@ -1,22 +1,29 @@
-"""The SQL unit of work: one connection, one transaction, rolled back unless committed."""
+"""The SQL unit of work: one connection, one transaction, rolled back unless committed.
+
+Its repositories are built on first use (a unit of work that reads one payment builds one repository),
+each bound to the unit of work's connection; the factory that hands units of work out is
+unit_of_work_factory.py. Lock order: gateway/storage/__init__.py.
+"""
 
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from gateway.storage.access import SqlAccessRepository
+from gateway.storage.events import SqlEventRepository
 from gateway.storage.flags import SqlFlagRepository
 from gateway.storage.hook_runs import SqlHookRunRepository
-from gateway.storage.repositories import (
-    SqlAccessRepository,
-    SqlEventRepository,
-    SqlIdempotencyRepository,
-    SqlMerchantRepository,
-    SqlPaymentRepository,
-    SqlRefundRepository,
-)
+from gateway.storage.idempotency import SqlIdempotencyRepository
+from gateway.storage.merchants import SqlMerchantRepository
+from gateway.storage.payments import SqlPaymentRepository
+from gateway.storage.refunds import SqlRefundRepository
+
+# The cached_property names below: dropped from the instance when the connection changes.
+_REPOSITORIES = ("payments", "idempotency", "merchants", "access", "refunds", "events", "hook_runs", "flags")
 
 
 class SqlUnitOfWork:
@@ -25,6 +32,7 @@ class SqlUnitOfWork:
         self.write = write
         self._write_lock = write_lock if write else None
         self._conn: Connection | None = None
+        self._bound: Any = None  # what the repositories run on: the connection, or _FINISHED after commit
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._write_lock is not None:
@@ -51,15 +59,45 @@ class SqlUnitOfWork:
         self._attach(conn)
 
     def _attach(self, conn: Any) -> None:
-        """Bind every repository to `conn` (also used by the group-commit unit of work)."""
-        self.payments = SqlPaymentRepository(conn)
-        self.idempotency = SqlIdempotencyRepository(conn)
-        self.merchants = SqlMerchantRepository(conn)
-        self.access = SqlAccessRepository(conn)
-        self.refunds = SqlRefundRepository(conn)
-        self.events = SqlEventRepository(conn)
-        self.hook_runs = SqlHookRunRepository(conn)
-        self.flags = SqlFlagRepository(conn)
+        """Bind the repositories to `conn` (also used by the group-commit unit of work): those built so far
+        are dropped, the next use of each builds it on `conn`."""
+        self._bound = conn
+        cached = self.__dict__
+        for name in _REPOSITORIES:
+            cached.pop(name, None)
+
+    # One property per repository, built on first use and then a plain attribute of the instance.
+    @cached_property
+    def payments(self) -> SqlPaymentRepository:
+        return SqlPaymentRepository(self._bound)
+
+    @cached_property
+    def idempotency(self) -> SqlIdempotencyRepository:
+        return SqlIdempotencyRepository(self._bound)
+
+    @cached_property
+    def merchants(self) -> SqlMerchantRepository:
+        return SqlMerchantRepository(self._bound)
+
+    @cached_property
+    def access(self) -> SqlAccessRepository:
+        return SqlAccessRepository(self._bound)
+
+    @cached_property
+    def refunds(self) -> SqlRefundRepository:
+        return SqlRefundRepository(self._bound)
+
+    @cached_property
+    def events(self) -> SqlEventRepository:
+        return SqlEventRepository(self._bound)
+
+    @cached_property
+    def hook_runs(self) -> SqlHookRunRepository:
+        return SqlHookRunRepository(self._bound)
+
+    @cached_property
+    def flags(self) -> SqlFlagRepository:
+        return SqlFlagRepository(self._bound)
 
     def __exit__(self, *exc: Any) -> None:
         assert self._conn is not None
@@ -74,25 +112,3 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         assert self._conn is not None
         self._conn.commit()
-
-
-class SqlUnitOfWorkFactory:
-    def __init__(self, engine: Engine, *, group_commit: bool = True):
-        self.engine = engine
-        # SQLite: the write transactions of this process share one connection and are committed in
-        # groups, one COMMIT (one fsync) for all the callers queued at that moment (group_commit.py).
-        self._group = None
-        if group_commit and engine.dialect.name == "sqlite":
-            from gateway.storage.group_commit import GroupCommit  # it builds on SqlUnitOfWork above
-
-            self._group = GroupCommit(engine)
-        # SQLite has one writer at a time. Threads of this process queue on a Python lock, which wakes
-        # the next writer at once; left to SQLite's busy handler they would sleep in growing steps
-        # (up to 100 ms), which is what made p99 latency explode under load. Other processes still
-        # meet the busy handler, but only one thread per process at a time.
-        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
-
-    def __call__(self, *, write: bool = False) -> SqlUnitOfWork:
-        if write and self._group is not None:
-            return self._group.unit_of_work()
-        return SqlUnitOfWork(self.engine, write, self._write_lock)

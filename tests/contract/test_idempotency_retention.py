@@ -8,7 +8,7 @@ from gateway.service.admin import AdminService
 from gateway.service.ports import IdempotencyRecord
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
-from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 

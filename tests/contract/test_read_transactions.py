@@ -13,7 +13,7 @@ from sqlalchemy import Engine, make_url, text
 
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
-from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from tests.support import PG_URL_ENV, postgres_schema_url
 
 pytestmark = pytest.mark.postgres

@@ -16,7 +16,8 @@ import pytest
 from cashier.v1 import payment_pb2 as pb
 from channels.alipay.sandbox.local import LocalAlipay
 from channels.buyer_message.sender import BuyerMessageSettings
-from gateway.runtime import RunningGateway, make_lifecycle_runner
+from gateway.bootstrap import make_lifecycle_runner
+from gateway.runtime import RunningGateway
 from tests.e2e.receiver import Receiver
 from tests.e2e.test_payment_completion import pay_at_alipay, wait_for_state
 from tests.e2e.test_webhooks import wait_until

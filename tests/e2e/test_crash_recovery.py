@@ -1,6 +1,6 @@
 """Killing the gateway (SIGKILL, no shutdown at all) while the Alipay sandbox is delivering payment
 notifications loses nothing, on SQLite and PostgreSQL: after a restart, Alipay's own retries, or the
-reconciler when Alipay stops sending, bring every paid payment to SUCCEEDED, each with exactly one
+recovery when Alipay stops sending, bring every paid payment to SUCCEEDED, each with exactly one
 `payment.succeeded` event in the outbox."""
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ class Gateway:
             self.process.kill()
 
 
-def write_config(path: Path, alipay: LocalAlipay, reconcile: dict[str, float]) -> Path:
-    lines = ["[logging]", 'level = "WARNING"', "[reconcile]"]
-    lines += [f"{key} = {value}" for key, value in reconcile.items()]
+def write_config(path: Path, alipay: LocalAlipay, recovery: dict[str, float]) -> Path:
+    lines = ["[logging]", 'level = "WARNING"', "[recovery]"]
+    lines += [f"{key} = {value}" for key, value in recovery.items()]
     lines += ["[channels.alipay]"] + [f"{key} = {json.dumps(value)}" for key, value in alipay.channel_table.items()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -122,7 +122,7 @@ def gateway_factory(database_url: str) -> Iterator[list[Gateway]]:
 
 def test_alipay_retries_bring_every_paid_payment_to_succeeded_after_a_sigkill(
         database_url: str, alipay: LocalAlipay, tenant: Tenant, tmp_path: Path, gateway_factory: list[Gateway]) -> None:
-    config = write_config(tmp_path / "cashier.toml", alipay, {"every_seconds": 3600})  # no reconciler: retries only
+    config = write_config(tmp_path / "cashier.toml", alipay, {"every_seconds": 3600})  # no recovery: retries only
     gateway = Gateway(database_url, config)
     gateway_factory.append(gateway)
     gateway.start()
@@ -137,7 +137,7 @@ def test_alipay_retries_bring_every_paid_payment_to_succeeded_after_a_sigkill(
     assert retried, "the kill should have left Alipay notifications to retry"
 
 
-def test_the_reconciler_brings_them_in_when_alipay_stops_retrying(
+def test_recovery_brings_them_in_when_alipay_stops_retrying(
         database_url: str, alipay: LocalAlipay, tenant: Tenant, tmp_path: Path, gateway_factory: list[Gateway]) -> None:
     config = write_config(tmp_path / "cashier.toml", alipay,
                           {"every_seconds": 0.2, "pending_after_seconds": 0.5, "revisit_seconds": 0.5})
@@ -150,4 +150,4 @@ def test_the_reconciler_brings_them_in_when_alipay_stops_retrying(
     gateway.start()
     wait_until(lambda: states(gateway, tenant, names) == Counter({pb.PAYMENT_STATE_SUCCEEDED: PAYMENTS}), timeout=60)
     assert succeeded_events(database_url) == Counter({name: 1 for name in names})
-    assert acknowledged(alipay) < PAYMENTS  # the reconciler, not a notification, did it
+    assert acknowledged(alipay) < PAYMENTS  # recovery, not a notification, did it

@@ -78,7 +78,7 @@ FAST_HOOKS = {"every_seconds": 0.05, "retry_base_seconds": 0.05, "retry_cap_seco
 def gateway_with(database_url: str, alipay: LocalAlipay, *plugins: object, housekeeping: bool = True,
                  **hooks: Any) -> AbstractContextManager[RunningGateway]:
     settings = make_settings(database_url, channels={"alipay": alipay.channel_table}, hooks={**FAST_HOOKS, **hooks},
-                             reconcile={"every_seconds": 3600}, plugins={"Recorder": {"greeting": "hi"}, "Bystander": {}})
+                             recovery={"every_seconds": 3600}, plugins={"Recorder": {"greeting": "hi"}, "Bystander": {}})
     return running_gateway(settings, plugins=plugins, housekeeping=housekeeping)
 
 

@@ -21,7 +21,8 @@ from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 from cashier.v1 import refund_pb2 as rpb
 from channels.alipay.sandbox.local import LocalAlipay
-from gateway.runtime import RunningGateway, make_dispatcher
+from gateway.bootstrap import make_dispatcher
+from gateway.runtime import RunningGateway
 from tests.e2e.receiver import Receiver
 from tests.e2e.test_payment_completion import pay_at_alipay, wait_for_state
 from tests.support import ROOT, CashierClient, error_details, make_settings, running_gateway, seed_tenant

@@ -246,13 +246,13 @@ def test_an_unknown_answer_stays_pending_until_a_query_settles_it(app: CashierCl
     assert gateway.gateway.refunds.resolve_pending_refunds().succeeded == []
 
 
-def test_cashier_reconcile_refunds_settles_pending_refunds(app: CashierClient, alipay: LocalAlipay, gateway,  # type: ignore[no-untyped-def]
+def test_cashier_recover_refunds_settles_pending_refunds(app: CashierClient, alipay: LocalAlipay, gateway,  # type: ignore[no-untyped-def]
                                                            database_url: str, tmp_path: Path) -> None:
     payment, pending = refund_left_pending(app, alipay)
     assert httpx.delete(f"{alipay.url}/sandbox/faults").status_code == 200
     config = tmp_path / "cashier.toml"
     config.write_text("[channels.alipay]\n" + "".join(f'{k} = "{v}"\n' for k, v in alipay.channel_table.items()))
-    out = cashier_cli("--config", str(config), "reconcile-refunds", database_url=database_url,
+    out = cashier_cli("--config", str(config), "recover", "refunds", database_url=database_url,
                       extra_env={"CASHIER_LOAD_CHANNELS": "mobile"}).stdout
     assert "1 succeeded, 0 failed, 0 still pending" in out
     settled = app.stub.GetRefund(svc.GetRefundRequest(name=pending.name), metadata=app.metadata()).refund

@@ -24,16 +24,17 @@ from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 from channels.alipay.sandbox.local import LocalAlipay
 from gateway.api.webhook_bodies import ProtobufWebhookBodies
+from gateway.bootstrap import make_dispatcher
 from gateway.domain.errors import InvalidArgument
 from gateway.domain.events import Event
 from gateway.domain.ids import utcnow
-from gateway.runtime import RunningGateway, make_dispatcher
+from gateway.runtime import RunningGateway
 from gateway.service.admin import AdminService, NewMerchant
 from gateway.service.webhooks import RetryPolicy, WebhookDispatcher
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.tables import events
-from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from gateway.webhook_http import HttpWebhookSender
 from gateway.webhook_signing import verify_webhook
 from gateway.webhook_targets import TargetPolicy
@@ -82,7 +83,7 @@ def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPa
     settings = make_settings(
         database_url, channels={"alipay": alipay.channel_table},
         webhooks={"every_seconds": 0.05, "retry_base_seconds": 0.1, "retry_cap_seconds": 0.3, "lease_seconds": 10},
-        reconcile={"every_seconds": 3600})
+        recovery={"every_seconds": 3600})
     with running_gateway(settings, housekeeping=True) as running:
         yield running
 

@@ -17,7 +17,7 @@ from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.group_commit import BatchFailed, GroupUnitOfWork
 from gateway.storage.tables import merchants
-from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 
 THREADS = 12
 

@@ -42,7 +42,7 @@ from gateway.service.watch import WatchPayment, WatchService, watch_ends
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.tables import UTCDateTime, apps
-from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from tests.support import Tenant, make_settings, seed_tenant
 
 

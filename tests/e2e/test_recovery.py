@@ -1,5 +1,5 @@
 """Recovery over the real wire: payments whose notification never came, expired ones, late successes, and two
-reconcilers at once, against the local Alipay sandbox on SQLite and PostgreSQL."""
+recovery processes at once, against the local Alipay sandbox on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from channels.alipay.sandbox.local import LocalAlipay
 from gateway.domain.ids import utcnow
 from gateway.metrics import Metrics
 from gateway.runtime import RunningGateway, start
-from gateway.service.reconcile import Reconciler, ReconcileReport
+from gateway.service.recovery import PaymentRecovery, RecoveryReport
 from gateway.storage.engine import make_engine
-from gateway.storage.unit_of_work import SqlUnitOfWorkFactory
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from tests.support import CashierClient, cashier_cli, make_settings, running_gateway, seed_tenant
 
 
@@ -35,12 +35,12 @@ def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPa
         yield running
 
 
-def reconciler(gateway: RunningGateway, ahead: timedelta, metrics: Metrics | None = None, **kw: object) -> Reconciler:
-    """The gateway's reconciler, seeing the time `ahead` of now."""
+def recovery(gateway: RunningGateway, ahead: timedelta, metrics: Metrics | None = None, **kw: object) -> PaymentRecovery:
+    """The gateway's recovery, seeing the time `ahead` of now."""
     gw = gateway.gateway
     metrics = metrics or gw.metrics
-    return Reconciler(gw.payments.uow, gw.channels, lambda: utcnow() + ahead, payments=gw.payments,  # type: ignore[arg-type]
-                      observe_channel=metrics.observe_channel, observe_result=metrics.observe_reconciled, **kw)
+    return PaymentRecovery(gw.payments.uow, gw.channels, lambda: utcnow() + ahead, payments=gw.payments,  # type: ignore[arg-type]
+                      observe_channel=metrics.observe_channel, observe_result=metrics.observe_recovered, **kw)
 
 
 def drop_notifications(alipay: LocalAlipay) -> None:
@@ -80,26 +80,26 @@ def test_a_dropped_notification_is_recovered(app: CashierClient, alipay: LocalAl
     payment = paid_but_not_told(app, alipay, amount=4200)
     time.sleep(0.5)  # the sandbox's retries (scaled down) would have arrived by now
     assert state(app, payment) == pb.PAYMENT_STATE_PENDING
-    assert reconciler(gateway, timedelta(seconds=30)).run().claimed == []  # too young to ask about
-    report = reconciler(gateway, timedelta(seconds=61)).run()
+    assert recovery(gateway, timedelta(seconds=30)).run().claimed == []  # too young to ask about
+    report = recovery(gateway, timedelta(seconds=61)).run()
     assert (len(report.claimed), report.queried, report.paid, report.pending) == (1, 1, 1, 0)
     got = app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name), metadata=app.metadata()).payment
     assert got.state == pb.PAYMENT_STATE_SUCCEEDED
     metrics = httpx.get(f"{gateway.http_url}/metrics").text
-    assert 'cashier_reconciled_total{channel="mobile",result="paid"} 1.0' in metrics
+    assert 'cashier_recovered_total{channel="mobile",result="paid"} 1.0' in metrics
     assert 'cashier_channel_calls_total{channel="mobile",operation="query",outcome="SUCCEEDED"} 1.0' in metrics
 
 
-def test_cashier_reconcile_pending_recovers_it_too(app: CashierClient, alipay: LocalAlipay, database_url: str,
+def test_cashier_recover_payments_recovers_it_too(app: CashierClient, alipay: LocalAlipay, database_url: str,
                                                    tmp_path: Path) -> None:
     drop_notifications(alipay)
     payment = paid_but_not_told(app, alipay)
     config = tmp_path / "cashier.toml"
     table = "\n".join(f"{key} = {json.dumps(value)}" for key, value in alipay.channel_table.items())
-    config.write_text(f"[reconcile]\npending_after_seconds = 0\n\n[channels.alipay]\n{table}\n")
-    out = cashier_cli("--config", str(config), "reconcile-pending", database_url=database_url,
+    config.write_text(f"[recovery]\npending_after_seconds = 0\n\n[channels.alipay]\n{table}\n")
+    out = cashier_cli("--config", str(config), "recover", "payments", database_url=database_url,
                       extra_env={"CASHIER_LOAD_CHANNELS": "mobile"}).stdout
-    assert "reconciled: claimed 1, queried 1, paid 1, closed 0, still pending 0" in out
+    assert "recovered payments: claimed 1, queried 1, paid 1, closed 0, still pending 0" in out
     assert state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED
 
 
@@ -109,14 +109,14 @@ def test_an_expired_payment_is_closed_at_alipay_and_here(app: CashierClient, ali
     open_at_alipay(alipay, opened, pay=False)  # the buyer looked at it and walked away
     never_opened = app.create(expire_after=Duration(seconds=60))
     assert trade(alipay, opened)["status"] == "WAIT_BUYER_PAY"
-    assert reconciler(gateway, timedelta(seconds=50)).run().closed == 0
-    report = reconciler(gateway, timedelta(seconds=61)).run()
+    assert recovery(gateway, timedelta(seconds=50)).run().closed == 0
+    report = recovery(gateway, timedelta(seconds=61)).run()
     assert (report.closed, report.paid) == (2, 0)
     assert trade(alipay, opened)["status"] == "TRADE_CLOSED"
     assert httpx.get(f"{alipay.url}/sandbox/trades/{never_opened.name.rsplit('/', 1)[1]}").status_code == 404
     assert state(app, opened) == state(app, never_opened) == pb.PAYMENT_STATE_CLOSED
     # Both are closed at Alipay now: nothing is left to ask, however late.
-    assert reconciler(gateway, timedelta(hours=2)).run().claimed == []
+    assert recovery(gateway, timedelta(hours=2)).run().claimed == []
 
 
 def test_closed_here_then_paid_at_alipay_is_recorded_and_flagged(
@@ -127,38 +127,38 @@ def test_closed_here_then_paid_at_alipay_is_recorded_and_flagged(
     assert closed.state == pb.PAYMENT_STATE_CLOSED
     assert trade_paid(open_at_alipay(alipay, payment, pay=True))  # the buyer still had the order string
     with caplog.at_level(logging.WARNING, logger="gateway"):
-        report = reconciler(gateway, timedelta(0)).run()
+        report = recovery(gateway, timedelta(0)).run()
     assert (report.paid, report.queried) == (1, 1)  # Alipay refused to close a paid trade; the query said why
     assert state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED
     flags = [(f.kind.value, f.payment_id) for f in gateway.gateway.flags.list()]
     assert flags == [("LATE_SUCCESS", payment.name.rsplit("/", 1)[1])]
     assert trade(alipay, payment)["status"] == "TRADE_SUCCESS"
     metrics = httpx.get(f"{gateway.http_url}/metrics").text
-    assert 'cashier_reconciled_total{channel="mobile",result="late_success"} 1.0' in metrics
+    assert 'cashier_recovered_total{channel="mobile",result="late_success"} 1.0' in metrics
 
 
-def test_two_reconcilers_never_ask_about_the_same_payment(app: CashierClient, alipay: LocalAlipay,
+def test_two_recoveries_never_ask_about_the_same_payment(app: CashierClient, alipay: LocalAlipay,
                                                           gateway: RunningGateway, database_url: str) -> None:
     drop_notifications(alipay)
     payments = [paid_but_not_told(app, alipay, amount=1000 + n) for n in range(8)]
-    # Every query answers 0.1 s late, so that both reconcilers are busy at the same time.
+    # Every query answers 0.1 s late, so that both recovery processes are busy at the same time.
     httpx.post(f"{alipay.url}/sandbox/faults",
                json={"timeout": [{"method": "alipay.trade.query", "count": -1, "seconds": 0.1}]}).raise_for_status()
     metrics = [Metrics(), Metrics()]
     engines = []
-    workers = [reconciler(gateway, timedelta(seconds=61), metrics[0], batch=2)]
+    workers = [recovery(gateway, timedelta(seconds=61), metrics[0], batch=2)]
     if database_url.startswith("postgresql"):
         # Another process, as far as the database can tell: its own engine, connections and services.
         engines.append(make_engine(database_url, pool_size=2))
-        workers.append(Reconciler(SqlUnitOfWorkFactory(engines[0]), gateway.gateway.channels,
+        workers.append(PaymentRecovery(SqlUnitOfWorkFactory(engines[0]), gateway.gateway.channels,
                                   lambda: utcnow() + timedelta(seconds=61), batch=2,
                                   observe_channel=metrics[1].observe_channel))
     else:
-        workers.append(reconciler(gateway, timedelta(seconds=61), metrics[1], batch=2))
-    reports: list[ReconcileReport] = []
+        workers.append(recovery(gateway, timedelta(seconds=61), metrics[1], batch=2))
+    reports: list[RecoveryReport] = []
     barrier = threading.Barrier(2)
 
-    def work(r: Reconciler) -> None:
+    def work(r: PaymentRecovery) -> None:
         barrier.wait()
         reports.append(r.run_until_done())
 
@@ -175,18 +175,18 @@ def test_two_reconcilers_never_ask_about_the_same_payment(app: CashierClient, al
     ids = {p.name.rsplit("/", 1)[1] for p in payments}
     assert set(first.claimed) | set(other.claimed) == ids
     assert first.paid + other.paid == 8 and first.queried + other.queried == 8
-    # What the channel was really asked, as each reconciler's metrics counted it: 8 queries in all.
+    # What the channel was really asked, as each recovery's metrics counted it: 8 queries in all.
     queries = [m.registry.get_sample_value("cashier_channel_calls_total", {
         "channel": "mobile", "operation": "query", "outcome": "SUCCEEDED"}) or 0 for m in metrics]
     assert sum(queries) == 8 and all(queries)
     assert all(state(app, p) == pb.PAYMENT_STATE_SUCCEEDED for p in payments)
 
 
-def test_the_serving_gateway_reconciles_on_its_own(database_url: str, alipay: LocalAlipay,
+def test_the_serving_gateway_recovers_on_its_own(database_url: str, alipay: LocalAlipay,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
     settings = make_settings(database_url, channels={"alipay": alipay.channel_table},
-                             reconcile={"pending_after_seconds": 0, "every_seconds": 0.2})
+                             recovery={"pending_after_seconds": 0, "every_seconds": 0.2})
     running = start(settings)  # housekeeping on, as `cashier serve` runs it
     try:
         with grpc.insecure_channel(running.grpc_target) as channel:
@@ -199,3 +199,25 @@ def test_the_serving_gateway_reconciles_on_its_own(database_url: str, alipay: Lo
             assert state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED
     finally:
         running.stop(0.5)
+
+
+def test_the_old_reconcile_section_still_works_for_one_release(app: CashierClient, alipay: LocalAlipay,
+                                                               database_url: str, tmp_path: Path) -> None:
+    drop_notifications(alipay)
+    payment = paid_but_not_told(app, alipay)
+    table = "\n".join(f"{key} = {json.dumps(value)}" for key, value in alipay.channel_table.items())
+    both = tmp_path / "both.toml"
+    both.write_text(f"[reconcile]\npending_after_seconds = 0\n\n[recovery]\nbatch = 5\n\n[channels.alipay]\n{table}\n")
+    refused = cashier_cli("--config", str(both), "recover", "payments", database_url=database_url, check=False,
+                          extra_env={"CASHIER_LOAD_CHANNELS": "mobile"})
+    assert refused.returncode == 1
+    assert "[reconcile] is the old name of [recovery]: give [recovery] only" in refused.stderr
+    assert state(app, payment) == pb.PAYMENT_STATE_PENDING  # refused before anything was done
+
+    old = tmp_path / "old.toml"
+    old.write_text(f"[reconcile]\npending_after_seconds = 0\n\n[channels.alipay]\n{table}\n")
+    out = cashier_cli("--config", str(old), "recover", "payments", database_url=database_url,
+                      extra_env={"CASHIER_LOAD_CHANNELS": "mobile"})
+    assert "[reconcile] is deprecated" in out.stderr and "rename it [recovery]" in out.stderr
+    assert "recovered payments: claimed 1, queried 1, paid 1" in out.stdout  # pending_after_seconds = 0 applied
+    assert state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED

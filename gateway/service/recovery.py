@@ -1,4 +1,6 @@
-"""Recovery: the reconciler asks channels about payments whose outcome never reached us.
+"""Recovery of payments: ask the channels about payments whose outcome never reached us (a lost
+notification). Not reconciliation: that word is settlement's, for matching Alipay's statements.
+
 
 * A PENDING payment older than `pending_age` is queried at its channel: paid there → SUCCEEDED, through
   the very transition a notification takes (`PaymentService.confirm_from_channel`: amount checked,
@@ -7,7 +9,7 @@
   is closed at the channel, then here. If the channel refuses because the buyer paid after all, the
   payment is recorded as paid (flagged LATE_SUCCESS when it was closed here): money taken is never dropped.
 
-Several gateway processes may reconcile at once: each run first claims its batch in a short transaction
+Several gateway processes may recover payments at once: each run first claims its batch in a short transaction
 (`claim_for_reconcile` moves the rows' next look `revisit` ahead; on PostgreSQL under FOR UPDATE SKIP
 LOCKED), so no two processes ask a channel about the same payment at the same time. A process that dies
 mid-batch leaves its rows to be claimed again once `revisit` has passed.
@@ -34,6 +36,7 @@ from gateway.domain.errors import CashierError
 from gateway.domain.events import PAYMENT_CLOSED, payment_event
 from gateway.domain.ids import utcnow
 from gateway.domain.payments import Payment, PaymentState
+from gateway.jobs import run_until_done
 from gateway.service.channel_views import payment_view
 from gateway.service.payments import PaymentService
 from gateway.service.ports import ReconcileClaim, UnitOfWorkFactory
@@ -44,13 +47,13 @@ log = logging.getLogger(__name__)
 #: How long a payment flagged for an operator (e.g. an amount mismatch) rests before it is asked again.
 FLAGGED_REVISIT = timedelta(hours=1)
 
-#: What happened to one payment (the `result` label of cashier_reconciled_total).
+#: What happened to one payment (the `result` label of cashier_recovered_total).
 PAID, LATE_SUCCESS, CLOSED, PENDING, UNKNOWN, FLAGGED, ERROR = (
     "paid", "late_success", "closed", "pending", "unknown", "flagged", "error")
 
 
 @dataclass
-class ReconcileReport:
+class RecoveryReport:
     """One run: the payments it claimed, the queries it sent, and what became of the payments."""
 
     claimed: list[str] = field(default_factory=list)
@@ -59,14 +62,6 @@ class ReconcileReport:
     closed: int = 0
     pending: int = 0  # left as they were: still payable, no usable answer yet, or a channel error
     flagged: int = 0  # left for an operator (amount mismatch)
-
-    def add(self, other: ReconcileReport) -> None:
-        self.claimed += other.claimed
-        self.queried += other.queried
-        self.paid += other.paid
-        self.closed += other.closed
-        self.pending += other.pending
-        self.flagged += other.flagged
 
     def summary(self) -> str:
         return (f"claimed {len(self.claimed)}, queried {self.queried}, paid {self.paid}, closed {self.closed}, "
@@ -77,7 +72,7 @@ def _ignore(*_args: object) -> None:
     return None
 
 
-class Reconciler:
+class PaymentRecovery:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
@@ -94,7 +89,7 @@ class Reconciler:
         self.uow = uow
         # Only channels that can be asked; payments of other channels are never claimed.
         self.channels: dict[str, StatusQuerier] = {
-            c.name: c for c in channels if isinstance(c, StatusQuerier)}  # type: ignore[misc]
+            c.name: c for c in channels if isinstance(c, StatusQuerier)}
         self.clock = clock
         self.pending_age = pending_age
         self.batch = batch
@@ -103,9 +98,9 @@ class Reconciler:
         self.observe_channel = observe_channel
         self.observe_result = observe_result
 
-    def run(self) -> ReconcileReport:
+    def run(self) -> RecoveryReport:
         """Claim one batch of due payments and settle what the channels can tell."""
-        report = ReconcileReport()
+        report = RecoveryReport()
         if not self.channels:
             return report
         now = self.clock()
@@ -117,9 +112,9 @@ class Reconciler:
         for payment in claimed:
             report.claimed.append(payment.id)
             try:
-                result = self._reconcile(payment, now, report)
+                result = self._recover(payment, now, report)
             except Exception:
-                log.exception("reconciling a payment failed; it is claimed again later",
+                log.exception("recovering a payment failed; it is claimed again later",
                               extra={"payment": payment.id, "merchant": payment.merchant_id,
                                      "channel": payment.channel})
                 result = ERROR
@@ -134,20 +129,14 @@ class Reconciler:
                 report.pending += 1
         return report
 
-    def run_until_done(self, max_batches: int = 1000) -> ReconcileReport:
-        """Batches until one comes back short (`cashier reconcile-pending`). Each payment is claimed at
+    def run_until_done(self, max_batches: int = 1000) -> RecoveryReport:
+        """Batches until one comes back short (`cashier recover payments`). Each payment is claimed at
         most once per `revisit`, so this ends."""
-        total = ReconcileReport()
-        for _ in range(max_batches):
-            report = self.run()
-            total.add(report)
-            if len(report.claimed) < self.batch:
-                break
-        return total
+        return run_until_done(self.run, lambda report: len(report.claimed) >= self.batch, max_batches)
 
     # --- one payment --------------------------------------------------------------------------------
 
-    def _reconcile(self, payment: Payment, now: datetime, report: ReconcileReport) -> str:
+    def _recover(self, payment: Payment, now: datetime, report: RecoveryReport) -> str:
         channel = self.channels[payment.channel]
         if payment.state is PaymentState.PENDING and not payment.is_expired(now):
             answer = self._query(channel, payment, report)
@@ -165,7 +154,7 @@ class Reconciler:
             return self._settle(payment, self._query(channel, payment, report), now)
         return UNKNOWN
 
-    def _query(self, channel: StatusQuerier, payment: Payment, report: ReconcileReport) -> ChannelResult:
+    def _query(self, channel: StatusQuerier, payment: Payment, report: RecoveryReport) -> ChannelResult:
         report.queried += 1
         return self._call(payment, "query", channel.query)
 
@@ -174,7 +163,7 @@ class Reconciler:
         try:
             answer = call(payment_view(payment))
         except Exception:
-            log.exception("channel failed to answer the reconciler; treated as UNKNOWN",
+            log.exception("channel failed to answer recovery's query; treated as UNKNOWN",
                           extra={"channel": payment.channel, "payment": payment.id, "operation": operation})
             answer = ChannelResult(Outcome.UNKNOWN, "channel error")
         self.observe_channel(payment.channel, operation, answer.outcome.value, time.perf_counter() - started)
