@@ -44,7 +44,7 @@ def gateway(database_url: str, alipay: LocalAlipay, inbox: Receiver,
         database_url, channels={"alipay": alipay.channel_table},
         plugins={"buyer_message": {"url": inbox.url, "token_env": "INBOX_TOKEN", "timeout_seconds": 2}},
         hooks={"every_seconds": 0.05, "retry_base_seconds": 0.05, "retry_cap_seconds": 0.2},
-        reconcile={"every_seconds": 3600})
+        recovery={"every_seconds": 3600})
     with running_gateway(settings, housekeeping=True) as running:
         yield running
 

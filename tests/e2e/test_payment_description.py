@@ -51,7 +51,7 @@ def gateway(database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPa
     settings = make_settings(
         database_url, channels={"alipay": alipay.channel_table},
         webhooks={"every_seconds": 0.05, "retry_base_seconds": 0.1, "retry_cap_seconds": 0.3, "lease_seconds": 10},
-        reconcile={"every_seconds": 3600})
+        recovery={"every_seconds": 3600})
     with running_gateway(settings, housekeeping=True) as running:
         yield running
 
