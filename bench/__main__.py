@@ -1,8 +1,10 @@
-"""`python -m bench`: CreatePayment calls/s beside a bare grpcio echo server's, measured in the same run.
+"""`python -m bench`: CreatePayment and GetPayment calls/s beside a bare grpcio echo server's, measured in the
+same run.
 
 Each server runs alone (the others are stopped), all under the same load generator and settings. The
 echo server runs twice: bare, and making the one RSA2 signature per call that CreatePayment must make;
-RSA2 signatures/s on all cores are measured first, with no server running.
+RSA2 signatures/s on all cores are measured first, with no server running. Right after its CreatePayment
+window the gateway is read with GetPayment, under the same load, of payments that window created.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from bench import chart, fill, procstat, report, rsa
 from bench import gateway as gw
 from bench import notify as notifications
 from bench.load import LoadResult, LoadSettings, run_load
-from bench.payload import channel_of, create_payment_request
+from bench.payload import MERCHANT_ID, Requests, channel_of, create_payment_request
+from cashier.v1 import cashier_service_pb2 as svc
 from channels.alipay.sandbox.local import start_local_alipay
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results"
 READY_TIMEOUT = 60.0
 SIGNED_LABEL = "echo + RSA2 signature"
+GET_LABEL = "GetPayment"
+READ_NAMES = 300  # payments the GetPayment load reads in turn: the newest, made by the CreatePayment window
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -120,6 +125,29 @@ def probe(target: str, metadata: tuple[tuple[str, str], ...]) -> bytes:
             raise RuntimeError(f"CreatePayment probe failed: {err.code()}: {err.details()}") from None
 
 
+def payment_names(target: str, metadata: tuple[tuple[str, str], ...], limit: int) -> tuple[str, ...]:
+    """The names of the merchant's newest payments (at most `limit`), through ListPayments."""
+    names: list[str] = []
+    token = ""
+    with grpc.insecure_channel(target) as channel:
+        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            "/cashier.v1.CashierService/ListPayments")
+        while len(names) < limit:
+            request = svc.ListPaymentsRequest(parent=f"merchants/{MERCHANT_ID}", page_size=100, page_token=token)
+            try:
+                page = svc.ListPaymentsResponse.FromString(
+                    call(request.SerializeToString(), metadata=metadata, timeout=30))
+            except grpc.RpcError as err:
+                raise RuntimeError(f"ListPayments failed: {err.code()}: {err.details()}") from None
+            names += [p.name for p in page.payments]
+            token = page.next_page_token
+            if not token:
+                break
+    if not names:
+        raise RuntimeError("no payments to read with GetPayment: the CreatePayment window created none")
+    return tuple(names[:limit])
+
+
 def measure(command: list[str], env: dict[str, str] | None, log: Path, workers: int,
             metadata: tuple[tuple[str, str], ...], load: LoadSettings, tag: str) -> tuple[LoadResult, bytes]:
     results, first, _rss = measure_many(command, env, log, workers, metadata, [load], tag)
@@ -127,16 +155,24 @@ def measure(command: list[str], env: dict[str, str] | None, log: Path, workers: 
 
 
 def measure_many(command: list[str], env: dict[str, str] | None, log: Path, workers: int,
-                 metadata: tuple[tuple[str, str], ...], loads: list[LoadSettings], tag: str
-                 ) -> tuple[list[LoadResult], bytes, dict[str, float]]:
-    """One server, the loads one after the other; also the peak RSS of its worker processes (MiB)."""
+                 metadata: tuple[tuple[str, str], ...], loads: list[LoadSettings], tag: str,
+                 reads: LoadSettings | None = None) -> tuple[list[LoadResult], bytes, dict[str, float]]:
+    """One server, the CreatePayment loads one after the other; also the peak RSS of its worker processes
+    (MiB). With `reads`, right after the first load a GetPayment load of the payments it created, whose
+    result comes last in the list."""
     server = gw.start_server(command, env, log)
     try:
         wait_until_serving(server, workers)
         first = probe(server.target, metadata)
-        results = [run_load(server.target, metadata, load, server.process.pid, f"{tag}{i}")
-                   for i, load in enumerate(loads)]
-        return results, first, worker_rss(server.process.pid, workers)
+        results: list[LoadResult] = []
+        read: list[LoadResult] = []
+        for i, load in enumerate(loads):
+            results.append(run_load(server.target, metadata, load, server.process.pid, f"{tag}{i}"))
+            if i == 0 and reads is not None:
+                names = payment_names(server.target, metadata, READ_NAMES)
+                read.append(run_load(server.target, metadata, reads, server.process.pid, f"{tag}r",
+                                     Requests(names)))
+        return results + read, first, worker_rss(server.process.pid, workers)
     finally:
         server.stop()
 
@@ -188,7 +224,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             args.workers, metadata, load, tag + "s")
         gateway_runs, first, rss = measure_many(gw.gateway_command(config, args.workers), env,
                                                 work / "gateway.log", args.workers, metadata, [load, *sweep],
-                                                tag + "g")
+                                                tag + "g", reads=load)
+        reading = gateway_runs.pop()
         echo, gateway = echo_runs[0], gateway_runs[0]
         parts: dict[str, Any] = {}
         if args.sweep:
@@ -225,13 +262,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "echo": report.Run("echo (bare grpcio)", echo).as_dict(),
         "gateway": report.Run(f"CreatePayment ({channel})", gateway).as_dict(),
         "ratio": report.ratio(echo, gateway),
+        "get_payment": report.Run(GET_LABEL, reading).as_dict(),
+        "ratio_get_payment": report.ratio(echo, reading),
         "echo_signed": report.Run(SIGNED_LABEL, signed).as_dict(),
         "ratio_signed_to_echo": report.ratio(echo, signed),
         "ratio_to_signed": report.ratio(signed, gateway),
         "rsa2": sign_rate,
         "gateway_peak_rss_mb": rss,
         **parts,
-        "_results": (echo, signed, gateway),
+        "_results": (echo, signed, gateway, reading),
     }
 
 
@@ -335,10 +374,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
-    echo, signed, gateway = record.pop("_results")
+    echo, signed, gateway, reading = record.pop("_results")
     print(report.table(header(record), report.Run(record["echo"]["label"], echo),
                        report.Run(record["gateway"]["label"], gateway), report.Run(SIGNED_LABEL, signed),
-                       record["rsa2"]))
+                       record["rsa2"], report.Run(GET_LABEL, reading)))
     print(report.parts_text(record))
     stamp = record["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
     path = report.write_json(args.output, stamp, record)

@@ -24,7 +24,7 @@ from typing import Any
 import grpc
 
 from bench import procstat
-from bench.payload import METHOD, create_payment_request
+from bench.payload import CREATE, Requests
 
 CALL_TIMEOUT = 30.0
 START_DELAY = 0.2  # between "all clients connected" and the shared start, so every client sees it first
@@ -72,8 +72,8 @@ class LoadResult:
         return self.client_cpu_cores / total if total else 0.0
 
 
-def _client(target: str, metadata: tuple[tuple[str, str], ...], index: int, in_flight: int, tag: str,
-            warmup: float, duration: float, connections: int, ready: Any, start: Any, go: Any,
+def _client(target: str, metadata: tuple[tuple[str, str], ...], requests: Requests, index: int, in_flight: int,
+            tag: str, warmup: float, duration: float, connections: int, ready: Any, start: Any, go: Any,
             out: Connection) -> None:
     with contextlib.ExitStack() as stack:
         # A local subchannel pool per channel: otherwise channels to one target share one connection.
@@ -83,7 +83,7 @@ def _client(target: str, metadata: tuple[tuple[str, str], ...], index: int, in_f
             grpc.channel_ready_future(channel).result(timeout=30)
         # No (de)serializers: bytes in and out.
         calls: list[grpc.UnaryUnaryMultiCallable[bytes, bytes]] = [
-            channel.unary_unary(METHOD) for channel in channels]
+            channel.unary_unary(requests.method) for channel in channels]
         ready.put(index)
         go.wait()
         measure_from = start.value + warmup
@@ -96,7 +96,7 @@ def _client(target: str, metadata: tuple[tuple[str, str], ...], index: int, in_f
 
         def issue() -> None:
             nonlocal seq
-            request = create_payment_request(f"b{tag}-{index}-{seq}")
+            request = requests.build(tag, index, seq)
             call = calls[seq % len(calls)]
             seq += 1
             began = time.monotonic()
@@ -142,8 +142,9 @@ def _percentile(sorted_values: list[float], q: float) -> float:
 
 
 def run_load(target: str, metadata: tuple[tuple[str, str], ...], settings: LoadSettings, server_pid: int,
-             tag: str) -> LoadResult:
-    """Drive `target` with the client processes; account the CPU of the clients and of the server's tree."""
+             tag: str, requests: Requests = CREATE) -> LoadResult:
+    """Drive `target` with the client processes sending `requests` (CreatePayment unless told otherwise);
+    account the CPU of the clients and of the server's tree."""
     ctx = multiprocessing.get_context("spawn")  # never fork a process that has gRPC running
     ready: Any = ctx.Queue()
     start: Any = ctx.Value("d", 0.0)
@@ -151,7 +152,7 @@ def run_load(target: str, metadata: tuple[tuple[str, str], ...], settings: LoadS
     pipes = [ctx.Pipe(duplex=False) for _ in settings.shares()]
     clients = [
         ctx.Process(target=_client, name=f"bench-client-{i}", daemon=True, args=(
-            target, metadata, i, share, tag, settings.warmup, settings.duration, settings.connections, ready,
+            target, metadata, requests, i, share, tag, settings.warmup, settings.duration, settings.connections, ready,
             start, go, send))
         for i, (share, (_recv, send)) in enumerate(zip(settings.shares(), pipes))]
     window = run_window(clients, pipes, ready, start, go, settings, server_pid, f"load generator for {target}")

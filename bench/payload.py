@@ -1,6 +1,9 @@
-"""The one request the bench sends, to the gateway and (as opaque bytes of the same size) to the echo server."""
+"""The requests the bench sends: CreatePayment, to the gateway and (as opaque bytes of the same size) to the
+echo server, and GetPayment of payments the gateway made."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
@@ -8,6 +11,7 @@ from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
 
 METHOD = "/cashier.v1.CashierService/CreatePayment"
+GET_METHOD = "/cashier.v1.CashierService/GetPayment"
 MERCHANT_ID = "bench-shop"
 APP_ID = "bench-app"
 
@@ -35,3 +39,25 @@ def channel_of(response: bytes) -> str:
         return svc.CreatePaymentResponse.FromString(response).payment.channel
     except DecodeError:  # the echo server's answer is a request, which may not parse as a response
         return ""
+
+
+@dataclass(frozen=True)
+class Requests:
+    """What the load generator's clients send: with no `names`, CreatePayment with a new out_trade_no per
+    call; with names, GetPayment of each in turn. Plain data, so it crosses into the spawned clients."""
+
+    names: tuple[str, ...] = ()
+
+    @property
+    def method(self) -> str:
+        return GET_METHOD if self.names else METHOD
+
+    def build(self, tag: str, client: int, seq: int) -> bytes:
+        if not self.names:
+            return create_payment_request(f"b{tag}-{client}-{seq}")
+        # Each client starts at its own place in the list, so the clients do not read in lockstep.
+        name = self.names[(seq + client * 101) % len(self.names)]
+        return svc.GetPaymentRequest(name=name).SerializeToString()
+
+
+CREATE = Requests()

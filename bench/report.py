@@ -60,8 +60,8 @@ def ratio(echo: LoadResult, gateway: LoadResult) -> float:
 
 
 def table(header: str, echo: Run, gateway: Run, signed: Run | None = None,
-          sign_rate: dict[str, float] | None = None) -> str:
-    runs = [echo, *([signed] if signed else []), gateway]
+          sign_rate: dict[str, float] | None = None, reads: Run | None = None) -> str:
+    runs = [echo, *([signed] if signed else []), gateway, *([reads] if reads else [])]
     rows: list[tuple[str, ...]] = [
         ("", "calls/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU", "client CPU")]
     for run in runs:
@@ -73,6 +73,8 @@ def table(header: str, echo: Run, gateway: Run, signed: Run | None = None,
     x = ratio(echo.result, gateway.result)
     lines += ["", f"ratio CreatePayment/echo: {x:.3f}"
               + (f" (echo answers {1 / x:.1f}x as many calls)" if x else "")]
+    if reads:
+        lines.append(f"ratio {reads.label}/echo: {ratio(echo.result, reads.result):.3f}")
     if signed:
         lines.append(f"ceiling of the signature alone: {signed.label}/echo {ratio(echo.result, signed.result):.3f}; "
                      f"CreatePayment/{signed.label} {ratio(signed.result, gateway.result):.3f}")

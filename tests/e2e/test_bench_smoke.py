@@ -71,16 +71,21 @@ def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> N
     assert any(line.startswith("echo (bare grpcio)") for line in lines), out
     assert any(line.startswith("CreatePayment (") for line in lines), out
     assert any(line.startswith("ratio CreatePayment/echo: ") for line in lines), out
+    assert any(line.startswith("GetPayment ") for line in lines), out
+    assert any(line.startswith("ratio GetPayment/echo: ") for line in lines), out
     assert any(line.startswith("echo + RSA2 signature ") for line in lines), out
     assert any(line.startswith("RSA2 (SHA256withRSA, 2048-bit): ") for line in lines), out
 
     record = json.loads((tmp_path / "latest.json").read_text())
     assert {"echo", "gateway", "ratio", "channel", "settings", "machine", "started_at"} <= set(record)
-    for row in ("echo", "echo_signed", "gateway"):
+    for row in ("echo", "echo_signed", "gateway", "get_payment"):
         assert {"calls_per_second", "p50_ms", "p95_ms", "p99_ms", "errors", "verdict"} <= set(record[row])
     assert record["echo_signed"]["errors"] == {}
     assert record["rsa2"]["processes"] == os.cpu_count() and record["rsa2"]["signatures_per_second"] > 0
     assert record["gateway"]["errors"] == {}
+    # GetPayment read payments the CreatePayment window made, and every read found its payment.
+    assert record["get_payment"]["calls_per_second"] > 0 and record["get_payment"]["errors"] == {}
+    assert record["ratio_get_payment"] > 0
     assert record["channel"] not in ("", "?")
     assert len(list(tmp_path.glob("bench-*.json"))) == 1
 
