@@ -20,6 +20,7 @@ from grpc_status import rpc_status
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import cashier_service_pb2_grpc as svc_grpc
 from cashier.v1 import payment_pb2 as pb
+from cashier.v1 import refund_pb2
 from gateway.config import load_settings
 from gateway.domain.errors import AlreadyExists
 from gateway.domain.money import format_minor
@@ -226,7 +227,17 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
         closed = stub.ClosePayment(svc.ClosePaymentRequest(name=third.name), metadata=md).payment
         print(f"closing an unpaid one: {pb.PaymentState.Name(closed.state)}")
 
-    step(12, "Prometheus metrics on the HTTP face")
+        step(12, "RefundPayment: part of the paid payment back to the buyer, through the sandbox")
+        refund = stub.RefundPayment(svc.RefundPaymentRequest(
+            parent=payment.name, out_refund_no=f"demo-{app_id}-r1", amount=590, reason="one cup short"),
+            metadata=(*md, ("idempotency-key", f"demo-{app_id}-r1"))).refund
+        now = stub.GetPayment(svc.GetPaymentRequest(name=payment.name), metadata=md).payment
+        print(f"{refund.name}: {format_minor(refund.amount, refund.currency_code)} "
+              f"{refund_pb2.RefundState.Name(refund.state)}")
+        print(f"the payment is {pb.PaymentState.Name(now.state)}, refunded "
+              f"{format_minor(now.refunded_amount, now.currency_code)}; Alipay's trade {now.channel_reference}")
+
+    step(13, "Prometheus metrics on the HTTP face")
     for line in httpx.get(f"{running.http_url}/metrics").text.splitlines():
         if line.startswith("cashier_rpc_calls_total"):
             print("  " + line)
