@@ -6,6 +6,7 @@ Timeouts here only guard against a hang; nothing waits a fixed time for somethin
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -272,12 +273,14 @@ def _ends_with_permission_denied(stream: Any, deadline: float) -> tuple[grpc.Rpc
     return err.value, ended
 
 
-def test_deauthorizing_the_app_ends_its_open_watch_within_the_auth_cache_time(
-        database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
-    cache_seconds = 1.0
+CACHE_SECONDS = 1.0  # [auth] cache_seconds of the credential tests: how soon a withdrawal must reach a stream
+
+
+@contextlib.contextmanager
+def watching(database_url: str, alipay: LocalAlipay) -> Iterator[tuple[RunningGateway, CashierClient, Any, Any]]:
+    """A gateway with a 1 s auth cache, an app, its PENDING payment and an open watch past its first message."""
     settings = make_settings(database_url, channels={"alipay": alipay.channel_table},
-                             server={"watch_max_seconds": 20}, auth={"cache_seconds": cache_seconds})
+                             server={"watch_max_seconds": 20}, auth={"cache_seconds": CACHE_SECONDS})
     running = start(settings, housekeeping=False)
     try:
         with grpc.insecure_channel(running.grpc_target) as channel:
@@ -285,16 +288,23 @@ def test_deauthorizing_the_app_ends_its_open_watch_within_the_auth_cache_time(
             payment = app.create()
             stream = watch(app, payment.name)
             assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
-            assert running.gateway.admin.deauthorize_app(app.tenant.app_id, app.tenant.merchant_id)
-            started = time.monotonic()
-            error, ended = _ends_with_permission_denied(stream, started + cache_seconds + MARGIN)
-            assert error_details(error)[1].reason == "MERCHANT_NOT_AUTHORIZED"  # type: ignore[union-attr]
-            # GetPayment says the same.
-            with pytest.raises(grpc.RpcError) as err:
-                app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name), metadata=app.metadata())
-            assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+            yield running, app, payment, stream
     finally:
         running.stop(0.5)
+
+
+def test_deauthorizing_the_app_ends_its_open_watch_within_the_auth_cache_time(
+        database_url: str, alipay: LocalAlipay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    with watching(database_url, alipay) as (running, app, payment, stream):
+        assert running.gateway.admin.deauthorize_app(app.tenant.app_id, app.tenant.merchant_id)
+        started = time.monotonic()
+        error, ended = _ends_with_permission_denied(stream, started + CACHE_SECONDS + MARGIN)
+        assert error_details(error)[1].reason == "MERCHANT_NOT_AUTHORIZED"  # type: ignore[union-attr]
+        # GetPayment says the same.
+        with pytest.raises(grpc.RpcError) as err:
+            app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name), metadata=app.metadata())
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 @pytest.mark.parametrize("withdrawal", ["revoked", "rolled out"])
@@ -303,30 +313,19 @@ def test_a_withdrawn_key_ends_its_open_watch_within_the_auth_cache_time(
     """The key a stream was opened with stops working (revoked, or rolled with no grace): the stream ends
     with PERMISSION_DENIED within [auth] cache_seconds, while a call with the app's new key still works."""
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
-    cache_seconds = 1.0
-    settings = make_settings(database_url, channels={"alipay": alipay.channel_table},
-                             server={"watch_max_seconds": 20}, auth={"cache_seconds": cache_seconds})
-    running = start(settings, housekeeping=False)
-    try:
-        with grpc.insecure_channel(running.grpc_target) as channel:
-            app = CashierClient(channel, seed_tenant(running.gateway))
-            payment = app.create()
-            stream = watch(app, payment.name)
-            assert next(stream).payment.state == pb.PAYMENT_STATE_PENDING
-            admin = running.gateway.admin
-            if withdrawal == "revoked":  # the old key would outlive the roll by an hour: revoke it by prefix
-                new_key = admin.roll_key(PrincipalKind.APP, app.tenant.app_id, grace=timedelta(hours=1)).key
-                admin.revoke_key(PrincipalKind.APP, app.tenant.app_id, key_prefix(app.tenant.key))
-            else:
-                new_key = admin.roll_key(PrincipalKind.APP, app.tenant.app_id, grace=timedelta(0)).key
-            started = time.monotonic()
-            error, _ = _ends_with_permission_denied(stream, started + cache_seconds + MARGIN)
-            assert error_details(error)[1].reason == "CREDENTIALS_WITHDRAWN"  # type: ignore[union-attr]
-            answer = app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name),
-                                         metadata=[("authorization", f"Bearer {new_key}")])
-            assert answer.payment.state == pb.PAYMENT_STATE_PENDING
-    finally:
-        running.stop(0.5)
+    with watching(database_url, alipay) as (running, app, payment, stream):
+        admin = running.gateway.admin
+        if withdrawal == "revoked":  # the old key would outlive the roll by an hour: revoke it by prefix
+            new_key = admin.roll_key(PrincipalKind.APP, app.tenant.app_id, grace=timedelta(hours=1)).key
+            admin.revoke_key(PrincipalKind.APP, app.tenant.app_id, key_prefix(app.tenant.key))
+        else:
+            new_key = admin.roll_key(PrincipalKind.APP, app.tenant.app_id, grace=timedelta(0)).key
+        started = time.monotonic()
+        error, _ = _ends_with_permission_denied(stream, started + CACHE_SECONDS + MARGIN)
+        assert error_details(error)[1].reason == "CREDENTIALS_WITHDRAWN"  # type: ignore[union-attr]
+        answer = app.stub.GetPayment(svc.GetPaymentRequest(name=payment.name),
+                                     metadata=[("authorization", f"Bearer {new_key}")])
+        assert answer.payment.state == pb.PAYMENT_STATE_PENDING
 
 
 def test_an_app_at_its_own_watch_limit_does_not_stop_another_app(
