@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cashier.v1 import payment_pb2 as pb
 from channels.alipay.sandbox.local import LocalAlipay
@@ -206,16 +206,19 @@ def test_pay_a_shared_link_on_a_desktop(chromium: Browser, app: CashierClient,
 
 def test_wechat_hint_and_scan_to_pay_views(chromium: Browser, app: CashierClient) -> None:
     link = shared_link(app).action.hosted_checkout.url
-    wechat = chromium.new_context(locale="zh-CN", **{**PHONE, "user_agent": WECHAT})
+    wechat = chromium.new_context(locale="zh-CN", permissions=["clipboard-read", "clipboard-write"],
+                                  **{**PHONE, "user_agent": WECHAT})
     try:
         page = wechat.new_page()
         opened = page.goto(link)
         assert opened is not None
         assert_no_inline_scripts_allowed(opened.headers["content-security-policy"])
         assert page.locator("#open-in-browser").is_visible()
-        # The copy-link button's script runs under the nonce: clicking it says "copied".
+        # The copy-link button's script runs under the nonce: clicking it copies the link, then says "copied"
+        # (the clipboard answers asynchronously: wait for the label, do not read it at once).
         page.locator("#copy").click()
-        assert page.locator("#copy").inner_text() == "已复制"
+        expect(page.locator("#copy")).to_have_text("已复制", timeout=5000)
+        assert page.evaluate("navigator.clipboard.readText()") == link
         assert page.locator('button[name="method"]').count() == 0
         screenshot(page, "wechat-phone")
         assert_legible(page, "checkout (WeChat)")
