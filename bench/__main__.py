@@ -57,6 +57,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--channel", default="auto",
                    help=f"pin this channel; 'auto' pins '{gw.PREFERRED_CHANNEL}' when installed, "
                         "'none' lets the router choose [auto]")
+    p.add_argument("--source", type=Path, metavar="DIR",
+                   help="run the gateway's code from this checkout (e.g. `git worktree add /tmp/before SHA`) "
+                        "instead of this one, to compare commits; the load, the echo servers and the local "
+                        "Alipay stay this checkout's")
     p.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON goes [bench/results]")
     p.add_argument("--smoke", action="store_true", help="tiny run to prove it works: 1 s, 4 in flight, 1 client")
     parts = p.add_argument_group("further parts (each optional; the echo/CreatePayment pair always runs)")
@@ -197,7 +201,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cashier-bench-") as tmp, contextlib.ExitStack() as stack, \
             gw.fresh_database(args.database, Path(tmp), args.database_url) as database_url:
         work = Path(tmp)
-        env = gw.gateway_env(database_url)
+        env = gw.gateway_env(database_url, args.source)
+        source = gw.gateway_source(env)
         # Without the user's own Alipay account, a local one (fresh keys, the sandbox) lets the mobile
         # channel sign real RSA2 order strings, which is the hot path the bench is about.
         local = None if gw.user_has_alipay(args.config) else start_local_alipay(work / "alipay-keys")
@@ -238,7 +243,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # A database of its own, so that the first size is not inflated by the other parts' payments.
             with gw.fresh_database(args.database, work / "growth", args.database_url) as growth_url:
                 (work / "growth").mkdir(exist_ok=True)
-                growth_env = gw.gateway_env(growth_url)
+                growth_env = gw.gateway_env(growth_url, args.source)
                 growth_md = (("authorization", f"Bearer {gw.seed(config, growth_env)}"),)
                 parts["growth"] = growth(args.growth, growth_url, config, growth_env, work, growth_md, load, tag,
                                          args.workers)
@@ -257,7 +262,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      "workers": args.workers, "threads": threads,
                      "database": args.database, "config": args.config, "payload_bytes":
                      len(create_payment_request(f"b{tag}-0-0")), "installed_channels": installed,
-                     "pinned_channel": pin},
+                     "pinned_channel": pin, "gateway_source": source},
         "channel": channel,
         "echo": report.Run("echo (bare grpcio)", echo).as_dict(),
         "gateway": report.Run(f"CreatePayment ({channel})", gateway).as_dict(),
@@ -362,7 +367,15 @@ def header(record: dict[str, Any]) -> str:
             f"load: {s['clients']} client processes x {s['connections_per_client']} connections, "
             f"{s['concurrency']} calls in flight, "
             f"{s['duration_s']:g} s measured after {s['warmup_s']:g} s warm-up; "
-            f"channel: {record['channel']}" + (" (pinned by the bench)" if s["pinned_channel"] else ""))
+            f"channel: {record['channel']}" + (" (pinned by the bench)" if s["pinned_channel"] else "")
+            + _source_line(s.get("gateway_source")))
+
+
+def _source_line(source: dict[str, Any] | None) -> str:
+    if not source:
+        return ""
+    commit = (source["commit"] or "no git commit")[:10] + (" + uncommitted changes" if source["dirty"] else "")
+    return f"\ngateway code: {source['path']} at {commit}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,13 +35,33 @@ def cashier_command() -> list[str]:
     return [found]
 
 
-def gateway_env(database_url: str) -> dict[str, str]:
+def gateway_env(database_url: str, source: Path | None = None) -> dict[str, str]:
+    """The gateway's environment. Its code comes from `source` (a checkout of another commit, to compare two
+    commits in one run of this bench) or else from this checkout; `source` must come first on the path,
+    since this checkout's root is always on it too (for the test plugin's sake)."""
     env = dict(os.environ)
     env["CASHIER_DATABASE_URL"] = database_url
     env.pop("CASHIER_CONFIG", None)  # the bench always passes its own --config
+    code = [str(source.resolve())] if source else []
     paths = [str(TEST_PLUGINS)] if TEST_PLUGINS.is_dir() else []
-    env["PYTHONPATH"] = os.pathsep.join([*paths, str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([*code, *paths, str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     return env
+
+
+def gateway_source(env: dict[str, str]) -> dict[str, Any]:
+    """Where the gateway started with `env` really takes its code from, and that checkout's commit (and
+    whether it has uncommitted changes): recorded with every result, so a comparison of two commits can be
+    checked rather than trusted."""
+    found = subprocess.run([sys.executable, "-c", "import gateway; print(gateway.__file__)"], env=env,
+                           cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=60, check=True)
+    root = Path(found.stdout.strip()).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    return {"path": str(root), "commit": git("rev-parse", "HEAD") or None,
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no", "--", "gateway", "channels"))}
 
 
 @contextmanager
