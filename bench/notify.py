@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from bench.fill import AMOUNT_FEN, payment_id
 from bench.load import LoadResult, LoadSettings, run_window, summarise
 from bench.payload import MERCHANT_ID
-from channels.alipay.signing import NOTIFY_UNSIGNED_KEYS, string_to_sign
+from channels.alipay.rail.signing import NOTIFY_UNSIGNED_KEYS, string_to_sign
 
 PATH = f"/notify/mobile/{MERCHANT_ID}"
 CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"

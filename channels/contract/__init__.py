@@ -1,7 +1,7 @@
 """The plugin contract: everything a channel or plugin may import from Unified Cashier, and nothing else.
 
 A channel imports from here (``from channels.contract import Channel, Offer, PaymentView, hookimpl``) and,
-when it talks to Alipay, from the Alipay toolkit ``channels.alipay``; never from ``gateway``. The contract
+when it talks to Alipay, from the Alipay toolkit ``channels.alipay.toolkit``; never from ``gateway``. The contract
 itself imports nothing of the gateway (import-linter holds both rules, see pyproject.toml), so the gateway can
 change its own aggregates without breaking a plugin: it hands plugins the frozen views of ``views``.
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from channels.alipay.settings import AlipaySettings
+from channels.alipay.toolkit import AlipaySettings
 from channels.contract import Channel, hookimpl
 from channels.mobile.channel import DEFAULT_MIN_VERSIONS, MobileChannel
 

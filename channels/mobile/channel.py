@@ -11,10 +11,13 @@ from datetime import UTC
 
 from packaging.version import InvalidVersion, Version
 
-from channels.alipay.notifications import AlipayNotifications, notify_url
-from channels.alipay.refunds import AlipayRefunds
-from channels.alipay.settings import AlipaySettings
-from channels.alipay.status import AlipayStatus
+from channels.alipay.toolkit import (
+    AlipayNotifications,
+    AlipayRefunds,
+    AlipaySettings,
+    AlipayStatus,
+    notify_url,
+)
 from channels.contract import AppPay, Decline, Offer, PaymentView, Platform, RouteRequest, Scenario
 
 DEFAULT_MIN_VERSIONS = {"ios": "8.0", "android": "8.0", "harmonyos": "1.0"}

@@ -4,7 +4,8 @@
   follows `url` (GET) or the page serves `form_html`, which POSTs itself to Alipay.
 * Scan to pay (`scan_to_pay` on the request): `alipay.trade.precreate` asks Alipay for a QR code, which
   is drawn as an inline SVG and a PNG. Anything but a definite SUCCESS raises, so the core answers
-  UNAVAILABLE and stores nothing: a QR code we did not get from Alipay is never handed out.
+  UNAVAILABLE and stores nothing: a QR code we did not get from Alipay is never handed out (the Alipay
+  toolkit's `precreate_qr_code`, shared with the shared-link channel).
 
 Either way Alipay is told to notify `{gateway_url}/notify/pc/{merchant}`, where this channel verifies
 the notification (AlipayNotifications) before the core moves the payment.
@@ -17,15 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from channels.alipay.client import PrecreateResult
-from channels.alipay.notifications import AlipayNotifications, notify_url
-from channels.alipay.outcomes import Operation
-from channels.alipay.refunds import AlipayRefunds
-from channels.alipay.request_params import BEIJING
-from channels.alipay.settings import AlipaySettings
-from channels.alipay.status import AlipayStatus
+from channels.alipay.toolkit import (
+    AlipayNotifications,
+    AlipayRefunds,
+    AlipaySettings,
+    AlipayStatus,
+    notify_url,
+    precreate_qr_code,
+)
 from channels.contract import Decline, Offer, PaymentView, Platform, QrCode, Redirect, RouteRequest, Scenario
-from channels.contract.qr import render
 
 DEFAULT_PRIORITY = 60
 DEFAULT_QR_SIZE = 8  # pixels per module: a typical 33-module code plus its quiet zone is 328 px
@@ -57,10 +58,6 @@ class PcSettings:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-class PrecreateFailed(RuntimeError):
-    """Alipay gave no QR code; the message says what it answered."""
 
 
 class PcChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
@@ -107,27 +104,5 @@ class PcChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
         return notify_url(self.gateway_url, self.name, payment.merchant_id)
 
     def _qr_code(self, payment: PaymentView) -> QrCode:
-        # precreate takes time_expire like page pay (Alipay's documented format), though the client has no
-        # argument for it.
-        expire = payment.expires_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
-        result = self.alipay.precreate(
-            out_trade_no=payment.id,
-            total_amount_fen=payment.amount,
-            subject=payment.subject,
-            notify_url=self._notify_url(payment),
-            extra_biz={"time_expire": expire},
-        )
-        if not result.outcome.succeeded or not result.qr_code:
-            raise PrecreateFailed(_describe(result, payment.id))
-        svg, png = render(result.qr_code, self.settings.qr_size)
-        return QrCode(result.qr_code, svg, png)
-
-
-def _describe(result: PrecreateResult, payment_id: str) -> str:
-    o = result.outcome
-    if o.code is None:
-        answer = f"no answer from Alipay ({o.reason})"
-    else:
-        details = " ".join(filter(None, [o.code, o.msg, o.sub_code, o.sub_msg]))
-        answer = f"Alipay answered {details}"
-    return f"{Operation.PRECREATE.value} for {payment_id}: {o.outcome.value}, {answer}"
+        return precreate_qr_code(self.alipay, payment, notify_url=self._notify_url(payment),
+                                 qr_size=self.settings.qr_size)

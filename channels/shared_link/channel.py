@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from channels.alipay.client import PrecreateResult
-from channels.alipay.notifications import AlipayNotifications, notify_url
-from channels.alipay.outcomes import Operation
-from channels.alipay.refunds import AlipayRefunds
-from channels.alipay.request_params import BEIJING
-from channels.alipay.settings import AlipaySettings
-from channels.alipay.status import AlipayStatus
+from channels.alipay.toolkit import (
+    AlipayNotifications,
+    AlipayRefunds,
+    AlipaySettings,
+    AlipayStatus,
+    notify_url,
+    precreate_qr_code,
+)
 from channels.contract import (
     CHECKOUT_METHODS,
     HostedCheckout,
@@ -37,7 +38,6 @@ from channels.contract import (
     RouteRequest,
     Scenario,
 )
-from channels.contract.qr import render
 
 SHARED_LINK_PRIORITY = 90
 MOBILE_BROWSER_PRIORITY = 50
@@ -67,10 +67,6 @@ class SharedLinkSettings:
 
 class NoCheckoutToken(RuntimeError):
     """The payment has no checkout token, so there is no page to link to."""
-
-
-class PrecreateFailed(RuntimeError):
-    """Alipay gave no QR code; the message says what it answered."""
 
 
 class SharedLinkChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
@@ -136,18 +132,7 @@ class SharedLinkChannel(AlipayNotifications, AlipayStatus, AlipayRefunds):
         return Redirect(page.url, page.form_html)
 
     def _qr_code(self, payment: PaymentView, notify: str) -> QrCode:
-        expire = payment.expires_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
-        result = self.alipay.precreate(
-            out_trade_no=payment.id,
-            total_amount_fen=payment.amount,
-            subject=payment.subject,
-            notify_url=notify,
-            extra_biz={"time_expire": expire},
-        )
-        if not result.outcome.succeeded or not result.qr_code:
-            raise PrecreateFailed(_describe(result, payment.id))
-        svg, png = render(result.qr_code, self.settings.qr_size)
-        return QrCode(result.qr_code, svg, png)
+        return precreate_qr_code(self.alipay, payment, notify_url=notify, qr_size=self.settings.qr_size)
 
 
 _LABELS = {
@@ -160,11 +145,3 @@ _LABELS = {
 def _label(platform: Platform) -> str:
     return _LABELS.get(platform, platform.value)
 
-
-def _describe(result: PrecreateResult, payment_id: str) -> str:
-    o = result.outcome
-    if o.code is None:
-        answer = f"no answer from Alipay ({o.reason})"
-    else:
-        answer = "Alipay answered " + " ".join(filter(None, [o.code, o.msg, o.sub_code, o.sub_msg]))
-    return f"{Operation.PRECREATE.value} for {payment_id}: {o.outcome.value}, {answer}"

@@ -18,7 +18,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from channels.alipay import (
+from channels.alipay.rail import (
     AlipayClient,
     NotificationError,
     PrivateKey,
@@ -29,7 +29,7 @@ from channels.alipay import (
     check_against_order,
     parse_trade_notification,
 )
-from channels.alipay.notify import decode_notification_body
+from channels.alipay.rail.notifications import decode_notification_body
 from channels.alipay.sandbox import SandboxConfig, start_in_thread
 from channels.alipay.sandbox.server import SandboxHandle
 

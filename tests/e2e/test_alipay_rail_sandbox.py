@@ -1,4 +1,4 @@
-"""The Alipay rail (channels.alipay) against the Alipay sandbox (channels.alipay.sandbox), over real HTTP.
+"""The Alipay rail (channels.alipay.rail) against the Alipay sandbox (channels.alipay.sandbox), over real HTTP.
 
 The two were written independently and share no signing code, so every green test here means: the rail's
 request signature is accepted by an independent verifier, and the sandbox's response / notification
@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from channels.alipay import (
+from channels.alipay.rail import (
     AlipayClient,
     AmountMismatchError,
     NotificationSignatureError,
@@ -24,8 +24,8 @@ from channels.alipay import (
     PrivateKey,
     TradeStatus,
 )
-from channels.alipay.notify import verify_notification_signature
-from channels.alipay.responses import verify_response
+from channels.alipay.rail.notifications import verify_notification_signature
+from channels.alipay.rail.responses import verify_response
 from tests.e2e.alipay_world import (
     App,
     Order,

@@ -11,9 +11,9 @@ import pytest
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import payment_pb2 as pb
-from channels.alipay.errors import AlipayConfigError
+from channels.alipay.rail.errors import AlipayConfigError
 from channels.alipay.sandbox.local import LocalAlipay
-from channels.alipay.settings import AlipaySettings
+from channels.alipay.toolkit import AlipaySettings
 from gateway.runtime import RunningGateway
 from tests.e2e.test_payment_completion import pay_at_alipay, wait_for_state
 from tests.support import CashierClient, cashier_cli, make_settings, running_gateway

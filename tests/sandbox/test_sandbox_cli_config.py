@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from Crypto.PublicKey import RSA
 
 from channels.alipay.sandbox.cli import sandbox_command
-from channels.alipay.settings import AlipaySettings
+from channels.alipay.toolkit import AlipaySettings
 from gateway.config import load_settings
 
 from .conftest import APP_ID

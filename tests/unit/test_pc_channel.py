@@ -14,8 +14,9 @@ import pytest
 import segno
 
 import channels.pc
-from channels.alipay.client import PagePayRedirect, PrecreateResult
-from channels.alipay.outcomes import AlipayOutcome, Outcome
+from channels.alipay.rail.outcomes import AlipayOutcome, Outcome
+from channels.alipay.rail.results import PagePayRedirect, PrecreateResult
+from channels.alipay.toolkit import PrecreateFailed
 from channels.contract import (
     Channel,
     ClientInfo,
@@ -29,7 +30,7 @@ from channels.contract import (
     Scenario,
 )
 from channels.contract.qr import BORDER, render
-from channels.pc.channel import PcChannel, PcSettings, PrecreateFailed
+from channels.pc.channel import PcChannel, PcSettings
 from gateway.domain.merchants import Merchant, MerchantState, SettlementPlan
 from gateway.domain.payments import Payment, PaymentState
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 import channels.shared_link
-from channels.alipay.client import PagePayRedirect, PrecreateResult
-from channels.alipay.outcomes import AlipayOutcome, Outcome
+from channels.alipay.rail.outcomes import AlipayOutcome, Outcome
+from channels.alipay.rail.results import PagePayRedirect, PrecreateResult
+from channels.alipay.toolkit import PrecreateFailed
 from channels.contract import (
     Channel,
     ClientInfo,
@@ -28,7 +29,6 @@ from channels.contract import (
 )
 from channels.shared_link.channel import (
     NoCheckoutToken,
-    PrecreateFailed,
     SharedLinkChannel,
     SharedLinkSettings,
 )

@@ -1,6 +1,6 @@
 """The sandbox's own signing code: string-to-sign, RSA2/RSA verification and signing, JSON node bytes.
 
-This module deliberately shares nothing with the client rail in ``channels.alipay``: a bug in the rail's
+This module deliberately shares nothing with the client rail in ``channels.alipay.rail``: a bug in the rail's
 signing must not be able to hide behind the same bug here.
 """
 

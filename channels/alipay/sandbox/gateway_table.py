@@ -1,7 +1,7 @@
 """The `[channels.alipay]` table that points a gateway at this sandbox, as TOML text.
 
 Written here without importing the gateway or the rail (the sandbox shares no code path with what it checks):
-the keys are those `channels.alipay.settings` reads, and tests load this text with the gateway's own loader.
+the keys are those `channels.alipay.toolkit.settings` reads, and tests load this text with the gateway's own loader.
 """
 
 from __future__ import annotations

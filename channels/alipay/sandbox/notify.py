@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import logging
 import threading
 import time
@@ -20,7 +21,8 @@ from urllib.parse import urlencode
 import httpx
 
 from .faults import Faults
-from .values import beijing_now, codec_of, fmt_time
+from .store import TRADE_CLOSED, Refund, Trade
+from .values import beijing_now, codec_of, fen_to_yuan, fmt_time, mask_logon_id
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,45 @@ class Notification:
             "fields": dict(self.fields),
             "attempts": [a.__dict__.copy() for a in self.attempts],
         }
+
+
+def trade_notification(trade: Trade, refund: Refund | None = None) -> dict[str, str]:
+    """The fields of a trade_status_sync notification (without notify_id, notify_time and sign, which the
+    notifier adds per attempt); after a refund, with its refund_fee, out_biz_no and gmt_refund."""
+    amount = fen_to_yuan(trade.amount_fen)
+    fields = {
+        "notify_type": "trade_status_sync",
+        "app_id": trade.app_id,
+        "auth_app_id": trade.app_id,
+        "charset": trade.charset,  # Alipay notifies in the charset the trade was created with
+        "version": "1.0",
+        "sign_type": "RSA2",
+        "trade_no": trade.trade_no,
+        "out_trade_no": trade.out_trade_no,
+        "trade_status": trade.status,
+        "total_amount": amount,
+        "receipt_amount": amount,
+        "invoice_amount": amount,
+        "buyer_pay_amount": amount,
+        "point_amount": "0.00",
+        "buyer_id": trade.buyer_id,
+        "buyer_logon_id": mask_logon_id(trade.buyer_logon_id),
+        "seller_id": trade.seller_id,
+        "subject": trade.subject,
+        "body": trade.body,
+        "passback_params": trade.passback_params,
+        "gmt_create": fmt_time(trade.gmt_create),
+        "gmt_payment": fmt_time(trade.gmt_payment),
+        "fund_bill_list": json.dumps([{"amount": amount, "fundChannel": "ALIPAYACCOUNT"}],
+                                     separators=(",", ":")),
+    }
+    if refund is not None:
+        fields["out_biz_no"] = refund.out_request_no
+        fields["refund_fee"] = fen_to_yuan(trade.refunded_fen)
+        fields["gmt_refund"] = fmt_time(refund.gmt_refund)
+        if trade.status == TRADE_CLOSED:
+            fields["gmt_close"] = fmt_time(trade.gmt_close)
+    return {k: v for k, v in fields.items() if v}
 
 
 def new_notify_id() -> str:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from alipay_testkit import APP_ID, FIXED_NOW, FIXTURES, GATEWAY, FakeAlipay
 
-from channels.alipay import AlipayClient, PrivateKey, PublicKey, PublicKeyCredentials, RetryPolicy
+from channels.alipay.rail import AlipayClient, PrivateKey, PublicKey, PublicKeyCredentials, RetryPolicy
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from alipay_testkit import APP_ID
 
-from channels.alipay import AlipayClient, BillFormatError, PrivateKey, PublicKey, PublicKeyCredentials
-from channels.alipay.bills import DETAIL_COLUMNS, parse_trade_bill_zip
-from channels.alipay.request_params import BEIJING
+from channels.alipay.rail import AlipayClient, BillFormatError, PrivateKey, PublicKey, PublicKeyCredentials
+from channels.alipay.rail.bills import DETAIL_COLUMNS, parse_trade_bill_zip
+from channels.alipay.rail.clock import BEIJING
 
 HEADER = ",".join(DETAIL_COLUMNS)
 PAY = (

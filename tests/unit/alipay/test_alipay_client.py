@@ -11,7 +11,7 @@ import httpx
 import pytest
 from alipay_testkit import APP_ID, GATEWAY, FakeAlipay, alipay_sign, app_key_verifies
 
-from channels.alipay import (
+from channels.alipay.rail import (
     AlipayClient,
     AlipayConfigError,
     AmountError,
@@ -20,8 +20,8 @@ from channels.alipay import (
     PublicKeyCredentials,
     TradeStatus,
 )
-from channels.alipay.request_params import BEIJING
-from channels.alipay.signing import string_to_sign
+from channels.alipay.rail.clock import BEIJING
+from channels.alipay.rail.signing import string_to_sign
 
 QUERY = "alipay.trade.query"
 REFUND = "alipay.trade.refund"

@@ -7,8 +7,8 @@ import pickle
 import pytest
 from alipay_testkit import FIXTURES, fixture_text
 
-from channels.alipay import KeyLoadError, PrivateKey, PublicKey
-from channels.alipay.signing import rsa2_sign, rsa2_verify
+from channels.alipay.rail import KeyLoadError, PrivateKey, PublicKey
+from channels.alipay.rail.signing import rsa2_sign, rsa2_verify
 
 PRIVATE_FILES = [
     "app_private_pkcs1.pem",

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from channels.alipay import AmountError, check_amount_limits, fen_to_yuan, yuan_to_fen
-from channels.alipay.money import MAX_AMOUNT_FEN, signed_yuan_to_fen
+from channels.alipay.rail import AmountError, check_amount_limits, fen_to_yuan, yuan_to_fen
+from channels.alipay.rail.money import MAX_AMOUNT_FEN, signed_yuan_to_fen
 
 
 @pytest.mark.parametrize(

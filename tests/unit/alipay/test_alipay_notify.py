@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from alipay_testkit import APP_ID, alipay_sign
 
-from channels.alipay import (
+from channels.alipay.rail import (
     ACK,
     AmountMismatchError,
     NotificationAppMismatchError,
@@ -22,7 +22,7 @@ from channels.alipay import (
     check_against_order,
     parse_trade_notification,
 )
-from channels.alipay.request_params import BEIJING
+from channels.alipay.rail.clock import BEIJING
 
 FORM_CT = "application/x-www-form-urlencoded; text/html; charset=UTF-8"  # as Alipay sends it
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.alipay import OUTCOME_RULES, Operation, Outcome, classify_answer
+from channels.alipay.rail import OUTCOME_RULES, Operation, Outcome, classify_answer
 
 VALID_GRPC = {
     "OK",

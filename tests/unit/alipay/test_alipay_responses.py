@@ -7,9 +7,9 @@ import json
 import pytest
 from alipay_testkit import alipay_sign, signed_body
 
-from channels.alipay import PublicKeyCredentials
-from channels.alipay.errors import MalformedResponseError, ResponseSignatureError
-from channels.alipay.responses import charset_from_content_type, extract_node, verify_response
+from channels.alipay.rail import PublicKeyCredentials
+from channels.alipay.rail.errors import MalformedResponseError, ResponseSignatureError
+from channels.alipay.rail.responses import charset_from_content_type, extract_node, verify_response
 
 METHOD = "alipay.trade.query"
 CT = "text/html;charset=utf-8"

@@ -13,9 +13,10 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import RSA
 from Crypto.Signature import pkcs1_15
 
-from channels.alipay import AlipayConfigError, PrivateKey, PublicKey, PublicKeyCredentials
-from channels.alipay.request_params import beijing_timestamp, build_signed_request
-from channels.alipay.signing import NOTIFY_UNSIGNED_KEYS, rsa2_sign, rsa2_verify, string_to_sign
+from channels.alipay.rail import AlipayConfigError, PrivateKey, PublicKey, PublicKeyCredentials
+from channels.alipay.rail.clock import beijing_timestamp
+from channels.alipay.rail.signed_request import build_signed_request
+from channels.alipay.rail.signing import NOTIFY_UNSIGNED_KEYS, rsa2_sign, rsa2_verify, string_to_sign
 
 BIZ = {"out_trade_no": "T20240102001", "total_amount": "88.88", "subject": "测试商品 A+B"}
 NOTIFY_URL = "https://cashier.test/notify/alipay?a=1&b=2"

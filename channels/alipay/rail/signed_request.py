@@ -8,35 +8,18 @@ flows (page/wap pay) and the app order string reuse the same signed parameters.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from channels.alipay.errors import AlipayConfigError, ParameterError
-from channels.alipay.signing import AlipayCredentials, string_to_sign
+from channels.alipay.rail.clock import beijing_timestamp
+from channels.alipay.rail.errors import ParameterError
+from channels.alipay.rail.signing import AlipayCredentials, string_to_sign
 
 CHARSET = "utf-8"
 FORM_CONTENT_TYPE = f"application/x-www-form-urlencoded;charset={CHARSET}"
-
-#: China has had no daylight saving since 1991, so a fixed +08:00 offset is Asia/Shanghai exactly and
-#: needs no tz database on the host (slim containers often lack one).
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def beijing_timestamp(moment: datetime) -> str:
-    """``yyyy-MM-dd HH:mm:ss`` in Beijing time, whatever the machine's time zone is."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        # A naive datetime is the machine's local time by convention: exactly the ambiguity we avoid.
-        raise AlipayConfigError("the clock must return timezone-aware datetimes")
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def compact_json(biz: Mapping[str, Any]) -> str:

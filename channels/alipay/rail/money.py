@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from channels.alipay.errors import AmountError
+from channels.alipay.rail.errors import AmountError
 
 #: Alipay's per-call bounds for trade amounts (JV javadoc): 0.01 to 100,000,000.00 yuan.
 MIN_AMOUNT_FEN = 1

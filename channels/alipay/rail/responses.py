@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from channels.alipay.errors import MalformedResponseError, ResponseSignatureError
-from channels.alipay.signing import AlipayCredentials
+from channels.alipay.rail.errors import MalformedResponseError, ResponseSignatureError
+from channels.alipay.rail.signing import AlipayCredentials
 
 ERROR_NODE = "error_response"
 _CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9_.:-]+)", re.IGNORECASE)

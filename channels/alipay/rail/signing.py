@@ -23,8 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from channels.alipay.errors import AlipayConfigError
-from channels.alipay.keys import PrivateKey, PublicKey
+from channels.alipay.rail.errors import AlipayConfigError
+from channels.alipay.rail.keys import PrivateKey, PublicKey
 
 SIGN_TYPE_RSA2 = "RSA2"
 
@@ -97,9 +97,9 @@ class PublicKeyCredentials:
         if not isinstance(app_id, str) or not app_id.strip() or len(app_id) > 32:
             raise AlipayConfigError("app_id must be a non-empty string of at most 32 characters")
         if not isinstance(app_private_key, PrivateKey):
-            raise AlipayConfigError("app_private_key must be a channels.alipay.keys.PrivateKey")
+            raise AlipayConfigError("app_private_key must be a channels.alipay.rail.keys.PrivateKey")
         if not isinstance(alipay_public_key, PublicKey):
-            raise AlipayConfigError("alipay_public_key must be a channels.alipay.keys.PublicKey")
+            raise AlipayConfigError("alipay_public_key must be a channels.alipay.rail.keys.PublicKey")
         if alipay_public_key.rsa.public_numbers() == app_private_key.rsa.public_key().public_numbers():
             # The most common integration mistake (FZ #21, #66): pasting the *app* public key where
             # Alipay's belongs. Every response would then fail verification in production.

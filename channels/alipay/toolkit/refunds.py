@@ -6,9 +6,9 @@ same refund again is answered from Alipay's record (fund_change N), never paid o
 
 from __future__ import annotations
 
-from channels.alipay.client import AlipayClient
-from channels.alipay.outcomes import AlipayOutcome
-from channels.alipay.outcomes import Outcome as AlipayVerdict
+from channels.alipay.rail.client import AlipayClient
+from channels.alipay.rail.outcomes import AlipayOutcome
+from channels.alipay.rail.outcomes import Outcome as AlipayVerdict
 from channels.contract import REFUND_NOT_FOUND, ChannelResult, Outcome, PaymentView, RefundView
 
 _OUTCOMES = {

@@ -6,9 +6,9 @@ This module joins the rail to the plugin contract (channels.contract); the rail 
 
 from __future__ import annotations
 
-from channels.alipay.client import AlipayClient
-from channels.alipay.notify import TradeStatus
-from channels.alipay.outcomes import AlipayOutcome
+from channels.alipay.rail.client import AlipayClient
+from channels.alipay.rail.notifications import TradeStatus
+from channels.alipay.rail.outcomes import AlipayOutcome
 from channels.contract import NOT_CREATED, ChannelResult, Outcome, PaymentView
 
 #: Alipay has no trade under this out_trade_no: an app-pay order string or a page never opened, an

@@ -19,10 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from channels.alipay.client import AlipayClient
-from channels.alipay.errors import AlipayConfigError
-from channels.alipay.keys import PrivateKey, PublicKey
-from channels.alipay.signing import PublicKeyCredentials
+from channels.alipay.rail.client import AlipayClient
+from channels.alipay.rail.errors import AlipayConfigError
+from channels.alipay.rail.keys import PrivateKey, PublicKey
+from channels.alipay.rail.signing import PublicKeyCredentials
 
 _KNOWN = {"gateway_url", "app_id", "app_private_key_file", "app_private_key_env", "alipay_public_key_file",
           "alipay_public_key_env", "notify_url", "connect_timeout", "read_timeout", "seller_id"}

@@ -15,9 +15,9 @@ import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 
-from channels.alipay.errors import AmountError, BillFormatError
-from channels.alipay.money import signed_yuan_to_fen
-from channels.alipay.request_params import BEIJING
+from channels.alipay.rail.clock import BEIJING
+from channels.alipay.rail.errors import AmountError, BillFormatError
+from channels.alipay.rail.money import signed_yuan_to_fen
 
 DETAIL_COLUMNS: tuple[str, ...] = (
     "支付宝交易号",

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import unquote_to_bytes
 
-from channels.alipay.errors import (
+from channels.alipay.rail.clock import BEIJING
+from channels.alipay.rail.errors import (
     AmountError,
     AmountMismatchError,
     NotificationAppMismatchError,
@@ -30,10 +31,14 @@ from channels.alipay.errors import (
     OutTradeNoMismatchError,
     SellerMismatchError,
 )
-from channels.alipay.money import yuan_to_fen
-from channels.alipay.request_params import BEIJING
-from channels.alipay.responses import charset_from_content_type
-from channels.alipay.signing import NOTIFY_UNSIGNED_KEYS, SIGN_TYPE_RSA2, AlipayCredentials, string_to_sign
+from channels.alipay.rail.money import yuan_to_fen
+from channels.alipay.rail.responses import charset_from_content_type
+from channels.alipay.rail.signing import (
+    NOTIFY_UNSIGNED_KEYS,
+    SIGN_TYPE_RSA2,
+    AlipayCredentials,
+    string_to_sign,
+)
 
 #: The exact reply that stops Alipay's resends (lower case; JEE's "SUCCESS" is a known bug).
 ACK = "success"

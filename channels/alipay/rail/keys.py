@@ -20,7 +20,7 @@ from typing import NoReturn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from channels.alipay.errors import KeyLoadError
+from channels.alipay.rail.errors import KeyLoadError
 
 #: RSA2 keys are 2048-bit; smaller keys are refused rather than silently weakening signatures.
 MIN_KEY_BITS = 2048

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from channels.alipay.errors import NotificationAppMismatchError, NotificationError, SellerMismatchError
-from channels.alipay.notify import ACK, TradeStatus, check_seller, parse_trade_notification
-from channels.alipay.signing import AlipayCredentials
+from channels.alipay.rail.errors import NotificationAppMismatchError, NotificationError, SellerMismatchError
+from channels.alipay.rail.notifications import ACK, TradeStatus, check_seller, parse_trade_notification
+from channels.alipay.rail.signing import AlipayCredentials
 from channels.contract import (
     ChannelNotification,
     MisdirectionKind,
