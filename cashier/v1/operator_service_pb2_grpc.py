@@ -65,6 +65,7 @@ class OperatorServiceServicer:
 
     def GetMerchant(self, request, context):
         """Reads one merchant.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,6 +73,7 @@ class OperatorServiceServicer:
 
     def ListMerchants(self, request, context):
         """Lists merchants in id order.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,9 +36,13 @@ class OperatorServiceStub:
     CreateMerchant: _grpc.UnaryUnaryMultiCallable[_operator_service_pb2.CreateMerchantRequest, _operator_service_pb2.CreateMerchantResponse]
     """Registers a merchant."""
     GetMerchant: _grpc.UnaryUnaryMultiCallable[_operator_service_pb2.GetMerchantRequest, _operator_service_pb2.GetMerchantResponse]
-    """Reads one merchant."""
+    """Reads one merchant.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
     ListMerchants: _grpc.UnaryUnaryMultiCallable[_operator_service_pb2.ListMerchantsRequest, _operator_service_pb2.ListMerchantsResponse]
-    """Lists merchants in id order."""
+    """Lists merchants in id order.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
 
 @_typing.type_check_only
 class OperatorServiceAsyncStub(OperatorServiceStub):
@@ -48,9 +52,13 @@ class OperatorServiceAsyncStub(OperatorServiceStub):
     CreateMerchant: _aio.UnaryUnaryMultiCallable[_operator_service_pb2.CreateMerchantRequest, _operator_service_pb2.CreateMerchantResponse]  # type: ignore[assignment]
     """Registers a merchant."""
     GetMerchant: _aio.UnaryUnaryMultiCallable[_operator_service_pb2.GetMerchantRequest, _operator_service_pb2.GetMerchantResponse]  # type: ignore[assignment]
-    """Reads one merchant."""
+    """Reads one merchant.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
     ListMerchants: _aio.UnaryUnaryMultiCallable[_operator_service_pb2.ListMerchantsRequest, _operator_service_pb2.ListMerchantsResponse]  # type: ignore[assignment]
-    """Lists merchants in id order."""
+    """Lists merchants in id order.
+    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+    """
 
 class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
     """Operator-only: the platform's management centre. Operator credentials only; app keys are refused."""
@@ -69,7 +77,9 @@ class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _operator_service_pb2.GetMerchantRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_operator_service_pb2.GetMerchantResponse, _abc.Awaitable[_operator_service_pb2.GetMerchantResponse]]:
-        """Reads one merchant."""
+        """Reads one merchant.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
 
     @_abc_1.abstractmethod
     def ListMerchants(
@@ -77,6 +87,8 @@ class OperatorServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _operator_service_pb2.ListMerchantsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_operator_service_pb2.ListMerchantsResponse, _abc.Awaitable[_operator_service_pb2.ListMerchantsResponse]]:
-        """Lists merchants in id order."""
+        """Lists merchants in id order.
+        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+        """
 
 def add_OperatorServiceServicer_to_server(servicer: OperatorServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
