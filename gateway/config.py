@@ -233,6 +233,21 @@ class RoutingSettings(_Section):
     rules: list[RuleSettings] = []
 
 
+class OnboardingSettings(_Section):
+    """Merchant onboarding (gateway/service/onboarding.py)."""
+
+    # Ordinary individuals (kind INDIVIDUAL) may apply, and those approved may collect; off until the
+    # platform opens to them, without a code change.
+    individuals: bool = False
+    # Documents of rejected or withdrawn applications are deleted this many days after the decision.
+    retention_days: int = Field(90, ge=1, le=3650)
+
+
+class SettlementSettings(_Section):
+    # The deposit (fen) a merchant must have held to be paid out on T+0; 20,000.00 CNY by default.
+    deposit_required: int = Field(2_000_000, ge=1, le=10_000_000_000)
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -243,6 +258,8 @@ class Settings(_Section):
     recovery: RecoverySettings = RecoverySettings()
     webhooks: WebhookSettings = WebhookSettings()
     hooks: HookSettings = HookSettings()
+    onboarding: OnboardingSettings = OnboardingSettings()
+    settlement: SettlementSettings = SettlementSettings()
     # [channels.<name>] tables, handed to the plugins as they are.
     channels: dict[str, dict[str, Any]] = {}
     # [plugins.<name>] tables for lifecycle plugins (e.g. [plugins.buyer_message]), handed over as they are.

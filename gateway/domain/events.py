@@ -26,6 +26,13 @@ PAYMENT_SUCCEEDED = "payment.succeeded"
 PAYMENT_CLOSED = "payment.closed"
 REFUND_SUCCEEDED = "refund.succeeded"
 REFUND_FAILED = "refund.failed"
+# Merchant onboarding (gateway/domain/onboarding/notices.py): written for each app the merchant has authorised
+# (app.authorized / app.revoked: for the app concerned), with no personal data of the applicant.
+MERCHANT_APPROVED = "merchant.approved"
+MERCHANT_REJECTED = "merchant.rejected"
+MERCHANT_COLLECTION_ENABLED = "merchant.collection_enabled"
+APP_AUTHORIZED = "app.authorized"
+APP_REVOKED = "app.revoked"
 
 
 class EventState(enum.Enum):

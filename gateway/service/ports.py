@@ -282,6 +282,27 @@ class AccessRepository(Protocol):
     def get_webhook(self, app_id: str) -> WebhookEndpoint | None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    """The rail's answer to a payout-account transfer: sent (with the rail's id for it), or refused with the
+    rail's reason in words the applicant can act on (e.g. the holder's name does not match the account)."""
+
+    sent: bool
+    reference: str = ""
+    refusal: str = ""
+
+
+class PayoutAccountTransfers(Protocol):
+    """Small transfers to a payout account, to verify it (onboarding). The Alipay rail implements it with
+    alipay.fund.trans.uni.transfer (identity_type ALIPAY_LOGON_ID, payee_info.name = `holder_name`, which
+    Alipay checks), in certificate mode."""
+
+    def send(self, logon_id: str, holder_name: str, amount: int, out_biz_no: str) -> TransferResult:
+        """Transfer `amount` fen. Repeating a call with the same `out_biz_no` never sends twice. Raises when
+        the answer is unknown (the caller keeps the attempt open: the money may have arrived)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. Leaving the block without `commit()` rolls everything back."""
 

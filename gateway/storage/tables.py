@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -62,6 +63,8 @@ merchants = Table(
     Column("business_category", String(64), nullable=False),
     Column("settlement_plan", String(8), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The approved application the merchant was created by (NULL: created before onboarding, issue 17).
+    Column("application_id", String(30), nullable=True),
 )
 
 apps = Table(
@@ -73,6 +76,9 @@ apps = Table(
     # Where the app receives its signed webhooks (`cashier apps set-webhook`); NULL: not registered.
     Column("webhook_url", Text, nullable=True),
     Column("webhook_secret", String(64), nullable=True),
+    # The application square: apps open to merchants, with what they offer.
+    Column("square_listed", Boolean, nullable=False, default=False, server_default=false()),
+    Column("description", Text, nullable=False, default="", server_default=""),
 )
 
 operators = Table(
@@ -255,4 +261,111 @@ flags = Table(
     UniqueConstraint("merchant_id", "kind", "payment_id", name="uq_flags_merchant_id"),
     Index("ix_flags_flag_id", "flag_id", unique=True),
     Index("ix_flags_resolved_at", "resolved_at", "flag_id"),
+)
+
+# --- Merchant onboarding (issue 17; gateway/domain/onboarding) ------------------------------------------------
+
+# One row per application; its current revision. An application in an open or approved state holds its
+# merchant_id: the partial unique index refuses a second one asking for it (rejected and withdrawn ones let go).
+_HOLDING = "state IN ('SUBMITTED', 'SENT_BACK', 'APPROVED')"
+applications = Table(
+    "applications", metadata,
+    Column("application_id", String(30), primary_key=True),
+    Column("merchant_id", String(40), nullable=False),
+    Column("applicant_account_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("account_state", String(16), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("display_name", String(128), nullable=False),
+    # Personal data (contact, holder name): readable by operators only, never logged.
+    Column("contact_name", String(64), nullable=False),
+    Column("contact_phone", String(20), nullable=False),
+    Column("contact_email", String(254), nullable=False),
+    Column("legal_name", String(128), nullable=False),
+    Column("credit_code", String(18), nullable=False),
+    Column("registered_address", String(256), nullable=False),
+    Column("business_scope", Text, nullable=False),
+    Column("business_category", String(64), nullable=False),
+    Column("payout_logon_id", String(100), nullable=False),
+    Column("holder_name", String(128), nullable=False),
+    Column("decision_reason", Text, nullable=False),
+    Column("decided_by", String(64), nullable=False),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("account_verified_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_applications_state_kind", "state", "kind", "application_id"),
+    Index("ix_applications_applicant", "applicant_account_id", "application_id"),
+    Index("ix_applications_merchant", "merchant_id", "application_id"),
+    Index("uq_applications_holding_merchant_id", "merchant_id", unique=True,
+          sqlite_where=text(_HOLDING), postgresql_where=text(_HOLDING)),
+)
+
+# Documents' bytes live in the database, so that several gateway hosts need nothing more; one row per
+# distinct content (SHA-256) per application.
+application_documents = Table(
+    "application_documents", metadata,
+    Column("application_id", String(30), ForeignKey("applications.application_id"), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("content_type", String(32), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Every verification transfer sent, with its amount (settlement books it as the platform's expense).
+verification_attempts = Table(
+    "verification_attempts", metadata,
+    Column("application_id", String(30), ForeignKey("applications.application_id"), primary_key=True),
+    Column("attempt_id", String(30), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("wrong_answers", Integer, nullable=False),
+    Column("refusal", Text, nullable=False),
+    Column("rail_reference", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_verification_attempts_created", "application_id", "created_at"),
+)
+
+# Plan changes, each effective from a settlement day on: the plan of a day is the last change effective then.
+settlement_plans = Table(
+    "settlement_plans", metadata,
+    Column("merchant_id", String(40), ForeignKey("merchants.merchant_id"), primary_key=True),
+    Column("effective_on", Date, primary_key=True),
+    Column("plan", String(8), nullable=False),
+    Column("set_at", UTCDateTime, nullable=False),
+)
+
+deposits = Table(
+    "deposits", metadata,
+    Column("merchant_id", String(40), ForeignKey("merchants.merchant_id"), primary_key=True),
+    Column("deposit_id", String(30), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("external_reference", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("release_on", Date, nullable=True),
+    Column("released_at", UTCDateTime, nullable=True),
+    UniqueConstraint("merchant_id", "external_reference", name="uq_deposits_merchant_external_reference"),
+)
+
+# The audit trail: written in the transaction of the change it records, never updated.
+audit_events = Table(
+    "audit_events", metadata,
+    Column("audit_id", String(30), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("actor_kind", String(16), nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("via", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", String(256), nullable=False),
+    Column("application_id", String(30), nullable=True),
+    Column("merchant_id", String(40), nullable=True),
+    Column("before", JSON, nullable=True),
+    Column("after", JSON, nullable=True),
+    Index("ix_audit_events_application", "application_id", "audit_id"),
+    Index("ix_audit_events_merchant", "merchant_id", "audit_id"),
 )

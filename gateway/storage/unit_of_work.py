@@ -14,6 +14,10 @@ from typing import Any, Generic, TypeVar, overload
 from sqlalchemy import Connection, Engine
 
 from gateway.storage.access import SqlAccessRepository
+from gateway.storage.application_documents import SqlDocumentRepository
+from gateway.storage.applications import SqlApplicationRepository
+from gateway.storage.audit import SqlAuditRepository
+from gateway.storage.deposits import SqlDepositRepository
 from gateway.storage.events import SqlEventRepository
 from gateway.storage.flags import SqlFlagRepository
 from gateway.storage.hook_runs import SqlHookRunRepository
@@ -21,9 +25,15 @@ from gateway.storage.idempotency import SqlIdempotencyRepository
 from gateway.storage.merchants import SqlMerchantRepository
 from gateway.storage.payments import SqlPaymentRepository
 from gateway.storage.refunds import SqlRefundRepository
+from gateway.storage.settlement_plans import SqlSettlementPlanRepository
+from gateway.storage.square import SqlMerchantSetupRepository, SqlSquareRepository
+from gateway.storage.verification_attempts import SqlVerificationRepository
 
 # The repository attributes below: dropped from the instance when the connection changes.
-_REPOSITORIES = ("payments", "idempotency", "merchants", "access", "refunds", "events", "hook_runs", "flags")
+_REPOSITORIES = ("payments", "idempotency", "merchants", "access", "refunds", "events", "hook_runs", "flags",
+                 # merchant onboarding (gateway/service/onboarding.py)
+                 "applications", "documents", "verifications", "plans", "deposits", "audit", "square",
+                 "merchant_setup")
 
 
 R = TypeVar("R")
@@ -103,6 +113,14 @@ class SqlUnitOfWork:
     events = _Repository(SqlEventRepository)
     hook_runs = _Repository(SqlHookRunRepository)
     flags = _Repository(SqlFlagRepository)
+    applications = _Repository(SqlApplicationRepository)
+    documents = _Repository(SqlDocumentRepository)
+    verifications = _Repository(SqlVerificationRepository)
+    plans = _Repository(SqlSettlementPlanRepository)
+    deposits = _Repository(SqlDepositRepository)
+    audit = _Repository(SqlAuditRepository)
+    square = _Repository(SqlSquareRepository)
+    merchant_setup = _Repository(SqlMerchantSetupRepository)
 
     def __exit__(self, *exc: Any) -> None:
         assert self._conn is not None
