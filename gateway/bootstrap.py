@@ -1,4 +1,7 @@
-"""The composition root: the only place that wires real adapters (database, plugins, metrics) together."""
+"""The composition root: the only place that wires real adapters (database, plugins, metrics) together, and
+builds the faces (gRPC, HTTP) over the services. Only the entry points (gateway/runtime.py, gateway/cli.py)
+import it; the faces know only the service layer's `Services` (an import-linter contract holds this).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import grpc
+from grpc_health.v1 import health
 from sqlalchemy import Engine, text
+from starlette.applications import Starlette
 
 from channels.contract.protocol import Channel
+from gateway.api.server import create_server
 from gateway.config import ConfigError, Settings
 from gateway.jobs import Job, JobRunner, counts
 from gateway.metrics import Metrics
@@ -38,6 +45,7 @@ from gateway.service.webhooks import RetryPolicy, WebhookDispatcher, WebhookSend
 from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
+from gateway.web.app import create_app, create_ops_app
 
 log = logging.getLogger("cashier.bootstrap")
 #: How often `cashier serve` purges expired idempotency keys and delivered events.
@@ -46,6 +54,9 @@ PURGE_EVERY_SECONDS = 3600.0
 
 @dataclass
 class Gateway:
+    """Everything one worker runs on. The faces get it as `gateway.service.services.Services`, which it
+    satisfies: the services and what they answer with, not the engine, plugins or settings."""
+
     settings: Settings
     engine: Engine
     plugins: CashierPluginManager
@@ -171,6 +182,28 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         idempotency=IdempotencyService(uow),
         _origins=origins,
     )
+
+
+# --- the faces, over the gateway's services: each gets its settings and metrics, and nothing of this module ---
+
+
+def grpc_face(gateway: Gateway, address: str, *, reuse_port: bool = False, tls: tuple[bytes, bytes] | None = None
+              ) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """The gRPC face (CashierService, OperatorService, health, reflection), bound to `address` but not
+    started; with the port bound and the health servicer (gateway/api/server.py)."""
+    return create_server(gateway, gateway.metrics, gateway.settings.server, address, reuse_port=reuse_port,
+                         tls=tls)
+
+
+def http_app(gateway: Gateway, *, serve_metrics: bool = True) -> Starlette:
+    """The public HTTP face: checkout pages, channels' notifications, /healthz, and /metrics unless
+    `serve_metrics` is off because an operations listener serves them (gateway/web/app.py)."""
+    return create_app(gateway, gateway.metrics, gateway.settings.public_url, serve_metrics=serve_metrics)
+
+
+def ops_app(gateway: Gateway) -> Starlette:
+    """The operations listener's app (`[server] ops`): /metrics and /healthz."""
+    return create_ops_app(gateway, gateway.metrics)
 
 
 # --- background jobs (gateway/jobs.py): what `cashier serve` runs, and the one-shot CLI commands run once ---

@@ -12,11 +12,10 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health, health_pb2
 
-from gateway.api.server import SERVICE_NAMES, create_server
-from gateway.bootstrap import Gateway, background_jobs, bootstrap
+from gateway.api.server import SERVICE_NAMES
+from gateway.bootstrap import Gateway, background_jobs, bootstrap, grpc_face, http_app, ops_app
 from gateway.config import Settings
 from gateway.jobs import Job, JobRunner
-from gateway.web.app import create_app, create_ops_app
 from gateway.web.server import OPS_LIMITS, HttpFace, HttpLimits
 
 log = logging.getLogger("cashier.runtime")
@@ -120,16 +119,16 @@ def start(settings: Settings, *, plugins: tuple[object, ...] = (), reuse_port: b
             update={"public_url": f"{scheme}://{host}:{http_sock.getsockname()[1]}"})})
     try:
         gateway = bootstrap(settings, plugins=plugins, run_migrations=run_migrations)
-        server, port, health_servicer = create_server(gateway, settings.server.grpc, reuse_port=reuse_port, tls=tls)
+        server, port, health_servicer = grpc_face(gateway, settings.server.grpc, reuse_port=reuse_port, tls=tls)
     except BaseException:
         http_sock.close()
         if ops_sock is not None:
             ops_sock.close()
         raise
-    http = HttpFace(create_app(gateway, metrics=ops_sock is None), http_sock, HttpLimits.of(settings.server),
+    http = HttpFace(http_app(gateway, serve_metrics=ops_sock is None), http_sock, HttpLimits.of(settings.server),
                     (settings.server.tls_key, settings.server.tls_cert) if tls else None)
     # Plain HTTP on a private address: what scrapers and probes reach, never the internet.
-    ops = None if ops_sock is None else HttpFace(create_ops_app(gateway), ops_sock, OPS_LIMITS, name="ops")
+    ops = None if ops_sock is None else HttpFace(ops_app(gateway), ops_sock, OPS_LIMITS, name="ops")
     server.start()
     http.start()
     if ops is not None:

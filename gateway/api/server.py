@@ -3,7 +3,7 @@ by `[server]` so that a stranger cannot hold what others need (grpcio's C core a
 
 - **connections**: at most `grpc_max_connections` at once (core's `grpc.max_allowed_incoming_connections`:
   one more is closed as soon as it is accepted), lowered so that the gRPC connections, the HTTP face's
-  (gateway/web/server.py) and a reserve for the database and logs together fit the open-file limit;
+  and a reserve for the database and logs together fit the open-file limit (gateway/open_files.py);
   a connection that has not completed its HTTP/2 handshake (client preface and SETTINGS) within
   `grpc_handshake_timeout_seconds` is closed, and one with no call in progress after `grpc_idle_seconds`.
 - **lifetime**: after `grpc_max_connection_age_seconds` a connection is told to go away (GOAWAY: its client
@@ -20,9 +20,7 @@ by `[server]` so that a stranger cannot hold what others need (grpcio's C core a
 
 from __future__ import annotations
 
-import logging
 from concurrent import futures
-from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -37,12 +35,9 @@ from cashier.v1 import (
 from gateway.api.interceptor import CashierInterceptor
 from gateway.api.servicers import CashierServicer, OperatorServicer
 from gateway.config import ServerSettings
-from gateway.web.server import ACCEPT_BATCH, DESCRIPTOR_RESERVE, raise_open_file_limit
-
-log = logging.getLogger("cashier.grpc")
-
-if TYPE_CHECKING:
-    from gateway.bootstrap import Gateway
+from gateway.metrics import Metrics
+from gateway.open_files import grpc_connection_budget
+from gateway.service.services import Services
 
 SERVICE_NAMES = (
     cashier_service_pb2.DESCRIPTOR.services_by_name["CashierService"].full_name,
@@ -54,19 +49,6 @@ KEEPALIVE_MS = 60_000
 KEEPALIVE_TIMEOUT_MS = 20_000
 #: What calls in progress get after their connection's maximum age, beyond the longest WatchPayment stream.
 AGE_GRACE_MARGIN_SECONDS = 30.0
-
-
-def grpc_connection_budget(server: ServerSettings) -> int:
-    """`grpc_max_connections`, lowered so that this face's connections, the HTTP face's (as it computes
-    them), two of its accept batches and half of DESCRIPTOR_RESERVE (the database, logs, the interpreter's
-    files) fit the open-file limit; at least 16."""
-    nofile = raise_open_file_limit()
-    http = max(1, min(server.http_max_connections, nofile - DESCRIPTOR_RESERVE - 2 * ACCEPT_BATCH))
-    budget = max(16, min(server.grpc_max_connections, nofile - http - 2 * ACCEPT_BATCH - DESCRIPTOR_RESERVE // 2))
-    if budget < server.grpc_max_connections:
-        log.warning("grpc_max_connections lowered to fit the open-file limit",
-                    extra={"configured": server.grpc_max_connections, "effective": budget, "nofile": nofile})
-    return budget
 
 
 def server_options(server: ServerSettings, *, reuse_port: bool = False) -> list[tuple[str, int]]:
@@ -91,19 +73,20 @@ def server_options(server: ServerSettings, *, reuse_port: bool = False) -> list[
     ]
 
 
-def create_server(gateway: Gateway, address: str, *, reuse_port: bool = False,
-                  tls: tuple[bytes, bytes] | None = None) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """Build and bind (not start) the server. Returns it with the bound port (address may end in :0)
-    and the health servicer, so that shutdown can report NOT_SERVING first."""
-    settings = gateway.settings.server
+def create_server(services: Services, metrics: Metrics, settings: ServerSettings, address: str, *,
+                  reuse_port: bool = False, tls: tuple[bytes, bytes] | None = None
+                  ) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """Build and bind (not start) the server over `services`, bounded by `settings` (`[server]`). Returns it
+    with the bound port (address may end in :0) and the health servicer, so that shutdown can report
+    NOT_SERVING first. Called by the composition root (gateway/bootstrap.py)."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="grpc"),
-        interceptors=[CashierInterceptor(gateway.authenticator, gateway.metrics)],
+        interceptors=[CashierInterceptor(services.authenticator, metrics)],
         options=server_options(settings, reuse_port=reuse_port),
         maximum_concurrent_rpcs=settings.grpc_rpcs,
     )
-    cashier_service_pb2_grpc.add_CashierServiceServicer_to_server(CashierServicer(gateway), server)
-    operator_service_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(gateway), server)
+    cashier_service_pb2_grpc.add_CashierServiceServicer_to_server(CashierServicer(services), server)
+    operator_service_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(services), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import grpc
 
@@ -24,10 +23,8 @@ from gateway.service.admin import NewMerchant
 from gateway.service.payments import CreatePayment, ListPayments
 from gateway.service.ports import IdempotencyRecord
 from gateway.service.refunds import ListRefunds, RefundPayment
+from gateway.service.services import Services
 from gateway.service.watch import WatchPayment
-
-if TYPE_CHECKING:
-    from gateway.bootstrap import Gateway
 
 CASHIER = svc.DESCRIPTOR.services_by_name["CashierService"].full_name
 OPERATOR = ops.DESCRIPTOR.services_by_name["OperatorService"].full_name
@@ -51,8 +48,8 @@ def _settled_refund(servicer: CashierServicer, request: svc.RefundPaymentRequest
                     record: IdempotencyRecord) -> svc.RefundPaymentResponse | None:
     """The refund once the channel's answer is recorded; None (in progress) while it is awaited."""
     payment_id = request.parent.rsplit("/", 1)[-1]
-    refund = servicer.gateway.refunds.get(current_principal(), record.merchant_id, payment_id,
-                                          record.resource_id or "")
+    refund = servicer.services.refunds.get(current_principal(), record.merchant_id, payment_id,
+                                           record.resource_id or "")
     if refund.state is RefundState.PENDING:
         return None
     return svc.RefundPaymentResponse(refund=convert.refund_to_proto(refund))
@@ -65,10 +62,10 @@ def _created_merchant(servicer: OperatorServicer, request: ops.CreateMerchantReq
 
 
 class CashierServicer(svc_grpc.CashierServiceServicer):
-    def __init__(self, gateway: Gateway):
-        self.payments = gateway.payments
-        self.gateway = gateway
-        self.idempotency = gateway.idempotency
+    def __init__(self, services: Services):
+        self.payments = services.payments
+        self.services = services
+        self.idempotency = services.idempotency
 
     @idempotent(CASHIER, scope="parent", rebuild=_created_payment)
     def CreatePayment(self, request: svc.CreatePaymentRequest, context: grpc.ServicerContext) -> svc.CreatePaymentResponse:
@@ -130,11 +127,11 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
     def ListChannels(self, request: svc.ListChannelsRequest, context: grpc.ServicerContext) -> svc.ListChannelsResponse:
         size = paging.page_size(request.page_size)
         after = paging.decode_token(request.page_token, "channels")
-        listed = [c for c in self.gateway.channels if after is None or c.name > after]
+        listed = [c for c in self.services.channels if after is None or c.name > after]
         page = listed[:size]
         token = paging.encode_token(page[-1].name, "channels") if len(listed) > size else ""
         return svc.ListChannelsResponse(
-            channels=[convert.channel_to_proto(c, *self.gateway.channel_origin(c.name)) for c in page],
+            channels=[convert.channel_to_proto(c, *self.services.channel_origin(c.name)) for c in page],
             next_page_token=token)
 
 
@@ -143,14 +140,14 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
         v = Violations()
         new = convert.new_refund_from(v, request)
         validate_new_refund(new, v)
-        refund = self.gateway.refunds.refund(RefundPayment(current_principal(), new))
+        refund = self.services.refunds.refund(RefundPayment(current_principal(), new))
         return svc.RefundPaymentResponse(refund=convert.refund_to_proto(refund))
 
     def GetRefund(self, request: svc.GetRefundRequest, context: grpc.ServicerContext) -> svc.GetRefundResponse:
         v = Violations()
         merchant_id, payment_id, refund_id = convert.refund_name_parts(v, "name", request.name)
         v.raise_if_any()
-        refund = self.gateway.refunds.get(current_principal(), merchant_id, payment_id, refund_id)
+        refund = self.services.refunds.get(current_principal(), merchant_id, payment_id, refund_id)
         return svc.GetRefundResponse(refund=convert.refund_to_proto(refund))
 
     def ListRefunds(self, request: svc.ListRefundsRequest, context: grpc.ServicerContext) -> svc.ListRefundsResponse:
@@ -164,7 +161,7 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
         if request.page_size < 0:
             v.add("page_size", "must not be negative")
         v.raise_if_any()
-        refunds, token = self.gateway.refunds.list(ListRefunds(
+        refunds, token = self.services.refunds.list(ListRefunds(
             current_principal(), merchant_id, payment_id, state, request.page_size, request.page_token))
         return svc.ListRefundsResponse(refunds=[convert.refund_to_proto(r) for r in refunds],
                                        next_page_token=token)
@@ -180,14 +177,14 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
         # The key again, so that the watch can check every [auth] cache_seconds that it still holds.
         credentials = _bearer(dict(context.invocation_metadata()).get("authorization")) or ""
         watch = WatchPayment(current_principal(), merchant_id, payment_id, request.follow_refunds, credentials)
-        for payment in self.gateway.watches.watch(watch, left):
+        for payment in self.services.watches.watch(watch, left):
             yield svc.WatchPaymentResponse(payment=convert.payment_to_proto(payment))
 
 
 class OperatorServicer(ops_grpc.OperatorServiceServicer):
-    def __init__(self, gateway: Gateway):
-        self.admin = gateway.admin
-        self.idempotency = gateway.idempotency
+    def __init__(self, services: Services):
+        self.admin = services.admin
+        self.idempotency = services.idempotency
 
     # The platform's, not a merchant's: an operator's key is scoped to the operator alone.
     @idempotent(OPERATOR, rebuild=_created_merchant)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 import jinja2
@@ -37,11 +37,10 @@ from gateway.domain.errors import NotFound
 from gateway.domain.merchants import Merchant
 from gateway.domain.money import format_minor
 from gateway.domain.payments import Payment, PaymentState
+from gateway.metrics import Metrics
 from gateway.service.channel_views import payment_view
+from gateway.service.services import Services
 from gateway.web.bodies import BodyTooLarge, read_body
-
-if TYPE_CHECKING:
-    from gateway.bootstrap import Gateway
 
 log = logging.getLogger("cashier.checkout")
 
@@ -268,10 +267,12 @@ def _summary(payment: Payment, merchant: Merchant, t: dict[str, str]) -> dict[st
 
 
 class CheckoutPages:
-    """The routes, bound to one gateway."""
+    """The routes, bound to one gateway's services; `public_url` is where buyers reach this face."""
 
-    def __init__(self, gateway: Gateway):
-        self.gateway = gateway
+    def __init__(self, services: Services, metrics: Metrics, public_url: str):
+        self.services = services
+        self.metrics = metrics
+        self.public_url = public_url
 
     def routes(self) -> list[Route]:
         return [
@@ -303,18 +304,18 @@ class CheckoutPages:
         if not _TOKEN.fullmatch(token):
             return None
         try:
-            payment, merchant = await run_in_threadpool(self.gateway.payments.for_checkout, token)
+            payment, merchant = await run_in_threadpool(self.services.payments.for_checkout, token)
         except NotFound:
             return None
         # Only a channel that hands out hosted checkout links has a page; other payments' tokens stay unused.
         # A runtime-checkable Protocol, for isinstance; mypy wants a concrete class (python/mypy#4717).
-        channel = self.gateway.capable(payment.channel, HostedCheckoutProvider)  # type: ignore[type-abstract]
+        channel = self.services.capable(payment.channel, HostedCheckoutProvider)  # type: ignore[type-abstract]
         if channel is None:
             return None
         return payment, merchant, channel
 
     def _now(self) -> datetime:
-        return self.gateway.payments.clock()
+        return self.services.payments.clock()
 
     def _not_found(self, request: Request) -> HTMLResponse:
         t = self._lang(request)
@@ -346,7 +347,7 @@ class CheckoutPages:
         browser = detect_browser(request.headers.get("user-agent", ""))
         t = self._lang(request)
         return self._render(request, "checkout.html", browser=browser.value, methods=METHODS[browser],
-                            page_url=f"{self.gateway.settings.public_url}/pay/{payment.checkout_token}",
+                            page_url=f"{self.public_url}/pay/{payment.checkout_token}",
                             **_summary(payment, merchant, t))
 
     async def go(self, request: Request) -> Response:
@@ -369,21 +370,21 @@ class CheckoutPages:
         if method not in CHECKOUT_METHODS:
             return self._render(request, "message.html", 400, kind="error", title=t["bad_method_title"],
                                 hint=t["bad_method_hint"], **_summary(payment, merchant, t))
-        return_url = f"{self.gateway.settings.public_url}/pay/{payment.checkout_token}/return"
+        return_url = f"{self.public_url}/pay/{payment.checkout_token}/return"
         started = time.perf_counter()
         try:
             action = await run_in_threadpool(channel.checkout_action, payment_view(payment), method, return_url)
             if not isinstance(action, Redirect | QrCode):
                 raise TypeError(f"checkout_action returned {type(action).__name__}")
         except Exception:
-            self.gateway.metrics.observe_channel(payment.channel, "checkout_action", "error",
+            self.metrics.observe_channel(payment.channel, "checkout_action", "error",
                                                  time.perf_counter() - started)
             log.exception("channel %s failed to start the hosted checkout of payment %s (%s)",
                           payment.channel, payment.id, method,
                           extra={"channel": payment.channel, "payment": payment.id, "method": method})
             return self._render(request, "message.html", 502, kind="error", title=t["error_title"],
                                 hint=t["error_hint"], retry=True, **_summary(payment, merchant, t))
-        self.gateway.metrics.observe_channel(payment.channel, "checkout_action", "ok", time.perf_counter() - started)
+        self.metrics.observe_channel(payment.channel, "checkout_action", "ok", time.perf_counter() - started)
         if isinstance(action, Redirect):
             return RedirectResponse(action.url, status_code=303, headers=SECURITY_HEADERS)
         # segno drew this SVG from the code Alipay returned: no scripts, no external references.

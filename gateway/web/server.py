@@ -16,16 +16,16 @@ protocol with three additions), because uvicorn alone has no header-read timeout
   client that sent its headers and body apart still gets its 404.
 
 The cap stays below the process's open-file limit (raised from its soft to its hard value at start) minus
-a reserve for the database, gRPC and the connections accepted in one go before the cap can act, so that
-`accept()` never fails with EMFILE and the database can always open a file. Repeated warnings (ours,
-asyncio's "socket.accept() out of system resource", uvicorn's "Invalid HTTP request") are rate-limited.
+a reserve for the database, gRPC and the connections accepted in one go before the cap can act (the budget
+both faces share, gateway/open_files.py), so that `accept()` never fails with EMFILE and the database can
+always open a file. Repeated warnings (ours, asyncio's "socket.accept() out of system resource", uvicorn's
+"Invalid HTTP request") are rate-limited.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 import socket
 import threading
 import time
@@ -38,19 +38,12 @@ from starlette.types import ASGIApp
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.config import ServerSettings
+from gateway.open_files import ACCEPT_BATCH, http_connection_budget
 
 log = logging.getLogger("cashier.http")
 
-#: Connections asyncio accepts in one go (uvicorn's `backlog` is also the accept loop's batch): the cap
-#: acts only once they are handed to the protocol, so the descriptor budget keeps room for two batches.
-ACCEPT_BATCH = 100
-#: Descriptors kept for everything else in a worker: database connections, gRPC's connections, logs,
-#: the operations listener, the interpreter's own files.
-DESCRIPTOR_RESERVE = 256
 #: The most of a body left unread by an early answer that is read and dropped to keep the connection.
 DRAIN_LIMIT = 64 * 1024
-#: What a worker may raise its soft open-file limit to when the hard limit is unlimited.
-SOFT_LIMIT_CEILING = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -69,29 +62,6 @@ class HttpLimits:
 
 #: The operations listener's: a few scrapers and probes, answered at once.
 OPS_LIMITS = HttpLimits(header_timeout=5.0, body_timeout=5.0, keepalive=5.0, max_connections=32)
-
-
-def raise_open_file_limit() -> int:
-    """Raise this process's soft RLIMIT_NOFILE to its hard limit; return the soft limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = SOFT_LIMIT_CEILING if hard == resource.RLIM_INFINITY else hard
-    if soft == resource.RLIM_INFINITY or soft >= target:
-        return SOFT_LIMIT_CEILING if soft == resource.RLIM_INFINITY else soft
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ValueError, OSError):
-        return soft
-    return target
-
-
-def connection_budget(wanted: int) -> int:
-    """`wanted`, lowered to what the open-file limit allows after the reserve (at least 1)."""
-    available = raise_open_file_limit() - DESCRIPTOR_RESERVE - 2 * ACCEPT_BATCH
-    budget = max(1, min(wanted, available))
-    if budget < wanted:
-        log.warning("http_max_connections lowered to fit the open-file limit",
-                    extra={"configured": wanted, "effective": budget, "nofile": raise_open_file_limit()})
-    return budget
 
 
 class RepeatLimit(logging.Filter):
@@ -256,7 +226,7 @@ class HttpFace:
                  name: str = "http-face"):
         limit_repeated_logs()
         self.limits = HttpLimits(limits.header_timeout, limits.body_timeout, limits.keepalive,
-                                 connection_budget(limits.max_connections))
+                                 http_connection_budget(limits.max_connections))
         self.protocol = guarded(self.limits, name)
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan="off", http=self.protocol,
