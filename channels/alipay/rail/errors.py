@@ -19,6 +19,22 @@ class AlipayConfigError(AlipayError):
     """The rail was configured wrongly (gateway URL, app id, options)."""
 
 
+class CertificateError(AlipayConfigError, ValueError):
+    """A certificate file or a downloaded certificate cannot be used; the message names which and why."""
+
+
+class UnknownAlipayCertificateError(AlipayError):
+    """A response names (``alipay_cert_sn``) an Alipay certificate not held yet: download it, check it, retry.
+
+    Raised by certificate-mode credentials while verifying; the transport answers it with one
+    ``alipay.open.app.alipaycert.download``. ``sn`` is the serial the response named (32 hex digits).
+    """
+
+    def __init__(self, sn: str) -> None:
+        super().__init__(f"response signed by Alipay certificate {sn[:32]}, which is not held yet")
+        self.sn = sn
+
+
 class KeyLoadError(AlipayConfigError):
     """A key could not be read or is not a usable RSA key; the message names the source only."""
 
