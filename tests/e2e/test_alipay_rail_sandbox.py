@@ -196,42 +196,8 @@ def test_close_unpaid_trade(world: World, app: App, alipay: AlipayClient) -> Non
     assert refused.outcome.failed and refused.outcome.sub_code == "ACQ.TRADE_STATUS_ERROR"
 
 
-def test_transfer_success_and_failure(world: World, app: App, alipay: AlipayClient) -> None:
-    out_biz_no = unique("TR")
-    done = alipay.transfer(
-        out_biz_no=out_biz_no,
-        trans_amount_fen=1_050,
-        payee_identity="2088000000000042",
-        order_title="佣金 July",
-        remark="e2e",
-    )
-    assert done.outcome.succeeded, done.outcome
-    assert done.status == "SUCCESS" and done.out_biz_no == out_biz_no
-    assert done.order_id and done.pay_fund_order_id and done.trans_date
-
-    # Same out_biz_no again: de-duplicated, the same order, no second payout.
-    again = alipay.transfer(
-        out_biz_no=out_biz_no,
-        trans_amount_fen=1_050,
-        payee_identity="2088000000000042",
-        order_title="佣金 July",
-        remark="e2e",
-    )
-    assert again.outcome.succeeded and again.order_id == done.order_id
-    transfers = [
-        t for t in world.admin.get("/sandbox/transfers").json()["transfers"] if t["out_biz_no"] == out_biz_no
-    ]
-    assert len(transfers) == 1
-
-    failed = alipay.transfer(
-        out_biz_no=unique("TR"),
-        trans_amount_fen=1_000,
-        payee_identity="fail@example.com",
-        payee_identity_type="ALIPAY_LOGON_ID",
-        payee_name="张三",
-    )
-    assert failed.outcome.failed, failed.outcome
-    assert failed.outcome.code == "40004" and failed.outcome.sub_code == "PAYEE_NOT_EXIST"
+# Transfers need certificate mode: tests/e2e/test_alipay_cert_mode_sandbox.py (success, de-duplication by
+# out_biz_no, refused payees, the query, and a key-mode app refusing to transfer).
 
 
 def test_bill_download_matches_trades(world: World) -> None:

@@ -27,6 +27,7 @@ from channels.alipay.sandbox import SandboxConfig, start_in_thread
 
 APP_ID = "2021000000000001"
 OTHER_APP_ID = "2021000000000002"
+CERT_APP_ID = "2021000000000003"  # registered in certificate mode by the cert_client fixture
 
 
 # ---------------------------------------------------------------- a tiny Alipay client (pycryptodome)
@@ -149,8 +150,11 @@ class AlipayClient:
         sign = json.loads(response.content).get("sign")
         if verify:
             assert sign, f"unsigned answer: {response.text}"
-            assert rsa2_ok(self.alipay_key, raw, sign), "response signature does not verify"
+            assert rsa2_ok(self.verify_key(response), raw, sign), "response signature does not verify"
         return Answer(response, key, json.loads(raw.decode(charset)), raw)
+
+    def verify_key(self, response: httpx.Response) -> RSA.RsaKey:
+        return self.alipay_key
 
     def verify_embedded(self, text: str, key: str) -> dict[str, Any]:
         """Check a ``{"<key>":{...},"sign":"..."}`` document (e.g. the app SDK's result) and return the node."""
@@ -319,3 +323,41 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
+
+
+class CertAlipayClient(AlipayClient):
+    """A certificate-mode client: both serial numbers in every request; answers verified with the key of the
+    Alipay certificate their ``alipay_cert_sn`` names (fetched from the admin API, as a client downloads it)."""
+
+    def __init__(self, base_url: str, app_id: str, key: RSA.RsaKey, files: dict[str, str]) -> None:
+        super().__init__(base_url, app_id, key, RSA.import_key(first_pem(files["alipay_cert"])))
+        self.files = files
+        self.app_cert_sn = files["app_cert_sn"]
+        self.root_cert_sn = self.http.get("/sandbox/certificates").json()["alipay_root_cert_sn"]
+
+    def params(self, method: str, biz: dict[str, Any] | None = None, **extra: str) -> dict[str, str]:
+        return {"app_cert_sn": self.app_cert_sn, "alipay_root_cert_sn": self.root_cert_sn,
+                **super().params(method, biz, **extra)}
+
+    def verify_key(self, response: httpx.Response) -> RSA.RsaKey:
+        sn = json.loads(response.content).get("alipay_cert_sn")
+        assert sn, "a certificate-mode answer names its certificate"
+        current = self.http.get("/sandbox/certificates").json()
+        assert current["alipay_cert_sn"] == sn
+        return RSA.import_key(first_pem(current["alipay_cert"]))
+
+
+def first_pem(text: str) -> str:
+    end = "-----END CERTIFICATE-----"
+    return text.split(end, 1)[0] + end
+
+
+@pytest.fixture
+def cert_client(sandbox: Any, app_key: RSA.RsaKey, admin: httpx.Client) -> Iterator[CertAlipayClient]:
+    """CERT_APP_ID, registered in certificate mode with the app key (the sandbox issues its certificate)."""
+    answer = admin.post("/sandbox/apps", json={"app_id": CERT_APP_ID, "certificate_mode": True,
+                                               "public_key": app_key.publickey().export_key().decode()})
+    assert answer.status_code == 201, answer.text
+    c = CertAlipayClient(sandbox.url, CERT_APP_ID, app_key, answer.json())
+    yield c
+    c.close()

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from alipay import AliPay
+from alipay import AliPay, DCAliPay
 from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
 from alipay.aop.api.DefaultAlipayClient import DefaultAlipayClient
 from alipay.aop.api.domain.AlipayDataDataserviceBillDownloadurlQueryModel import (
@@ -64,7 +64,7 @@ from alipay.aop.api.util import WebUtils
 from alipay.aop.api.util.SignatureUtils import get_sign_content, verify_with_rsa
 from Crypto.PublicKey import RSA
 
-from .conftest import APP_ID
+from .conftest import APP_ID, CERT_APP_ID
 
 SUBJECT = "会员月卡 & 茶"  # non-ASCII, and a character that must be escaped in a form
 
@@ -295,23 +295,18 @@ def test_official_app_pay(official, admin, receiver, alipay_bare_key, out_trade_
     assert fields["total_amount"] == "6.00" and official_verify_notification(fields, alipay_bare_key)
 
 
-def test_official_transfer(official):
+def test_official_transfer_is_refused_in_key_mode_as_alipay_refuses_it(official):
+    """Alipay's official Python SDK has no certificate mode, and Alipay takes transfers in that mode only."""
     client = official()
-
-    def transfer(out_biz_no: str, identity: str) -> AlipayFundTransUniTransferResponse:
-        model = AlipayFundTransUniTransferModel()
-        model.out_biz_no, model.trans_amount = out_biz_no, "1.50"
-        model.product_code, model.biz_scene, model.order_title = "TRANS_ACCOUNT_NO_PWD", "DIRECT_TRANSFER", "结算"
-        payee = Participant()
-        payee.identity, payee.identity_type = identity, "ALIPAY_USER_ID"
-        model.payee_info = payee
-        return official_execute(client, AlipayFundTransUniTransferRequest(biz_model=model),
-                                AlipayFundTransUniTransferResponse)
-
-    done = transfer("B1", "2088000000000001")
-    assert done.is_success() and (done.out_biz_no, done.status) == ("B1", "SUCCESS") and done.order_id
-    refused = transfer("B2", "fail-2088")
-    assert (refused.code, refused.sub_code) == ("40004", "PAYEE_NOT_EXIST")
+    model = AlipayFundTransUniTransferModel()
+    model.out_biz_no, model.trans_amount = "B1", "1.50"
+    model.product_code, model.biz_scene, model.order_title = "TRANS_ACCOUNT_NO_PWD", "DIRECT_TRANSFER", "结算"
+    payee = Participant()
+    payee.identity, payee.identity_type = "2088000000000001", "ALIPAY_USER_ID"
+    model.payee_info = payee
+    refused = official_execute(client, AlipayFundTransUniTransferRequest(biz_model=model),
+                               AlipayFundTransUniTransferResponse)
+    assert (refused.code, refused.sub_code) == ("40002", "isv.missing-app-cert-sn")
 
 
 def test_official_bill_download_url(official, admin, out_trade_no):
@@ -412,13 +407,24 @@ def test_fz_app_pay(fz, admin, receiver, out_trade_no):
     assert fz.verify(fields, fields.pop("sign"))
 
 
-def test_fz_transfer_and_bill(fz, admin, out_trade_no):
-    done = fz.server_api("alipay.fund.trans.uni.transfer", {
+@pytest.mark.filterwarnings("ignore:X509.get_issuer is deprecated:DeprecationWarning")  # the SDK still calls it
+def test_fz_transfer_in_certificate_mode_and_bill(fz, cert_client, admin, out_trade_no):
+    """python-alipay-sdk's certificate-mode client (DCAliPay) with the files the sandbox issued: it computes
+    both serial numbers itself, and verifies the answer with the key of the Alipay certificate."""
+    files = cert_client.files
+    dc = DCAliPay(appid=CERT_APP_ID, app_private_key_string=cert_client.key.export_key().decode(),
+                  app_public_key_cert_string=files["app_cert"], alipay_public_key_cert_string=files["alipay_cert"],
+                  alipay_root_cert_string=files["alipay_root_cert"])
+    dc._gateway = fz._gateway
+    done = dc.server_api("alipay.fund.trans.uni.transfer", {
         "out_biz_no": "B1", "trans_amount": "0.10", "product_code": "TRANS_ACCOUNT_NO_PWD",
         "biz_scene": "DIRECT_TRANSFER",
         "payee_info": {"identity": "someone@example.com", "identity_type": "ALIPAY_LOGON_ID", "name": "张三"},
     })
     assert done["status"] == "SUCCESS"
+    found = dc.server_api("alipay.fund.trans.common.query", {"out_biz_no": "B1", "product_code": "TRANS_ACCOUNT_NO_PWD",
+                                                             "biz_scene": "DIRECT_TRANSFER"})
+    assert (found["status"], found["trans_amount"]) == ("SUCCESS", "0.10")
     fz.api_alipay_trade_precreate(subject=SUBJECT, out_trade_no=out_trade_no, total_amount="1.00")
     admin.post(f"/sandbox/trades/{out_trade_no}/pay").raise_for_status()
     bill = fz.server_api("alipay.data.dataservice.bill.downloadurl.query",

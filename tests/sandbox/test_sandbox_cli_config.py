@@ -128,3 +128,30 @@ def test_write_config_never_overwrites_a_foreign_file(tmp_path, app_private_key_
                                                   "--write-config", str(config_file)])
     assert result.exit_code == 2 and "not written by `cashier sandbox`" in result.output  # before listening
     assert config_file.read_text() == "[database]\nurl = \"sqlite:///x.db\"\n"
+
+
+def test_cert_mode_writes_the_three_certificate_files_and_a_table_that_transfers(tmp_path, runs,
+                                                                                app_private_key_file):
+    config_file = tmp_path / "cashier.toml"
+    runs.append(Run("--app", f"{APP_ID}={app_private_key_file}", "--cert-mode", "--account", "corp@example.com=示例公司",
+                    "--write-config", str(config_file)))
+    run = runs[0]
+    assert "Certificate mode:" in run.line_starting("Certificate mode:")
+    table = load_settings(config_file, env={}).channels["alipay"]
+    assert table == tomllib.loads(run.table_text())["channels"]["alipay"]
+    assert "alipay_public_key_file" not in table
+    assert table["app_cert_file"] == str(tmp_path / f"appCertPublicKey_{APP_ID}.crt")
+    assert table["alipay_cert_file"] == str(tmp_path / "alipayCertPublicKey_RSA2.crt")
+    assert table["alipay_root_cert_file"] == str(tmp_path / "alipayRootCert.crt")
+    settings = AlipaySettings.from_table(table)
+    assert settings.certificate_mode
+    client = settings.client()
+    try:
+        done = client.transfer(out_biz_no="CLI1", trans_amount_fen=10, payee_identity="corp@example.com",
+                               payee_identity_type="ALIPAY_LOGON_ID", payee_name="示例公司")
+        refused = client.transfer(out_biz_no="CLI2", trans_amount_fen=10, payee_identity="corp@example.com",
+                                  payee_identity_type="ALIPAY_LOGON_ID", payee_name="张三")
+    finally:
+        client.close()
+    assert done.outcome.succeeded, done.outcome
+    assert refused.outcome.sub_code == "PAYEE_USER_INFO_ERROR"

@@ -29,7 +29,8 @@ def transfer_biz(out_biz_no, amount="12.50", identity="2088123412341234", identi
     }
 
 
-def test_transfer_success_and_idempotency(client, admin):
+def test_transfer_success_and_idempotency(cert_client, admin):
+    client = cert_client  # Alipay accepts transfers in certificate mode only
     answer = client.call(TRANSFER, transfer_biz("P1"))
     assert answer["code"] == "10000"
     assert (answer["out_biz_no"], answer["status"]) == ("P1", "SUCCESS")
@@ -42,7 +43,8 @@ def test_transfer_success_and_idempotency(client, admin):
     assert [(t["out_biz_no"], t["status"], t["trans_amount"]) for t in recorded] == [("P1", "SUCCESS", "12.50")]
 
 
-def test_transfer_fail(client, admin):
+def test_transfer_fail(cert_client, admin):
+    client = cert_client
     answer = client.call(TRANSFER, transfer_biz("P2", identity="fail@example.com", identity_type="ALIPAY_LOGON_ID",
                                                 name="张三"))
     assert (answer["code"], answer["sub_code"]) == ("40004", "PAYEE_NOT_EXIST")
@@ -51,7 +53,8 @@ def test_transfer_fail(client, admin):
     assert recorded[0]["status"] == "FAIL" and recorded[0]["fail_code"] == "PAYEE_NOT_EXIST"
 
 
-def test_transfer_checks(client):
+def test_transfer_checks(cert_client):
+    client = cert_client
     assert client.call(TRANSFER, transfer_biz("P3", amount="0.09"))["sub_code"] == "INVALID_PARAMETER"
     no_name = client.call(TRANSFER, transfer_biz("P4", identity="a@b.c", identity_type="ALIPAY_LOGON_ID"))
     assert no_name["sub_code"] == "INVALID_PARAMETER"

@@ -1,4 +1,4 @@
-"""The Alipay Open Platform rail (gateway.do, public-key RSA2 mode): a client that speaks Alipay's protocol.
+"""The Alipay Open Platform rail (gateway.do, RSA2 in public-key or certificate mode): a client of Alipay's protocol.
 
 Self-contained on purpose: it depends on cryptography, httpx and the standard library only, never on the
 gateway, gRPC, SQL, pluggy, the plugin contract or the sandbox (import-linter holds it to that), so channels
@@ -12,10 +12,17 @@ Typical use::
         result = alipay.query(out_trade_no="T1")
         if result.outcome.unknown: ...  # query again later, never guess
 
+Certificate mode (which transfers need) swaps the credentials, nothing else::
+
+    mode = load_certificate_mode(app_cert=..., alipay_cert=..., alipay_root_cert=..., now=utc_now())
+    creds = CertificateCredentials(app_id, PrivateKey.from_env("CASHIER_ALIPAY_APP_PRIVATE_KEY"), mode)
+
 Modules: ``client`` (the calls), ``params`` (request parameters, one object per trade order),
 ``transport`` (signing once, sending, retry policy), ``results`` (what calls return), ``outcomes`` (what an
 answer means), ``signed_request`` and ``signing`` (the string to sign, RSA2), ``keys``, ``responses``
-(verifying answers), ``notifications`` (verifying what Alipay posts), ``certificates`` (certificate mode),
+(verifying answers), ``notifications`` (verifying what Alipay posts), ``certificates`` (certificate mode:
+credentials and the keyring of Alipay certificates; ``cert_serials`` and ``cert_files`` beneath it,
+``rotation`` for downloading a rotated certificate),
 ``bills``, ``money``, ``clock``, ``errors``.
 
 Comments cite where a rule was learned by short source tags:
@@ -30,7 +37,18 @@ Comments cite where a rule was learned by short source tags:
 """
 
 from channels.alipay.rail.bills import TradeBill, TradeBillRow, parse_trade_bill_csv, parse_trade_bill_zip
-from channels.alipay.rail.client import PRODUCTION_GATEWAY, SANDBOX_GATEWAY, AlipayClient
+from channels.alipay.rail.certificates import (
+    CertificateCredentials,
+    CertificateError,
+    CertificateMode,
+    load_certificate_mode,
+)
+from channels.alipay.rail.client import (
+    PRODUCTION_GATEWAY,
+    SANDBOX_GATEWAY,
+    TRANSFER_NEEDS_CERTIFICATE_MODE,
+    AlipayClient,
+)
 from channels.alipay.rail.clock import BEIJING
 from channels.alipay.rail.errors import (
     AlipayConfigError,
@@ -69,6 +87,7 @@ from channels.alipay.rail.results import (
     RefundQueryResult,
     RefundResult,
     TradeQueryResult,
+    TransferQueryResult,
     TransferResult,
 )
 from channels.alipay.rail.signing import AlipayCredentials, PublicKeyCredentials, rsa2_sign, string_to_sign
@@ -80,6 +99,7 @@ __all__ = [
     "OUTCOME_RULES",
     "PRODUCTION_GATEWAY",
     "SANDBOX_GATEWAY",
+    "TRANSFER_NEEDS_CERTIFICATE_MODE",
     "AlipayClient",
     "AlipayConfigError",
     "AlipayCredentials",
@@ -91,6 +111,9 @@ __all__ = [
     "BillDownloadError",
     "BillFormatError",
     "BillUrlResult",
+    "CertificateCredentials",
+    "CertificateError",
+    "CertificateMode",
     "CloseResult",
     "KeyLoadError",
     "NotificationAppMismatchError",
@@ -118,11 +141,13 @@ __all__ = [
     "TradeOrder",
     "TradeQueryResult",
     "TradeStatus",
+    "TransferQueryResult",
     "TransferResult",
     "check_against_order",
     "check_amount_limits",
     "classify_answer",
     "fen_to_yuan",
+    "load_certificate_mode",
     "load_private_key",
     "load_public_key",
     "parse_trade_bill_csv",

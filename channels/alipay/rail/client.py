@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from channels.alipay.rail.bills import TradeBill, parse_trade_bill_zip
+from channels.alipay.rail.certificates import CertificateCredentials
 from channels.alipay.rail.clock import Clock, utc_now
 from channels.alipay.rail.errors import AlipayConfigError, BillDownloadError, ParameterError
 from channels.alipay.rail.money import check_amount_limits, fen_to_yuan
@@ -35,6 +36,7 @@ from channels.alipay.rail.params import (
     trade_biz,
     trade_ref,
     transfer_biz,
+    transfer_query_biz,
 )
 from channels.alipay.rail.results import (
     AppPayOrder,
@@ -45,6 +47,7 @@ from channels.alipay.rail.results import (
     RefundQueryResult,
     RefundResult,
     TradeQueryResult,
+    TransferQueryResult,
     TransferResult,
     bill_url_result,
     close_result,
@@ -52,8 +55,10 @@ from channels.alipay.rail.results import (
     refund_query_result,
     refund_result,
     trade_query_result,
+    transfer_query_result,
     transfer_result,
 )
+from channels.alipay.rail.rotation import CertificateRotation
 from channels.alipay.rail.signed_request import CHARSET, SignedRequest
 from channels.alipay.rail.signing import AlipayCredentials
 from channels.alipay.rail.transport import RetryPolicy, Transport
@@ -66,6 +71,13 @@ WAP_PAY_METHOD = "alipay.trade.wap.pay"
 APP_PAY_METHOD = "alipay.trade.app.pay"
 
 _SECONDS = "%Y-%m-%d %H:%M:%S"
+
+#: Why a transfer is refused before anything is sent when the app signs in public-key mode.
+TRANSFER_NEEDS_CERTIFICATE_MODE = (
+    "alipay.fund.trans.uni.transfer needs certificate mode: Alipay refuses transfers signed in public-key "
+    "mode (isv.missing-app-cert-sn); configure app_cert_file, alipay_cert_file and alipay_root_cert_file "
+    "for this app instead of alipay_public_key"
+)
 
 
 class AlipayClient:
@@ -100,10 +112,24 @@ class AlipayClient:
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
         )
+        rotation = (
+            CertificateRotation(gateway_url, credentials, self._http)
+            if isinstance(credentials, CertificateCredentials) else None
+        )
         self._transport = Transport(
             gateway_url, credentials, self._http, retry=retry or RetryPolicy(), notify_url=notify_url,
-            clock=clock, sleep=sleep,
+            clock=clock, sleep=sleep, rotation=rotation,
         )
+
+    @property
+    def certificate_mode(self) -> bool:
+        """Whether this app signs in certificate mode (requests carry ``app_cert_sn``), which transfers need."""
+        return "app_cert_sn" in self._credentials.common_params()
+
+    def require_certificate_mode(self) -> None:
+        """Raise ``AlipayConfigError`` saying why, for code that must not start without transfers."""
+        if not self.certificate_mode:
+            raise AlipayConfigError(TRANSFER_NEEDS_CERTIFICATE_MODE)
 
     def close(self) -> None:
         if self._owns_http:
@@ -294,9 +320,10 @@ class AlipayClient:
     ) -> TransferResult:
         """alipay.fund.trans.uni.transfer (TRANS_ACCOUNT_NO_PWD / DIRECT_TRANSFER) to an Alipay account.
 
-        Alipay enables this API in certificate mode only; the call is built here so that a
-        certificate-mode ``AlipayCredentials`` can use it unchanged. Status DEALING is UNKNOWN.
+        Alipay enables this API in certificate mode only, so in public-key mode it raises
+        ``AlipayConfigError`` before anything is signed or sent. Status DEALING is UNKNOWN.
         """
+        self.require_certificate_mode()
         biz = transfer_biz(
             out_biz_no=out_biz_no, trans_amount_fen=trans_amount_fen, payee_identity=payee_identity,
             payee_identity_type=payee_identity_type, payee_name=payee_name, order_title=order_title,
@@ -305,6 +332,19 @@ class AlipayClient:
         return self._transport.call(
             Operation.TRANSFER, biz, transfer_result, app_auth_token=app_auth_token,
             echoes={"out_biz_no": out_biz_no},
+        )
+
+    def transfer_query(
+        self, *, out_biz_no: str | None = None, order_id: str | None = None, app_auth_token: str | None = None
+    ) -> TransferQueryResult:
+        """alipay.fund.trans.common.query of a DIRECT_TRANSFER by our out_biz_no (or Alipay's order_id).
+
+        To an Alipay account the status is SUCCESS or FAIL (protocol notes §9); anything else is UNKNOWN.
+        """
+        biz = transfer_query_biz(out_biz_no, order_id)
+        echoes = {k: v for k, v in (("out_biz_no", out_biz_no), ("order_id", order_id)) if v is not None}
+        return self._transport.call(
+            Operation.TRANSFER_QUERY, biz, transfer_query_result, app_auth_token=app_auth_token, echoes=echoes
         )
 
     def bill_download_url(

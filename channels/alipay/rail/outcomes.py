@@ -31,6 +31,7 @@ class Operation(str, enum.Enum):
     REFUND = "alipay.trade.refund"
     REFUND_QUERY = "alipay.trade.fastpay.refund.query"
     TRANSFER = "alipay.fund.trans.uni.transfer"
+    TRANSFER_QUERY = "alipay.fund.trans.common.query"
     BILL_URL = "alipay.data.dataservice.bill.downloadurl.query"
 
 
@@ -118,6 +119,8 @@ OUTCOME_RULES: tuple[OutcomeRule, ...] = (
     # A precreate for a paid out_trade_no gives no QR code: not a success of *this* call, but the caller
     # must learn the trade is paid (query it), so the status says ALREADY_EXISTS, not a plain failure.
     OutcomeRule(Operation.PRECREATE, "40004", "ACQ.TRADE_HAS_SUCCESS", F, "ALREADY_EXISTS", "already paid"),
+    # No transfer under that out_biz_no / order_id (JV AlipayFundTransCommonQueryResponse error codes).
+    OutcomeRule(Operation.TRANSFER_QUERY, "40004", "ORDER_NOT_EXIST", F, "NOT_FOUND", "no such transfer"),
     # Refund query with a wrong number answers 10000 + empty body; handled in refine_success().
 )
 

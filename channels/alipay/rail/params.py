@@ -153,6 +153,18 @@ def transfer_biz(
     return biz
 
 
+def transfer_query_biz(out_biz_no: str | None, order_id: str | None) -> dict[str, Any]:
+    """biz_content of alipay.fund.trans.common.query for a DIRECT_TRANSFER (JV AlipayFundTransCommonQueryModel)."""
+    if out_biz_no is None and order_id is None:
+        raise ParameterError("out_biz_no", "out_biz_no or order_id is required")
+    biz: dict[str, Any] = {"product_code": "TRANS_ACCOUNT_NO_PWD", "biz_scene": "DIRECT_TRANSFER"}
+    if out_biz_no is not None:
+        biz["out_biz_no"] = identifier("out_biz_no", out_biz_no)
+    if order_id is not None:
+        biz["order_id"] = text("order_id", order_id, 64)
+    return biz
+
+
 def bill_query(bill_date: str, bill_type: str) -> dict[str, Any]:
     """biz_content of the bill URL query: a day (yyyy-MM-dd) or a month (yyyy-MM)."""
     if not isinstance(bill_date, str) or not _BILL_DATE.fullmatch(bill_date):

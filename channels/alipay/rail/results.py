@@ -113,6 +113,22 @@ class TransferResult:
 
 
 @dataclass(frozen=True)
+class TransferQueryResult:
+    """``outcome`` SUCCESS: the money arrived; FAILURE with reason ``transfer_failed``: it never will."""
+
+    outcome: AlipayOutcome
+    out_biz_no: str | None = None
+    order_id: str | None = None
+    pay_fund_order_id: str | None = None
+    status: str | None = None  # SUCCESS | FAIL (to an Alipay account)
+    trans_amount_fen: int | None = None
+    pay_date: datetime | None = None
+    fail_reason: str | None = None
+    error_code: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
 class BillUrlResult:
     """``bill_download_url`` expires after about 30 seconds: download right away."""
 
@@ -211,6 +227,27 @@ def transfer_result(outcome: AlipayOutcome, node: Mapping[str, Any]) -> Transfer
         pay_fund_order_id=opt_str(node, "pay_fund_order_id"),
         status=status,
         trans_date=opt_str(node, "trans_date"),
+        raw=node,
+    )
+
+
+def transfer_query_result(outcome: AlipayOutcome, node: Mapping[str, Any]) -> TransferQueryResult:
+    status = opt_str(node, "status")
+    if outcome.succeeded and status != "SUCCESS":
+        if status == "FAIL":
+            outcome = refine(outcome, to=Outcome.FAILURE, grpc_status="FAILED_PRECONDITION", reason="transfer_failed")
+        else:
+            outcome = refine(outcome, to=Outcome.UNKNOWN, grpc_status="UNAVAILABLE", reason="transfer_processing")
+    return TransferQueryResult(
+        outcome,
+        out_biz_no=opt_str(node, "out_biz_no"),
+        order_id=opt_str(node, "order_id"),
+        pay_fund_order_id=opt_str(node, "pay_fund_order_id"),
+        status=status,
+        trans_amount_fen=opt_fen(node, "trans_amount"),
+        pay_date=opt_time(node, "pay_date"),
+        fail_reason=opt_str(node, "fail_reason"),
+        error_code=opt_str(node, "error_code"),
         raw=node,
     )
 

@@ -9,7 +9,8 @@ is what lets the tests pin exact signatures.
 
 Callers never touch keys: they go through an :class:`AlipayCredentials`. Public-key mode is implemented
 here; certificate mode (``app_cert_sn``/``alipay_root_cert_sn`` in every request, Alipay's key chosen by
-the response's ``alipay_cert_sn``) only needs another class with the same four members.
+the response's ``alipay_cert_sn``) is :class:`channels.alipay.rail.certificates.CertificateCredentials`, the
+same five members.
 """
 
 from __future__ import annotations

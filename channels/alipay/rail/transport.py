@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -34,6 +34,7 @@ from channels.alipay.rail.errors import (
     AmountError,
     MalformedResponseError,
     ResponseSignatureError,
+    UnknownAlipayCertificateError,
 )
 from channels.alipay.rail.outcomes import (
     AlipayOutcome,
@@ -44,16 +45,22 @@ from channels.alipay.rail.outcomes import (
     transport_outcome,
     untrusted_outcome,
 )
-from channels.alipay.rail.responses import verify_response
+from channels.alipay.rail.responses import VerifiedResponse, verify_response
 from channels.alipay.rail.results import opt_str
 from channels.alipay.rail.signed_request import FORM_CONTENT_TYPE, SignedRequest, build_signed_request
 from channels.alipay.rail.signing import AlipayCredentials
+
+if TYPE_CHECKING:
+    from channels.alipay.rail.rotation import CertificateRotation
 
 log = logging.getLogger(__name__)
 
 #: Operations that may be repeated after the request may have reached Alipay.
 RETRY_WHEN_MAYBE_SENT: frozenset[Operation] = frozenset(
-    {Operation.QUERY, Operation.REFUND_QUERY, Operation.CLOSE, Operation.BILL_URL, Operation.PRECREATE}
+    {
+        Operation.QUERY, Operation.REFUND_QUERY, Operation.CLOSE, Operation.BILL_URL, Operation.PRECREATE,
+        Operation.TRANSFER_QUERY,
+    }
 )
 
 R = TypeVar("R")
@@ -86,8 +93,10 @@ class Transport:
         notify_url: str | None,
         clock: Clock,
         sleep: Callable[[float], None],
+        rotation: CertificateRotation | None = None,
     ) -> None:
         self.gateway_url = gateway_url
+        self._rotation = rotation
         self.credentials = credentials
         self.http = http
         self._retry = retry
@@ -195,15 +204,16 @@ class Transport:
             # whether the request got through: UNKNOWN, and INTERNAL so an operator looks.
             return untrusted_outcome(f"http_{response.status_code}"), {}
         try:
-            verified = verify_response(
-                response.content, response.headers.get("content-type"), operation.value, self.credentials
-            )
+            verified = self._verify(operation, response)
         except ResponseSignatureError:
             log.warning("alipay %s: response signature does not verify", operation.value)
             return untrusted_outcome("response_signature_invalid"), {}
         except MalformedResponseError as exc:
             log.warning("alipay %s: unreadable response: %s", operation.value, exc)
             return untrusted_outcome("malformed_response"), {}
+        except UnknownAlipayCertificateError:
+            # The download (or the check of what it brought) failed: nothing in this answer is believed.
+            return untrusted_outcome("alipay_certificate_untrusted"), {}
         node = verified.fields
         outcome = classify_answer(
             operation,
@@ -214,3 +224,13 @@ class Transport:
             signed=verified.signed,
         )
         return outcome, node
+
+    def _verify(self, operation: Operation, response: httpx.Response) -> VerifiedResponse:
+        """Verify the answer; an unknown ``alipay_cert_sn`` (certificate mode) costs ONE download, then a retry."""
+        content_type = response.headers.get("content-type")
+        try:
+            return verify_response(response.content, content_type, operation.value, self.credentials)
+        except UnknownAlipayCertificateError as unknown:
+            if self._rotation is None or not self._rotation.fetch(unknown.sn, now=self._clock()):
+                raise
+        return verify_response(response.content, content_type, operation.value, self.credentials)

@@ -1,5 +1,6 @@
 """The admin API (JSON under ``/sandbox/``): inspect and drive trades, read transfers and notifications,
-switch faults, register apps, fetch the sandbox's public key, reset."""
+switch faults, register apps (in key or certificate mode) and Alipay accounts, fetch the sandbox's public key
+and certificates, rotate the Alipay certificate, reset."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ class AdminApi:
             Route("/sandbox/faults", self.faults, methods=["GET", "POST", "DELETE"]),
             Route("/sandbox/apps", self.apps, methods=["GET", "POST"]),
             Route("/sandbox/public-key", self.public_key),
+            Route("/sandbox/accounts", self.accounts, methods=["GET", "POST"]),
+            Route("/sandbox/certificates", self.certificates),
+            Route("/sandbox/certificates/rotate", self.rotate, methods=["POST"]),
             Route("/sandbox/reset", self.reset, methods=["POST"]),
         ]
 
@@ -137,10 +141,14 @@ class AdminApi:
             try:
                 doc = json.loads(await request.body())
                 app = self.sandbox.register_app(str(doc["app_id"]), str(doc["public_key"]), doc.get("seller_id"))
+                certificate_mode = doc.get("certificate_mode", False) is True
+                files = self._certificate_files(app.app_id) if certificate_mode else {}
             except (ValueError, KeyError, TypeError) as exc:
-                return JSONResponse({"error": f"expected {{app_id, public_key[, seller_id]}}: {exc}"},
-                                    status_code=400)
-            return JSONResponse({"app_id": app.app_id, "seller_id": app.seller_id}, status_code=201)
+                return JSONResponse(
+                    {"error": f"expected {{app_id, public_key[, seller_id, certificate_mode]}}: {exc}"},
+                    status_code=400,
+                )
+            return JSONResponse({"app_id": app.app_id, "seller_id": app.seller_id, **files}, status_code=201)
         with self.sandbox.store.lock:
             apps = [{"app_id": a.app_id, "seller_id": a.seller_id} for a in self.sandbox.store.apps.values()]
         return JSONResponse({"apps": apps})
@@ -149,6 +157,45 @@ class AdminApi:
         if request.query_params.get("format") in ("bare", "base64"):
             return PlainTextResponse(self.sandbox.public_key_bare)
         return PlainTextResponse(self.sandbox.public_key_pem)
+
+    # -- certificate mode ----------------------------------------------
+    def _certificate_files(self, app_id: str) -> dict[str, str]:
+        """Certify the app's key; the three files a certificate-mode client configures, as PEM text."""
+        issued = self.sandbox.issue_app_certificate(app_id)
+        ca = self.sandbox.ca
+        return {
+            "app_cert": issued.pem.decode("ascii"),
+            "app_cert_sn": issued.sn,
+            "alipay_cert": ca.alipay_certificate.pem.decode("ascii"),
+            "alipay_root_cert": ca.root_pem.decode("ascii"),
+        }
+
+    async def certificates(self, request: Request) -> Response:
+        ca = self.sandbox.ca
+        current = ca.alipay_certificate
+        return JSONResponse({
+            "alipay_cert_sn": current.sn,
+            "alipay_cert": current.pem.decode("ascii"),
+            "alipay_root_cert_sn": ca.root_cert_sn,
+            "alipay_root_cert": ca.root_pem.decode("ascii"),
+        })
+
+    async def rotate(self, request: Request) -> Response:
+        """A new Alipay certificate signs every certificate-mode answer from now on (old ones stay downloadable)."""
+        rotated = self.sandbox.rotate_alipay_certificate()
+        return JSONResponse({"alipay_cert_sn": rotated.sn, "alipay_cert": rotated.pem.decode("ascii")})
+
+    async def accounts(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                doc = json.loads(await request.body())
+                self.sandbox.register_account(str(doc["logon_id"]), str(doc["name"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                return JSONResponse({"error": f"expected {{logon_id, name}}: {exc}"}, status_code=400)
+            return JSONResponse({"logon_id": doc["logon_id"], "name": doc["name"]}, status_code=201)
+        with self.sandbox.store.lock:
+            accounts = [{"logon_id": k, "name": v} for k, v in self.sandbox.store.accounts.items()]
+        return JSONResponse({"accounts": accounts})
 
     async def reset(self, request: Request) -> Response:
         self.sandbox.reset()

@@ -59,8 +59,11 @@ class Gateway:
         body = b'{"' + reply.key.encode() + b'":' + node
         if reply.signed:
             # Alipay escapes "/" inside the node's strings, but never inside the Base64 of ``sign``.
-            sign = self.sandbox.sign_node(node, wrong_key=reply.wrong_key)
+            held = self.sandbox.answer_certificate(reply.app_id)  # read once: a rotation may come in between
+            sign = self.sandbox.keys.sign_node(node, reply.wrong_key, key=held.private_key if held else None)
             body += b',"sign":"' + sign.encode("ascii") + b'"'
+            if held is not None:  # certificate mode: the serial of the certificate whose key signed
+                body += b',"alipay_cert_sn":"' + held.sn.encode("ascii") + b'"'
         body += b"}"
         label = "utf-8" if charset == "utf-8" else "GBK"
         return Response(body, headers={"content-type": f"text/html;charset={label}"})

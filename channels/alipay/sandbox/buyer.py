@@ -116,6 +116,6 @@ def app_pay_result(sandbox: Sandbox, trade: Trade) -> dict[str, Any]:
         "seller_id": trade.seller_id,
     }
     text = crypto.encode_node(node)
-    sign = sandbox.sign_node(text.encode("utf-8"))
+    sign = sandbox.sign_node(text.encode("utf-8"), app_id=trade.app_id)
     result = f'{{"alipay_trade_app_pay_response":{text},"sign":"{sign}","sign_type":"RSA2"}}'
     return {"resultStatus": "9000", "memo": "", "result": result}

@@ -60,6 +60,27 @@ def _public_key_path(write_config: Path | None, key_file: Path | None) -> Path:
     return (folder / "alipay_public_key.pem").resolve()
 
 
+def _parse_account(value: str) -> tuple[str, str]:
+    logon_id, sep, name = value.partition("=")
+    if not sep or not logon_id.strip() or not name.strip():
+        raise click.BadParameter(f"expected LOGON_ID=HOLDER_NAME, got {value!r}", param_hint="--account")
+    return logon_id.strip(), name.strip()
+
+
+def _write_certificates(sandbox: Sandbox, app_id: str, folder: Path) -> tuple[Path, Path, Path]:
+    """The three files of certificate mode, named as Alipay's open platform names them."""
+    issued = sandbox.ca.app_certificate(app_id)
+    assert issued is not None  # certificate_apps were certified at start
+    files = (
+        (folder / f"appCertPublicKey_{app_id}.crt", issued.pem),
+        (folder / "alipayCertPublicKey_RSA2.crt", sandbox.ca.alipay_certificate.pem),
+        (folder / "alipayRootCert.crt", sandbox.ca.root_pem),
+    )
+    for path, pem in files:
+        path.write_bytes(pem)
+    return files[0][0].resolve(), files[1][0].resolve(), files[2][0].resolve()
+
+
 _KEY_ORIGIN = {
     "created": "new key, written to {path}; it is kept across starts (same --key-file)",
     "loaded": "loaded from {path} (the same key as at its last start)",
@@ -88,9 +109,17 @@ _KEY_ORIGIN = {
 @click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the gateway's [channels.alipay] table (for the first --app) to this TOML file; "
                    "the sandbox's public key goes beside it as alipay_public_key.pem.")
+@click.option("--cert-mode", is_flag=True,
+              help="Put every --app in certificate mode (which transfers need): the sandbox issues each an app "
+                   "certificate; the three certificate files are written beside the public key and the "
+                   "[channels.alipay] table names them instead of alipay_public_key_file.")
+@click.option("--account", "accounts", multiple=True, metavar="LOGON_ID=HOLDER_NAME",
+              help="An Alipay account transfers can pay to (repeatable); a transfer naming another holder is "
+                   "refused with PAYEE_USER_INFO_ERROR, as Alipay does.")
 def sandbox_command(host: str, port: int, apps: tuple[str, ...], key_file: Path | None, time_scale: float,
                     state_file: Path | None, public_url: str | None, notify_refunds: bool,
-                    strict_bill_date: bool, write_config: Path | None) -> None:
+                    strict_bill_date: bool, write_config: Path | None, cert_mode: bool,
+                    accounts: tuple[str, ...]) -> None:
     """Run a local stand-in for Alipay's gateway (https://openapi.alipay.com/gateway.do).
 
     Prints each app's seller PID, the sandbox's public key and a ready [channels.alipay] table for the gateway.
@@ -115,6 +144,8 @@ def sandbox_command(host: str, port: int, apps: tuple[str, ...], key_file: Path 
         public_url=public_url,
         notify_refunds=notify_refunds,
         strict_bill_date=strict_bill_date,
+        certificate_apps=tuple(a.app_id for a in app_options) if cert_mode else (),
+        accounts=dict(_parse_account(a) for a in accounts),
     )
 
     def announce(sandbox: Sandbox, url: str) -> None:
@@ -136,6 +167,10 @@ def sandbox_command(host: str, port: int, apps: tuple[str, ...], key_file: Path 
         if not app_options:
             return
         first = app_options[0]
+        certificate_files = _write_certificates(sandbox, first.app_id, public_path.parent) if cert_mode else None
+        if certificate_files is not None:
+            click.echo(f"Certificate mode: app, Alipay and root certificates written to {public_path.parent}; "
+                       f"rotate with POST {url}/sandbox/certificates/rotate")
         table = GatewayTable(
             gateway_url=f"{url}/gateway.do",
             app_id=first.app_id,
@@ -143,6 +178,7 @@ def sandbox_command(host: str, port: int, apps: tuple[str, ...], key_file: Path 
             seller_id=sellers[first.app_id],
             app_private_key_file=first.path.resolve() if first.is_private else None,
             app_public_key_file=first.path.resolve(),
+            certificate_files=certificate_files,
         )
         if write_config is not None:
             try:

@@ -34,3 +34,7 @@ class SandboxConfig:
     strict_bill_date: bool = False
     bill_url_ttl: float = 30.0
     clock: Callable[[], datetime] = beijing_now
+    # Apps (of ``apps``) in certificate mode: the sandbox issues each an app certificate for its key.
+    certificate_apps: tuple[str, ...] = ()
+    # Alipay accounts: logon id -> the holder's name, which a transfer's payee_info.name must match.
+    accounts: dict[str, str] = field(default_factory=dict)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import bills, crypto, refunds, trades, transfers
 from .calls import BusinessError, Call, GatewayError, error_node, response_key
+from .certificates import DOWNLOAD_METHOD
 from .store import App, Trade
 from .values import CHARSETS, codec_of
 
@@ -33,6 +34,8 @@ HANDLERS: dict[str, Callable[[Sandbox, Call], dict[str, Any]]] = {
     "alipay.trade.refund": refunds.refund,
     "alipay.trade.fastpay.refund.query": refunds.refund_query,
     "alipay.fund.trans.uni.transfer": transfers.transfer,
+    "alipay.fund.trans.common.query": transfers.transfer_query,
+    DOWNLOAD_METHOD: transfers.download_certificate,
     "alipay.data.dataservice.bill.downloadurl.query": bills.bill_url,
 }
 METHODS = frozenset(HANDLERS) | frozenset(PAGE_METHODS)
@@ -51,6 +54,7 @@ class Reply:
     error: GatewayError | BusinessError | None = None
     delay: float = 0.0  # the timeout fault: answer this many seconds late
     wrong_key: bool = False
+    app_id: str = ""  # as the request named it: a certificate-mode app's answers carry alipay_cert_sn
 
     @property
     def key(self) -> str:
@@ -66,8 +70,9 @@ def dispatch(sandbox: Sandbox, params: dict[str, str], base_url: str,
     try:
         app = check_common(sandbox, params, charset)
     except GatewayError as exc:
-        return Reply(method, error_node(exc), signed=known_app, charset=charset, error=exc)
-    reply = Reply(method, charset=charset, app=app)
+        return Reply(method, error_node(exc), signed=known_app, charset=charset, error=exc,
+                     app_id=params.get("app_id", "") if known_app else "")
+    reply = Reply(method, charset=charset, app=app, app_id=app.app_id)
     faults = request_faults or set()
     reply.wrong_key = "wrong_sign" in faults or sandbox.faults.take("wrong_key_responses")
     timeout = next((f for f in faults if f == "timeout" or f.startswith("timeout=")), None)
@@ -146,6 +151,9 @@ def check_common(sandbox: Sandbox, params: dict[str, str], charset: str) -> App:
             "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，网关生成的验签字符串为："
             + content.replace("&", "&amp;"),
         )
+    refusal = sandbox.check_certificates(app_id, method, params)
+    if refusal is not None:
+        raise GatewayError(refusal.code, refusal.sub_code, refusal.sub_msg)
     return app
 
 

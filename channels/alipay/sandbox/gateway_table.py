@@ -22,6 +22,8 @@ class GatewayTable:
     seller_id: str
     app_private_key_file: Path | None = None  # unknown when the app was registered by its public key only
     app_public_key_file: Path | None = None
+    #: Certificate mode: (app_cert_file, alipay_cert_file, alipay_root_cert_file) instead of the public key.
+    certificate_files: tuple[Path, Path, Path] | None = None
 
     def toml(self) -> str:
         lines = [
@@ -34,10 +36,12 @@ class GatewayTable:
         else:
             lines.append(f"# app_private_key_file = \"...\"  # the private key of {self.app_public_key_file}: "
                          "give that key to --app instead to have it filled in")
-        lines += [
-            f"alipay_public_key_file = {_quote(str(self.alipay_public_key_file))}",
-            f"seller_id = {_quote(self.seller_id)}  # the sandbox's PID for this app",
-        ]
+        if self.certificate_files is None:
+            lines.append(f"alipay_public_key_file = {_quote(str(self.alipay_public_key_file))}")
+        else:
+            names = ("app_cert_file", "alipay_cert_file", "alipay_root_cert_file")
+            lines += [f"{name} = {_quote(str(path))}" for name, path in zip(names, self.certificate_files, strict=True)]
+        lines.append(f"seller_id = {_quote(self.seller_id)}  # the sandbox's PID for this app")
         return "\n".join(lines) + "\n"
 
 

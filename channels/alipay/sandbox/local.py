@@ -31,8 +31,13 @@ class LocalAlipay:
 
 
 def start_local_alipay(key_dir: Path, *, app_id: str = LOCAL_APP_ID, time_scale: float = 1.0,
-                       notify_url: str | None = None, port: int = 0) -> LocalAlipay:
-    """Write a fresh app key pair and the sandbox's public key under key_dir; start the sandbox."""
+                       notify_url: str | None = None, port: int = 0, certificate_mode: bool = False,
+                       accounts: dict[str, str] | None = None) -> LocalAlipay:
+    """Write a fresh app key pair and the sandbox's public key under key_dir; start the sandbox.
+
+    ``certificate_mode``: the app signs in certificate mode (transfers need it); the three certificate files
+    are written under key_dir and the table names them. ``accounts``: logon id -> holder name, for transfers.
+    """
     key_dir.mkdir(parents=True, exist_ok=True)
     app_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_path = key_dir / "app_private_key.pem"
@@ -41,15 +46,27 @@ def start_local_alipay(key_dir: Path, *, app_id: str = LOCAL_APP_ID, time_scale:
     private_path.chmod(0o600)
     app_public = app_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    handle = start_in_thread(SandboxConfig(port=port, apps={app_id: app_public}, time_scale=time_scale))
-    alipay_public_path = key_dir / "alipay_public_key.pem"
-    alipay_public_path.write_text(handle.sandbox.public_key_pem)
+    handle = start_in_thread(SandboxConfig(port=port, apps={app_id: app_public}, time_scale=time_scale,
+                                           certificate_apps=(app_id,) if certificate_mode else (),
+                                           accounts=dict(accounts or {})))
     table: dict[str, Any] = {
         "gateway_url": handle.gateway_url,
         "app_id": app_id,
         "app_private_key_file": str(private_path),
-        "alipay_public_key_file": str(alipay_public_path),
     }
+    if certificate_mode:
+        ca = handle.sandbox.ca
+        issued = ca.app_certificate(app_id)
+        assert issued is not None
+        for key, name, pem in (("app_cert_file", f"appCertPublicKey_{app_id}.crt", issued.pem),
+                               ("alipay_cert_file", "alipayCertPublicKey_RSA2.crt", ca.alipay_certificate.pem),
+                               ("alipay_root_cert_file", "alipayRootCert.crt", ca.root_pem)):
+            (key_dir / name).write_bytes(pem)
+            table[key] = str(key_dir / name)
+    else:
+        alipay_public_path = key_dir / "alipay_public_key.pem"
+        alipay_public_path.write_text(handle.sandbox.public_key_pem)
+        table["alipay_public_key_file"] = str(alipay_public_path)
     if notify_url:
         table["notify_url"] = notify_url
     return LocalAlipay(handle, app_id, table)

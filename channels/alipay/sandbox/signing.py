@@ -50,15 +50,19 @@ class SandboxKeys:
         self._app_keys[app.app_id] = (app.public_key, key)
         return key
 
-    def sign_node(self, node_text: bytes, wrong_key: bool = False) -> str:
-        return crypto.sign_bytes(self.signing_key(wrong_key), node_text)
+    def sign_node(self, node_text: bytes, wrong_key: bool = False, key: rsa.RSAPrivateKey | None = None) -> str:
+        """``key`` replaces the sandbox key (a certificate-mode app's answers are signed by Alipay's certificate)."""
+        return crypto.sign_bytes(self._key(wrong_key, key), node_text)
 
-    def sign_v1(self, fields: dict[str, str], wrong_key: bool = False) -> str:
+    def _key(self, wrong: bool, key: rsa.RSAPrivateKey | None) -> rsa.RSAPrivateKey:
+        return self.signing_key(True) if wrong else (key or self.key)
+
+    def sign_v1(self, fields: dict[str, str], wrong_key: bool = False, key: rsa.RSAPrivateKey | None = None) -> str:
         """Signature for notifications and return parameters: all non-empty fields but sign and sign_type,
         over the string-to-sign encoded in the fields' own ``charset`` (what Alipay's rsaCheckV1 verifies)."""
         content = crypto.content_to_sign(fields, exclude={"sign", "sign_type"})
         data = content.encode(codec_of(fields.get("charset")), errors="replace")
-        return crypto.sign_bytes(self.signing_key(wrong_key), data)
+        return crypto.sign_bytes(self._key(wrong_key, key), data)
 
 
 def _load_key(config: SandboxConfig) -> tuple[rsa.RSAPrivateKey, str]:

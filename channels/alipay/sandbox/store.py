@@ -1,6 +1,8 @@
-"""The sandbox's own records: apps, trades with their refunds, transfers. In memory, behind one lock.
+"""The sandbox's own records: apps, trades with their refunds, transfers, Alipay accounts (logon id -> holder
+name) and the certificate authority of certificate mode. In memory, behind one lock.
 
-With a state file, every change is written through as JSON (temp file + rename), and read back at start.
+With a state file, every change is written through as JSON (temp file + rename, owner-only: it holds the
+sandbox CA's keys), and read back at start.
 """
 
 from __future__ import annotations
@@ -172,6 +174,10 @@ class Store:
         self.trades: dict[str, Trade] = {}
         self._by_out: dict[tuple[str, str], str] = {}
         self.transfers: dict[tuple[str, str], Transfer] = {}
+        #: Alipay accounts the sandbox knows: logon id -> the holder's name, which transfers must give.
+        self.accounts: dict[str, str] = {}
+        #: The certificate authority's state (see certificates.SandboxCertificateAuthority.to_state), if any.
+        self.ca_state: dict[str, Any] | None = None
         if state_file and state_file.exists():
             self._read(state_file)
 
@@ -191,9 +197,13 @@ class Store:
                 "apps": [_dump(a) for a in self.apps.values()],
                 "trades": [_dump(t) for t in self.trades.values()],
                 "transfers": [_dump(t) for t in self.transfers.values()],
+                "accounts": dict(self.accounts),
+                "ca": self.ca_state,
             }
             tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-            tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(json.dumps(data, ensure_ascii=False, indent=1))
             os.replace(tmp, self.state_file)
 
     def _read(self, path: Path) -> None:
@@ -205,9 +215,11 @@ class Store:
         for t in data.get("transfers", []):
             transfer = _load(Transfer, t)
             self.transfers[(transfer.app_id, transfer.out_biz_no)] = transfer
+        self.accounts.update({str(k): str(v) for k, v in (data.get("accounts") or {}).items()})
+        self.ca_state = data.get("ca")
 
     def reset(self) -> None:
-        """Forget trades and transfers (registered apps stay)."""
+        """Forget trades and transfers (registered apps, accounts and the CA stay)."""
         with self.changing():
             self.trades.clear()
             self._by_out.clear()
@@ -219,6 +231,10 @@ class Store:
             app = App(app_id=app_id, public_key=public_key, seller_id=seller_id or seller_id_for(app_id))
             self.apps[app_id] = app
             return app
+
+    def register_account(self, logon_id: str, holder_name: str) -> None:
+        with self.changing():
+            self.accounts[logon_id] = holder_name
 
     # -- trades -------------------------------------------------------
     def add_trade(self, trade: Trade) -> None:

@@ -1,6 +1,12 @@
-"""Transfers to an Alipay account (alipay.fund.trans.uni.transfer), de-duplicated by out_biz_no.
+"""Transfers to an Alipay account (alipay.fund.trans.uni.transfer), de-duplicated by out_biz_no, their query
+(alipay.fund.trans.common.query), and the certificate download of certificate mode, which Alipay requires
+for transfers (the gateway's checks refuse a key-mode transfer with isv.missing-app-cert-sn first).
 
-A payee identity starting with ``fail`` is refused with PAYEE_NOT_EXIST, so tests can see a failed transfer.
+Payees, as Alipay checks them (protocol notes §9): an ALIPAY_LOGON_ID the sandbox knows (its accounts: logon id
+-> holder name) must come with the holder's name, else PAYEE_USER_INFO_ERROR; an identity starting with
+``fail`` is refused with PAYEE_NOT_EXIST, so tests can see a failed transfer. Other identities are paid (the
+sandbox cannot know every account). A refused transfer is recorded as FAIL under its out_biz_no, so a repeat
+answers the same and the query says FAIL.
 """
 
 from __future__ import annotations
@@ -8,8 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .calls import BusinessError, Call, amount, out_no, text
+from .certificates import ALIPAY_CERT_NOT_EXIST
 from .store import Transfer
-from .values import fmt_time, new_digits
+from .values import fen_to_yuan, fmt_time, new_digits
 
 if TYPE_CHECKING:
     from .core import Sandbox
@@ -42,7 +49,8 @@ def transfer(sandbox: Sandbox, call: Call) -> dict[str, Any]:
             if record.amount_fen != trans_fen or record.payee_identity != identity:
                 raise BusinessError("PAYMENT_INFO_INCONSISTENCY", "两次请求商户单号一样，但是收款人或金额不一致")
         else:
-            failing = identity.lower().startswith("fail")
+            fail_code, fail_reason = _payee_refusal(sandbox, identity, identity_type, name)
+            failing = bool(fail_code)
             record = Transfer(
                 out_biz_no=out_biz_no,
                 app_id=call.app.app_id,
@@ -56,8 +64,8 @@ def transfer(sandbox: Sandbox, call: Call) -> dict[str, Any]:
                 remark=text(call, "remark", max_len=200),
                 status="FAIL" if failing else "SUCCESS",
                 trans_date=call.now,
-                fail_code="PAYEE_NOT_EXIST" if failing else "",
-                fail_reason="收款账号不存在" if failing else "",
+                fail_code=fail_code,
+                fail_reason=fail_reason,
             )
             sandbox.store.transfers[key] = record
         if record.status == "FAIL":
@@ -69,3 +77,49 @@ def transfer(sandbox: Sandbox, call: Call) -> dict[str, Any]:
             "status": record.status,
             "trans_date": fmt_time(record.trans_date),
         }
+
+
+def _payee_refusal(sandbox: Sandbox, identity: str, identity_type: str, name: str) -> tuple[str, str]:
+    """(sub_code, sub_msg) Alipay would refuse this payee with, or ("", "")."""
+    if identity.lower().startswith("fail"):
+        return "PAYEE_NOT_EXIST", "收款账号不存在"
+    holder = sandbox.store.accounts.get(identity) if identity_type == "ALIPAY_LOGON_ID" else None
+    if holder is not None and name != holder:
+        return "PAYEE_USER_INFO_ERROR", "收款方姓名与账户不符 (payee name does not match the account holder)"
+    return "", ""
+
+
+def transfer_query(sandbox: Sandbox, call: Call) -> dict[str, Any]:
+    """alipay.fund.trans.common.query by out_biz_no (or order_id): SUCCESS or FAIL, as to an Alipay account."""
+    out_biz_no = out_no(call, "out_biz_no", required=False)
+    order_id = text(call, "order_id", max_len=64)
+    if not out_biz_no and not order_id:
+        raise BusinessError("INVALID_PARAMETER", "参数有误，out_biz_no和order_id不能同时为空")
+    with sandbox.store.lock:
+        record = sandbox.store.transfers.get((call.app.app_id, out_biz_no)) if out_biz_no else next(
+            (t for t in sandbox.store.transfers.values() if t.app_id == call.app.app_id and t.order_id == order_id),
+            None,
+        )
+        if record is None or (order_id and record.order_id != order_id):
+            raise BusinessError("ORDER_NOT_EXIST", "转账订单不存在")
+        answer = {
+            "out_biz_no": record.out_biz_no,
+            "order_id": record.order_id,
+            "pay_fund_order_id": record.pay_fund_order_id,
+            "status": record.status,
+            "trans_amount": fen_to_yuan(record.amount_fen),
+            "pay_date": fmt_time(record.trans_date),
+        }
+        if record.status == "FAIL":
+            answer.update(fail_reason=record.fail_reason, error_code=record.fail_code)
+        return answer
+
+
+def download_certificate(sandbox: Sandbox, call: Call) -> dict[str, Any]:
+    """alipay.open.app.alipaycert.download: the Alipay certificate file (Base64) for an ``alipay_cert_sn``."""
+    if not sandbox.has_ca():
+        raise BusinessError(ALIPAY_CERT_NOT_EXIST.sub_code, ALIPAY_CERT_NOT_EXIST.sub_msg)
+    node = sandbox.ca.download(call.biz)
+    if node.get("code") != "10000":
+        raise BusinessError(node["sub_code"], node["sub_msg"], code=node["code"])
+    return {"alipay_cert_content": node["alipay_cert_content"]}

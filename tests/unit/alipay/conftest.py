@@ -7,8 +7,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from alipay_testkit import APP_ID, FIXED_NOW, FIXTURES, GATEWAY, FakeAlipay
+from cert_testkit import certificate_credentials
 
-from channels.alipay.rail import AlipayClient, PrivateKey, PublicKey, PublicKeyCredentials, RetryPolicy
+from channels.alipay.rail import (
+    AlipayClient,
+    AlipayCredentials,
+    PrivateKey,
+    PublicKey,
+    PublicKeyCredentials,
+    RetryPolicy,
+)
 
 
 @pytest.fixture
@@ -36,9 +44,8 @@ def sleeps() -> list[float]:
     return []
 
 
-@pytest.fixture
-def client(
-    credentials: PublicKeyCredentials, fake_alipay: FakeAlipay, sleeps: list[float]
+def _client(
+    credentials: AlipayCredentials, fake_alipay: FakeAlipay, sleeps: list[float]
 ) -> Iterator[AlipayClient]:
     http = httpx.Client(transport=httpx.MockTransport(fake_alipay.handler))
     with AlipayClient(
@@ -52,3 +59,19 @@ def client(
     ) as alipay:
         yield alipay
     http.close()
+
+
+@pytest.fixture
+def client(
+    credentials: PublicKeyCredentials, fake_alipay: FakeAlipay, sleeps: list[float]
+) -> Iterator[AlipayClient]:
+    """A key-mode client (most tests)."""
+    yield from _client(credentials, fake_alipay, sleeps)
+
+
+@pytest.fixture
+def cert_client(
+    app_private_key: PrivateKey, fake_alipay: FakeAlipay, sleeps: list[float]
+) -> Iterator[AlipayClient]:
+    """A certificate-mode client whose Alipay certificate certifies the fake Alipay's key (transfers)."""
+    yield from _client(certificate_credentials(app_private_key), fake_alipay, sleeps)

@@ -217,7 +217,8 @@ def test_refund_query_outcomes(client: AlipayClient, fake_alipay: FakeAlipay) ->
         (None, Outcome.UNKNOWN),
     ],
 )
-def test_transfer_status_decides(client: AlipayClient, fake_alipay: FakeAlipay, status, outcome) -> None:
+def test_transfer_status_decides(cert_client: AlipayClient, fake_alipay: FakeAlipay, status, outcome) -> None:
+    client = cert_client  # Alipay accepts transfers in certificate mode only
     node = {"code": "10000", "msg": "Success", "out_biz_no": "P1", "order_id": "2024o"}
     if status:
         node["status"] = status
@@ -308,7 +309,8 @@ def test_refund_system_error_is_unknown_and_not_repeated(
     assert result.outcome.outcome is Outcome.UNKNOWN and len(fake_alipay.seen) == 1
 
 
-def test_money_calls_retry_when_the_request_never_left(client: AlipayClient, fake_alipay: FakeAlipay) -> None:
+def test_money_calls_retry_when_the_request_never_left(cert_client: AlipayClient, fake_alipay: FakeAlipay) -> None:
+    client = cert_client  # Alipay accepts transfers in certificate mode only
     fake_alipay.answers.append(httpx.ConnectError("refused", request=_request()))
     fake_alipay.reply(
         "alipay.fund.trans.uni.transfer",
@@ -381,19 +383,21 @@ def test_page_and_wap_pay_give_a_url_and_an_escaped_form(
 # --- argument checking ------------------------------------------------------------------------------------
 
 
-def test_bad_arguments_fail_before_any_call(client: AlipayClient, fake_alipay: FakeAlipay) -> None:
+def test_bad_arguments_fail_before_any_call(
+    client: AlipayClient, cert_client: AlipayClient, fake_alipay: FakeAlipay
+) -> None:
     with pytest.raises(AmountError, match="total_amount"):
         client.precreate(out_trade_no="T1", total_amount_fen=0, subject="x")
     with pytest.raises(AmountError, match="refund_amount"):
         client.refund(out_trade_no="T1", out_request_no="R1", refund_amount_fen=10_000_000_001)
     with pytest.raises(AmountError, match="trans_amount"):
-        client.transfer(out_biz_no="P1", trans_amount_fen=9, payee_identity="2088")
+        cert_client.transfer(out_biz_no="P1", trans_amount_fen=9, payee_identity="2088")
     with pytest.raises(ParameterError, match="out_trade_no"):
         client.query()
     with pytest.raises(ParameterError, match="out_trade_no"):
         client.query(out_trade_no="has space")
     with pytest.raises(ParameterError, match="payee_info.name"):
-        client.transfer(
+        cert_client.transfer(
             out_biz_no="P1",
             trans_amount_fen=100,
             payee_identity="a@b.c",
