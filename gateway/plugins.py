@@ -1,6 +1,6 @@
 """The gateway's plugin manager (as datasette's plugins.py): load the ``cashier.channels`` and
-``cashier.plugins`` entry points, collect the channels, and call plugins' lifecycle hooks one implementation
-at a time. The hooks it knows are the contract's (channels/contract/hookspecs.py).
+``cashier.plugins`` entry points, collect the channels and the payout rails, and call plugins' lifecycle hooks
+one implementation at a time. The hooks it knows are the contract's (channels/contract/hookspecs.py).
 
 There is no global manager: every caller (the server, the CLI, each test) makes its own.
 """
@@ -17,6 +17,7 @@ import pluggy
 
 import channels
 from channels.contract import hookspecs
+from channels.contract.payouts import PayoutRail
 from channels.contract.protocol import Channel
 
 ENTRY_POINT_GROUP = "cashier.channels"
@@ -117,6 +118,30 @@ def collect_channels_by_plugin(
             if channel.name in found:
                 raise PluginError(f"plugin {plugin_name!r} registers channel {channel.name!r} twice")
             found[channel.name] = (channel, plugin_name)
+    return [found[name] for name in sorted(found)]
+
+
+def collect_payout_rails(pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]]) -> list[PayoutRail]:
+    """Ask every plugin for its payout rails (cashier_register_payout_rails), checked as channels are: each
+    satisfies the protocol, names are unique, and a failure names its plugin. Sorted by name."""
+    found: dict[str, PayoutRail] = {}
+    for impl in pm.hook.cashier_register_payout_rails.get_hookimpls():
+        plugin_name = plugin_display_name(pm, impl.plugin)
+        try:
+            result = impl.function(**{name: {"config": config}[name] for name in impl.argnames})
+        except Exception as exc:
+            raise PluginError(f"payout plugin {plugin_name!r} failed to register its payout rails: {exc}") from exc
+        if result is None:
+            continue
+        if not isinstance(result, list | tuple):
+            raise PluginError(f"plugin {plugin_name!r} returned {type(result).__name__}, "
+                              "not a list of payout rails")
+        for rail in result:
+            if not isinstance(rail, PayoutRail):
+                raise PluginError(f"plugin {plugin_name!r} returned {rail!r}, which is not a PayoutRail")
+            if rail.name in found:
+                raise PluginError(f"plugin {plugin_name!r} registers payout rail {rail.name!r} twice")
+            found[rail.name] = rail
     return [found[name] for name in sorted(found)]
 
 

@@ -8,7 +8,8 @@ change its own aggregates without breaking a plugin: it hands plugins the frozen
 Modules: ``protocol`` (the Channel protocol, its optional capabilities, Offer/Decline/Outcome/results),
 ``hookspecs`` (the pluggy hooks), ``views`` (PaymentView, MerchantView, RefundView), ``actions`` (what the
 buyer's client is told to do), ``client`` (Platform, Scenario, ClientInfo), ``versions`` (app versions),
-``money`` (formatting amounts) and ``qr`` (QR code images).
+``money`` (formatting amounts), ``qr`` (QR code images) and ``payouts`` (the PayoutRail protocol: transfers
+to an account, for onboarding's account verification and settlement's payouts).
 
 Gateway code imports the submodules, not this package: this package also loads ``hookspecs`` (pluggy).
 """
@@ -17,6 +18,16 @@ from channels.contract.actions import ACTION_KINDS, AppPay, BuyerAction, HostedC
 from channels.contract.client import ClientInfo, Platform, Scenario
 from channels.contract.hookspecs import hookimpl, hookspec
 from channels.contract.money import format_minor
+from channels.contract.payouts import (
+    TRANSFER_NOT_FOUND,
+    PayoutRail,
+    Refusal,
+    RefusalReason,
+    TransferAnswer,
+    TransferOutcome,
+    TransferPurpose,
+    TransferRequest,
+)
 from channels.contract.protocol import (
     CHECKOUT_METHODS,
     NOT_CREATED,
@@ -47,4 +58,7 @@ __all__ = [
     "Offer", "Outcome", "PaymentState", "PaymentView", "RefundState", "Platform", "QrCode", "REFUND_NOT_FOUND", "Redirect", "RefundView",
     "Refunder", "RouteRequest", "Scenario", "StatusQuerier", "Version", "format_minor", "hookimpl", "hookspec",
     "parse_version",
+    # Payout rails (payouts.py)
+    "PayoutRail", "Refusal", "RefusalReason", "TRANSFER_NOT_FOUND", "TransferAnswer", "TransferOutcome",
+    "TransferPurpose", "TransferRequest",
 ]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from channels.contract.payouts import PayoutRail
     from channels.contract.protocol import Channel
     from channels.contract.views import MerchantView, PaymentView, RefundView
 
@@ -49,6 +50,23 @@ def cashier_startup(config: Mapping[str, Mapping[str, Any]]) -> None:
     Check your own table here so that a mistake stops start-up instead of failing later, on the first
     payment: raise ``ValueError`` with a message naming the key; start-up stops with your plugin's name
     in the error. Return nothing.
+    """
+
+
+@hookspec
+def cashier_register_payout_rails(config: Mapping[str, Mapping[str, Any]]) -> list[PayoutRail] | None:
+    """Called once per gateway process at start-up, after the configuration is loaded and before the server
+    accepts calls (and by one-shot commands that move money), for the rails that pay accounts out:
+    onboarding's account-verification transfers and settlement's payouts.
+
+    ``config`` is what ``cashier_register_channels`` gets: a channel name mapped to its
+    ``[channels.<name>]`` table, so a payout rail may share its payment channels' table (the Alipay one
+    reads ``[channels.alipay]``).
+
+    Return a list of objects satisfying ``channels.contract.PayoutRail``, or ``None`` (or an empty list) to
+    register nothing, e.g. when its configuration is missing. Raising stops start-up with the plugin's name
+    in the error, so raise only for configuration that is present and wrong (payouts asked of an Alipay app
+    in key mode, which cannot transfer, is one).
     """
 
 
