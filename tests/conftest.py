@@ -11,12 +11,6 @@ import grpc
 import pytest
 from hypothesis import settings
 
-# Property tests run a bounded count in `make test` (the suite's time budget); `pytest
-# --hypothesis-profile=long` runs each property 10,000 times (recorded in the session notes).
-settings.register_profile("ci", max_examples=100, deadline=None)
-settings.register_profile("long", max_examples=10_000, deadline=None)
-settings.load_profile("ci")
-
 from gateway.runtime import RunningGateway, start
 from tests.support import (
     PG_URL_ENV,
@@ -27,6 +21,12 @@ from tests.support import (
     postgres_schema_url,
     seed_tenant,
 )
+
+# Property tests run a bounded count in `make test` (the suite's time budget); `pytest
+# --hypothesis-profile=long` runs each property 10,000 times (recorded in the session notes).
+settings.register_profile("ci", max_examples=100, deadline=None)
+settings.register_profile("long", max_examples=10_000, deadline=None)
+settings.load_profile("ci")
 
 # The test-only channel plugin is installed beside the environment (see the Makefile), so that only the
 # tests, and the servers they start, find its entry point.
