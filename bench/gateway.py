@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -42,10 +43,27 @@ def gateway_env(database_url: str, source: Path | None = None) -> dict[str, str]
     env = dict(os.environ)
     env["CASHIER_DATABASE_URL"] = database_url
     env.pop("CASHIER_CONFIG", None)  # the bench always passes its own --config
-    code = [str(source.resolve())] if source else []
+    code = [str(_source_metadata(source)), str(source.resolve())] if source else []
     paths = [str(TEST_PLUGINS)] if TEST_PLUGINS.is_dir() else []
     env["PYTHONPATH"] = os.pathsep.join([*code, *paths, str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
     return env
+
+
+def _source_metadata(source: Path) -> Path:
+    """A directory holding distribution metadata for `source`: its own entry points (plugins, commands),
+    which importlib.metadata finds before this environment's install of the package (the first distribution
+    of a name on the path wins), so an older checkout never loads a plugin it does not have."""
+    project = tomllib.loads((source / "pyproject.toml").read_text())["project"]
+    lines: list[str] = []
+    groups = {"console_scripts": project.get("scripts", {}), **project.get("entry-points", {})}
+    for group, entries in groups.items():
+        lines += [f"[{group}]", *(f"{name} = {target}" for name, target in entries.items()), ""]
+    key = hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:12]
+    info = Path(tempfile.gettempdir()) / f"cashier-bench-source-{key}" / "unified_cashier-0.0.0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: 0.0.0\n")
+    (info / "entry_points.txt").write_text("\n".join(lines))
+    return info.parent
 
 
 def gateway_source(env: dict[str, str]) -> dict[str, Any]:

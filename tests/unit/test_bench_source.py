@@ -5,6 +5,8 @@ checkout's root ahead of the caller's PYTHONPATH), so the comparison recorded no
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from bench import gateway as gw
@@ -25,3 +27,17 @@ def test_without_a_source_the_gateway_is_this_checkout() -> None:
     source = gw.gateway_source(gw.gateway_env("sqlite:///unused.db"))
     assert source["path"] == str(ROOT.resolve())
     assert source["commit"] and len(source["commit"]) == 40
+
+
+def test_the_sources_own_entry_points_win_over_this_environments(tmp_path: Path) -> None:
+    # An older checkout lacks plugins this environment's install registers; loading them would fail.
+    other = tmp_path / "older-commit"
+    other.mkdir()
+    (other / "pyproject.toml").write_text(
+        '[project]\nname = "unified-cashier"\n[project.entry-points."cashier.plugins"]\nonly_here = "x.y"\n')
+    env = gw.gateway_env("sqlite:///unused.db", other)
+    listed = subprocess.run(
+        [sys.executable, "-c", "from importlib.metadata import entry_points; "
+         "print(sorted(e.name for e in entry_points(group='cashier.plugins')))"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    assert listed == "['only_here']"
