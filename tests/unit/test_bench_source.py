@@ -17,6 +17,7 @@ def test_the_gateway_code_comes_from_the_source_given(tmp_path: Path) -> None:
     other = tmp_path / "other-commit"
     for package in ("gateway", "channels"):
         shutil.copytree(ROOT / package, other / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", other)
     env = gw.gateway_env("sqlite:///unused.db", other)
     source = gw.gateway_source(env)
     assert source["path"] == str(other.resolve())
