@@ -35,8 +35,10 @@ from gateway.service.channel_directory import C, ChannelDirectory
 from gateway.service.flags import FlagService
 from gateway.service.idempotency import IdempotencyService
 from gateway.service.lifecycle import LifecycleRunner
-from gateway.service.merchant_cache import MerchantCache
+from gateway.service.merchant_cache import MerchantCache, merchants_with_applications
+from gateway.service.onboarding import OnboardingService
 from gateway.service.payments import PaymentService
+from gateway.service.ports import PayoutAccountTransfers
 from gateway.service.recovery import PaymentRecovery
 from gateway.service.refunds import RefundService
 from gateway.service.routing import Router, RoutingRule
@@ -66,6 +68,7 @@ class Gateway:
     payments: PaymentService
     refunds: RefundService
     admin: AdminService
+    onboarding: OnboardingService
     flags: FlagService
     watches: WatchService
     directory: ChannelDirectory
@@ -133,6 +136,15 @@ def build_plugins(plugins: tuple[object, ...] = ()) -> CashierPluginManager:
     return make_plugin_manager(allow=allowed_channels(), plugins=plugins)
 
 
+def payout_transfers(pm: CashierPluginManager, settings: Settings) -> PayoutAccountTransfers | None:
+    """What sends onboarding's account-verification transfers. None until a payout rail is wired in: the
+    onboarding service then refuses StartAccountVerification (FAILED_PRECONDITION, TRANSFERS_NOT_CONFIGURED,
+    "no payout rail is installed …") before it stores an attempt; everything else of onboarding works.
+    The rail's adapter (gateway/service/payout_transfers.py, over the plugins' payout rails) replaces this
+    body with one line: `return account_transfers(collect_payout_rails(pm, settings.plugins))`."""
+    return None
+
+
 def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migrations: bool = True,
               metrics: Metrics | None = None) -> Gateway:
     # Plugins and rules first: a configuration mistake stops start-up before anything is opened.
@@ -156,10 +168,15 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
     infos = {info.name: info for info in list_plugins(pm)}
     origins = {channel.name: (infos[plugin].distribution, infos[plugin].version) if plugin in infos else ("", "")
                for channel, plugin in registered}
-    # Merchants are cached as briefly as API keys; AdminService drops an entry when it changes one.
-    merchants = MerchantCache(ttl_seconds=settings.auth.cache_seconds)
+    # Merchants are cached (with their latest application: what decides collection) as briefly as API keys;
+    # AdminService and OnboardingService drop an entry when they change one.
+    merchants = MerchantCache(merchants_with_applications(uow), ttl_seconds=settings.auth.cache_seconds)
     directory = ChannelDirectory(channels)
-    payments = PaymentService(uow, router, merchants=merchants)
+    individuals = settings.onboarding.individuals
+    payments = PaymentService(uow, router, merchants=merchants, individuals_open=individuals)
+    onboarding = OnboardingService(uow, payout_transfers(pm, settings), individuals_open=individuals,
+                                   deposit_required=settings.settlement.deposit_required,
+                                   retention_days=settings.onboarding.retention_days, merchants=merchants)
     server = settings.server
     authenticator = Authenticator(uow, cache_seconds=settings.auth.cache_seconds)
     watches = WatchService(uow, payments, authenticator, poll_seconds=server.watch_poll_seconds,
@@ -176,6 +193,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         payments=payments,
         refunds=RefundService(uow, directory),
         admin=AdminService(uow, merchants=merchants),
+        onboarding=onboarding,
         flags=FlagService(uow),
         watches=watches,
         directory=directory,
@@ -189,7 +207,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
 
 def grpc_face(gateway: Gateway, address: str, *, reuse_port: bool = False, tls: tuple[bytes, bytes] | None = None
               ) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """The gRPC face (CashierService, OperatorService, health, reflection), bound to `address` but not
+    """The gRPC face (CashierService, MerchantService, health, reflection), bound to `address` but not
     started; with the port bound and the health servicer (gateway/api/server.py)."""
     return create_server(gateway, gateway.metrics, gateway.settings.server, address, reuse_port=reuse_port,
                          tls=tls)
@@ -296,7 +314,7 @@ def hooks_job(gateway: Gateway) -> Job:
 
 
 def purge_jobs(gateway: Gateway) -> list[Job]:
-    """Housekeeping: expired idempotency keys, delivered events (each on its own: one failing never holds
+    """Housekeeping: expired idempotency keys, delivered events, old applications' documents (each on its own: one failing never holds
     the other back)."""
     keys = timedelta(hours=gateway.settings.idempotency.retention_hours)
     delivered = timedelta(days=gateway.settings.webhooks.retention_days)
@@ -305,6 +323,9 @@ def purge_jobs(gateway: Gateway) -> list[Job]:
             lambda: {"purged": gateway.admin.purge_idempotency_keys(keys)}),
         Job("purge-delivered-events", PURGE_EVERY_SECONDS,
             lambda: {"purged": gateway.admin.purge_delivered_events(delivered)}),
+        # Documents of applications rejected or withdrawn more than `[onboarding] retention_days` ago.
+        Job("purge-application-documents", PURGE_EVERY_SECONDS,
+            lambda: {"purged": gateway.onboarding.purge_documents()}),
     ]
 
 

@@ -440,7 +440,7 @@ def flags_resolve(obj: Context, flag_id: str, note: str) -> None:
 
 @main.group()
 def operators() -> None:
-    """Operator credentials for OperatorService."""
+    """Operator credentials (MerchantService: the management centre and reviewers)."""
 
 
 @operators.command("create")

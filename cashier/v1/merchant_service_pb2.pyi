@@ -1,6 +1,5 @@
 from cashier.v1 import merchant_pb2 as _merchant_pb2
 from cashier.v1 import onboarding_pb2 as _onboarding_pb2
-from cashier.v1 import operator_service_pb2 as _operator_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -136,6 +135,34 @@ class GetApplicationDocumentResponse(_message.Message):
     document: _onboarding_pb2.ApplicationDocument
     content: bytes
     def __init__(self, document: _Optional[_Union[_onboarding_pb2.ApplicationDocument, _Mapping]] = ..., content: _Optional[bytes] = ...) -> None: ...
+
+class GetMerchantRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetMerchantResponse(_message.Message):
+    __slots__ = ("merchant",)
+    MERCHANT_FIELD_NUMBER: _ClassVar[int]
+    merchant: _merchant_pb2.Merchant
+    def __init__(self, merchant: _Optional[_Union[_merchant_pb2.Merchant, _Mapping]] = ...) -> None: ...
+
+class ListMerchantsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListMerchantsResponse(_message.Message):
+    __slots__ = ("merchants", "next_page_token")
+    MERCHANTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    merchants: _containers.RepeatedCompositeFieldContainer[_merchant_pb2.Merchant]
+    next_page_token: str
+    def __init__(self, merchants: _Optional[_Iterable[_Union[_merchant_pb2.Merchant, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class StartAccountVerificationRequest(_message.Message):
     __slots__ = ("name",)

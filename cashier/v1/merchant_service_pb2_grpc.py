@@ -4,7 +4,6 @@ import grpc
 import warnings
 
 from cashier.v1 import merchant_service_pb2 as cashier_dot_v1_dot_merchant__service__pb2
-from cashier.v1 import operator_service_pb2 as cashier_dot_v1_dot_operator__service__pb2
 
 GRPC_GENERATED_VERSION = '1.81.1'
 GRPC_VERSION = grpc.__version__
@@ -28,7 +27,8 @@ if _version_not_supported:
 
 class MerchantServiceStub:
     """Merchant onboarding and what a merchant sets up afterwards. A merchant exists only through an approved
-    application.
+    application. (GetMerchant and ListMerchants were OperatorService's, which also had CreateMerchant; they moved
+    here with the same request and response messages, and the contract baseline was re-recorded for it.)
 
     Who calls what (`authorization: Bearer <key>` metadata):
     - operator credentials: the platform's management centre submits, edits and withdraws applications for
@@ -88,13 +88,13 @@ class MerchantServiceStub:
                 _registered_method=True)
         self.GetMerchant = channel.unary_unary(
                 '/cashier.v1.MerchantService/GetMerchant',
-                request_serializer=cashier_dot_v1_dot_operator__service__pb2.GetMerchantRequest.SerializeToString,
-                response_deserializer=cashier_dot_v1_dot_operator__service__pb2.GetMerchantResponse.FromString,
+                request_serializer=cashier_dot_v1_dot_merchant__service__pb2.GetMerchantRequest.SerializeToString,
+                response_deserializer=cashier_dot_v1_dot_merchant__service__pb2.GetMerchantResponse.FromString,
                 _registered_method=True)
         self.ListMerchants = channel.unary_unary(
                 '/cashier.v1.MerchantService/ListMerchants',
-                request_serializer=cashier_dot_v1_dot_operator__service__pb2.ListMerchantsRequest.SerializeToString,
-                response_deserializer=cashier_dot_v1_dot_operator__service__pb2.ListMerchantsResponse.FromString,
+                request_serializer=cashier_dot_v1_dot_merchant__service__pb2.ListMerchantsRequest.SerializeToString,
+                response_deserializer=cashier_dot_v1_dot_merchant__service__pb2.ListMerchantsResponse.FromString,
                 _registered_method=True)
         self.StartAccountVerification = channel.unary_unary(
                 '/cashier.v1.MerchantService/StartAccountVerification',
@@ -155,7 +155,8 @@ class MerchantServiceStub:
 
 class MerchantServiceServicer:
     """Merchant onboarding and what a merchant sets up afterwards. A merchant exists only through an approved
-    application.
+    application. (GetMerchant and ListMerchants were OperatorService's, which also had CreateMerchant; they moved
+    here with the same request and response messages, and the contract baseline was re-recorded for it.)
 
     Who calls what (`authorization: Bearer <key>` metadata):
     - operator credentials: the platform's management centre submits, edits and withdraws applications for
@@ -230,7 +231,6 @@ class MerchantServiceServicer:
 
     def GetMerchant(self, request, context):
         """Reads one merchant. Operators, or an app for a merchant it acts for.
-        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -238,7 +238,6 @@ class MerchantServiceServicer:
 
     def ListMerchants(self, request, context):
         """Lists merchants in id order. Operators: every merchant; an app: those it acts for.
-        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -369,13 +368,13 @@ def add_MerchantServiceServicer_to_server(servicer, server):
             ),
             'GetMerchant': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMerchant,
-                    request_deserializer=cashier_dot_v1_dot_operator__service__pb2.GetMerchantRequest.FromString,
-                    response_serializer=cashier_dot_v1_dot_operator__service__pb2.GetMerchantResponse.SerializeToString,
+                    request_deserializer=cashier_dot_v1_dot_merchant__service__pb2.GetMerchantRequest.FromString,
+                    response_serializer=cashier_dot_v1_dot_merchant__service__pb2.GetMerchantResponse.SerializeToString,
             ),
             'ListMerchants': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMerchants,
-                    request_deserializer=cashier_dot_v1_dot_operator__service__pb2.ListMerchantsRequest.FromString,
-                    response_serializer=cashier_dot_v1_dot_operator__service__pb2.ListMerchantsResponse.SerializeToString,
+                    request_deserializer=cashier_dot_v1_dot_merchant__service__pb2.ListMerchantsRequest.FromString,
+                    response_serializer=cashier_dot_v1_dot_merchant__service__pb2.ListMerchantsResponse.SerializeToString,
             ),
             'StartAccountVerification': grpc.unary_unary_rpc_method_handler(
                     servicer.StartAccountVerification,
@@ -442,7 +441,8 @@ def add_MerchantServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class MerchantService:
     """Merchant onboarding and what a merchant sets up afterwards. A merchant exists only through an approved
-    application.
+    application. (GetMerchant and ListMerchants were OperatorService's, which also had CreateMerchant; they moved
+    here with the same request and response messages, and the contract baseline was re-recorded for it.)
 
     Who calls what (`authorization: Bearer <key>` metadata):
     - operator credentials: the platform's management centre submits, edits and withdraws applications for
@@ -685,8 +685,8 @@ class MerchantService:
             request,
             target,
             '/cashier.v1.MerchantService/GetMerchant',
-            cashier_dot_v1_dot_operator__service__pb2.GetMerchantRequest.SerializeToString,
-            cashier_dot_v1_dot_operator__service__pb2.GetMerchantResponse.FromString,
+            cashier_dot_v1_dot_merchant__service__pb2.GetMerchantRequest.SerializeToString,
+            cashier_dot_v1_dot_merchant__service__pb2.GetMerchantResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -712,8 +712,8 @@ class MerchantService:
             request,
             target,
             '/cashier.v1.MerchantService/ListMerchants',
-            cashier_dot_v1_dot_operator__service__pb2.ListMerchantsRequest.SerializeToString,
-            cashier_dot_v1_dot_operator__service__pb2.ListMerchantsResponse.FromString,
+            cashier_dot_v1_dot_merchant__service__pb2.ListMerchantsRequest.SerializeToString,
+            cashier_dot_v1_dot_merchant__service__pb2.ListMerchantsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,7 +4,6 @@ isort:skip_file
 """
 
 from cashier.v1 import merchant_service_pb2 as _merchant_service_pb2
-from cashier.v1 import operator_service_pb2 as _operator_service_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -29,7 +28,8 @@ GRPC_VERSION: str
 
 class MerchantServiceStub:
     """Merchant onboarding and what a merchant sets up afterwards. A merchant exists only through an approved
-    application.
+    application. (GetMerchant and ListMerchants were OperatorService's, which also had CreateMerchant; they moved
+    here with the same request and response messages, and the contract baseline was re-recorded for it.)
 
     Who calls what (`authorization: Bearer <key>` metadata):
     - operator credentials: the platform's management centre submits, edits and withdraws applications for
@@ -70,14 +70,10 @@ class MerchantServiceStub:
     """
     GetApplicationDocument: _grpc.UnaryUnaryMultiCallable[_merchant_service_pb2.GetApplicationDocumentRequest, _merchant_service_pb2.GetApplicationDocumentResponse]
     """Reads a document with its bytes; every read is written to the audit trail. Operators."""
-    GetMerchant: _grpc.UnaryUnaryMultiCallable[_operator_service_pb2.GetMerchantRequest, _operator_service_pb2.GetMerchantResponse]
-    """Reads one merchant. Operators, or an app for a merchant it acts for.
-    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-    """
-    ListMerchants: _grpc.UnaryUnaryMultiCallable[_operator_service_pb2.ListMerchantsRequest, _operator_service_pb2.ListMerchantsResponse]
-    """Lists merchants in id order. Operators: every merchant; an app: those it acts for.
-    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-    """
+    GetMerchant: _grpc.UnaryUnaryMultiCallable[_merchant_service_pb2.GetMerchantRequest, _merchant_service_pb2.GetMerchantResponse]
+    """Reads one merchant. Operators, or an app for a merchant it acts for."""
+    ListMerchants: _grpc.UnaryUnaryMultiCallable[_merchant_service_pb2.ListMerchantsRequest, _merchant_service_pb2.ListMerchantsResponse]
+    """Lists merchants in id order. Operators: every merchant; an app: those it acts for."""
     StartAccountVerification: _grpc.UnaryUnaryMultiCallable[_merchant_service_pb2.StartAccountVerificationRequest, _merchant_service_pb2.StartAccountVerificationResponse]
     """Sends a small random amount to the application's payout account through the rail; the applicant then
     confirms it. Ends an attempt still open. At most three attempts per application a day. Operators.
@@ -110,7 +106,8 @@ class MerchantServiceStub:
 @_typing.type_check_only
 class MerchantServiceAsyncStub(MerchantServiceStub):
     """Merchant onboarding and what a merchant sets up afterwards. A merchant exists only through an approved
-    application.
+    application. (GetMerchant and ListMerchants were OperatorService's, which also had CreateMerchant; they moved
+    here with the same request and response messages, and the contract baseline was re-recorded for it.)
 
     Who calls what (`authorization: Bearer <key>` metadata):
     - operator credentials: the platform's management centre submits, edits and withdraws applications for
@@ -148,14 +145,10 @@ class MerchantServiceAsyncStub(MerchantServiceStub):
     """
     GetApplicationDocument: _aio.UnaryUnaryMultiCallable[_merchant_service_pb2.GetApplicationDocumentRequest, _merchant_service_pb2.GetApplicationDocumentResponse]  # type: ignore[assignment]
     """Reads a document with its bytes; every read is written to the audit trail. Operators."""
-    GetMerchant: _aio.UnaryUnaryMultiCallable[_operator_service_pb2.GetMerchantRequest, _operator_service_pb2.GetMerchantResponse]  # type: ignore[assignment]
-    """Reads one merchant. Operators, or an app for a merchant it acts for.
-    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-    """
-    ListMerchants: _aio.UnaryUnaryMultiCallable[_operator_service_pb2.ListMerchantsRequest, _operator_service_pb2.ListMerchantsResponse]  # type: ignore[assignment]
-    """Lists merchants in id order. Operators: every merchant; an app: those it acts for.
-    buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-    """
+    GetMerchant: _aio.UnaryUnaryMultiCallable[_merchant_service_pb2.GetMerchantRequest, _merchant_service_pb2.GetMerchantResponse]  # type: ignore[assignment]
+    """Reads one merchant. Operators, or an app for a merchant it acts for."""
+    ListMerchants: _aio.UnaryUnaryMultiCallable[_merchant_service_pb2.ListMerchantsRequest, _merchant_service_pb2.ListMerchantsResponse]  # type: ignore[assignment]
+    """Lists merchants in id order. Operators: every merchant; an app: those it acts for."""
     StartAccountVerification: _aio.UnaryUnaryMultiCallable[_merchant_service_pb2.StartAccountVerificationRequest, _merchant_service_pb2.StartAccountVerificationResponse]  # type: ignore[assignment]
     """Sends a small random amount to the application's payout account through the rail; the applicant then
     confirms it. Ends an attempt still open. At most three attempts per application a day. Operators.
@@ -187,7 +180,8 @@ class MerchantServiceAsyncStub(MerchantServiceStub):
 
 class MerchantServiceServicer(metaclass=_abc_1.ABCMeta):
     """Merchant onboarding and what a merchant sets up afterwards. A merchant exists only through an approved
-    application.
+    application. (GetMerchant and ListMerchants were OperatorService's, which also had CreateMerchant; they moved
+    here with the same request and response messages, and the contract baseline was re-recorded for it.)
 
     Who calls what (`authorization: Bearer <key>` metadata):
     - operator credentials: the platform's management centre submits, edits and withdraws applications for
@@ -275,22 +269,18 @@ class MerchantServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
     def GetMerchant(
         self,
-        request: _operator_service_pb2.GetMerchantRequest,
+        request: _merchant_service_pb2.GetMerchantRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_operator_service_pb2.GetMerchantResponse, _abc.Awaitable[_operator_service_pb2.GetMerchantResponse]]:
-        """Reads one merchant. Operators, or an app for a merchant it acts for.
-        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-        """
+    ) -> _typing.Union[_merchant_service_pb2.GetMerchantResponse, _abc.Awaitable[_merchant_service_pb2.GetMerchantResponse]]:
+        """Reads one merchant. Operators, or an app for a merchant it acts for."""
 
     @_abc_1.abstractmethod
     def ListMerchants(
         self,
-        request: _operator_service_pb2.ListMerchantsRequest,
+        request: _merchant_service_pb2.ListMerchantsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_operator_service_pb2.ListMerchantsResponse, _abc.Awaitable[_operator_service_pb2.ListMerchantsResponse]]:
-        """Lists merchants in id order. Operators: every merchant; an app: those it acts for.
-        buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
-        """
+    ) -> _typing.Union[_merchant_service_pb2.ListMerchantsResponse, _abc.Awaitable[_merchant_service_pb2.ListMerchantsResponse]]:
+        """Lists merchants in id order. Operators: every merchant; an app: those it acts for."""
 
     @_abc_1.abstractmethod
     def StartAccountVerification(

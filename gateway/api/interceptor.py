@@ -28,10 +28,12 @@ from gateway.service.auth import Authenticator
 principal_var: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 log = logging.getLogger("cashier.rpc")
 
-# Which credentials each service demands; anything else (health, reflection) is open.
-SERVICE_PRINCIPALS = {
-    "cashier.v1.CashierService": PrincipalKind.APP,
-    "cashier.v1.OperatorService": PrincipalKind.OPERATOR,
+# Which credentials each service accepts; anything else (health, reflection) is open. MerchantService takes
+# both: its servicer decides per method (an app reads the merchants it acts for and the application square;
+# everything else needs an operator, gateway/api/merchant_servicer.py).
+SERVICE_PRINCIPALS: dict[str, frozenset[PrincipalKind]] = {
+    "cashier.v1.CashierService": frozenset({PrincipalKind.APP}),
+    "cashier.v1.MerchantService": frozenset({PrincipalKind.APP, PrincipalKind.OPERATOR}),
 }
 
 
@@ -72,7 +74,7 @@ class CashierInterceptor(grpc.ServerInterceptor):
         return wrapped
 
     def _wrap(self, behavior: Callable[[Any, grpc.ServicerContext], Any], name: str,
-              required: PrincipalKind) -> Callable[[Any, grpc.ServicerContext], Any]:
+              required: frozenset[PrincipalKind]) -> Callable[[Any, grpc.ServicerContext], Any]:
         authenticate = self.authenticator.authenticate
         observe = self.metrics.observe_rpc
 
@@ -108,7 +110,7 @@ class CashierInterceptor(grpc.ServerInterceptor):
         return call
 
     def _wrap_streaming(self, method: str, handler: grpc.RpcMethodHandler, name: str,
-                        required: PrincipalKind, deserializer: Callable[[bytes], Any] | None
+                        required: frozenset[PrincipalKind], deserializer: Callable[[bytes], Any] | None
                         ) -> grpc.RpcMethodHandler | None:
         """A server-streaming method is wrapped like a unary one. A client-streaming method would reach its
         servicer unauthenticated, so it is refused (UNIMPLEMENTED) until this learns to wrap it."""
@@ -126,7 +128,7 @@ class CashierInterceptor(grpc.ServerInterceptor):
         return wrapped
 
     def _wrap_stream(self, behavior: Callable[[Any, grpc.ServicerContext], Iterator[Any]], name: str,
-                     required: PrincipalKind) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
+                     required: frozenset[PrincipalKind]) -> Callable[[Any, grpc.ServicerContext], Iterator[Any]]:
         """`_wrap` for a server-streaming method. Errors before or between messages become the call's status;
         the call is measured and logged once, when the stream ends: CANCELLED or DEADLINE_EXCEEDED when the
         client left first."""
@@ -192,13 +194,14 @@ def _check(request: Any, metadata: Any) -> None:
 
 
 def _principal(authenticate: Callable[[str | None], Principal], metadata: dict[str, Any], name: str,
-               required: PrincipalKind) -> Principal:
-    """Who calls, from the bearer key; refused unless of the kind the service needs (app or operator)."""
+               required: frozenset[PrincipalKind]) -> Principal:
+    """Who calls, from the bearer key; refused unless of a kind the service accepts (app, operator or both)."""
     principal = authenticate(_bearer(metadata.get("authorization")))
-    if principal.kind is not required:
+    if principal.kind not in required:
+        needed = " or ".join(sorted(kind.value.lower() for kind in required))
         raise PermissionDenied(
             f"{principal.kind.value.lower()} credentials cannot call {name}; "
-            f"it needs {required.value.lower()} credentials", reason="WRONG_CREDENTIALS")
+            f"it needs {needed} credentials", reason="WRONG_CREDENTIALS")
     return principal
 
 

@@ -1,9 +1,8 @@
 """MerchantService: thin, as the other servicers (decode, call one onboarding use case, encode).
 
-Who may call what is decided here, per method (the interceptor authenticates; for this service it must let
-operators and apps through, see SERVICE_PRINCIPALS in the interceptor once this servicer is registered):
-operators call everything; an app calls GetMerchant and ListMerchants for the merchants it acts for, and
-ListApps. The management centre is an operator: what it sends as `applicant_account_id` is trusted, and the
+Who may call what is decided here, per method (the interceptor authenticates, and lets both operators and apps
+through to this service: SERVICE_PRINCIPALS in gateway/api/interceptor.py): operators call everything; an app
+calls GetMerchant and ListMerchants for the merchants it acts for, and ListApps. The management centre is an operator: what it sends as `applicant_account_id` is trusted, and the
 audit trail records the applicant with the operator it came through.
 """
 
@@ -13,7 +12,6 @@ import grpc
 
 from cashier.v1 import merchant_service_pb2 as msvc
 from cashier.v1 import merchant_service_pb2_grpc as msvc_grpc
-from cashier.v1 import operator_service_pb2 as ops
 from gateway.api import convert
 from gateway.api import onboarding_convert as oc
 from gateway.api.idempotency import idempotent
@@ -156,7 +154,7 @@ class MerchantServicer(msvc_grpc.MerchantServiceServicer):
 
     # --- merchants ----------------------------------------------------------------------------------
 
-    def GetMerchant(self, request: ops.GetMerchantRequest, context: grpc.ServicerContext) -> ops.GetMerchantResponse:
+    def GetMerchant(self, request: msvc.GetMerchantRequest, context: grpc.ServicerContext) -> msvc.GetMerchantResponse:
         principal = current_principal()
         v = Violations()
         merchant_id = convert.merchant_id_from(v, "name", request.name)
@@ -164,10 +162,10 @@ class MerchantServicer(msvc_grpc.MerchantServiceServicer):
         if principal.kind is PrincipalKind.APP and not principal.acts_for(merchant_id):
             # The same answer as for a merchant that does not exist: an app learns nothing of others.
             raise NotFound(f"merchant {merchant_id} does not exist", reason="MERCHANT_NOT_FOUND")
-        return ops.GetMerchantResponse(merchant=convert.merchant_to_proto(self.admin.get_merchant(merchant_id)))
+        return msvc.GetMerchantResponse(merchant=convert.merchant_to_proto(self.admin.get_merchant(merchant_id)))
 
-    def ListMerchants(self, request: ops.ListMerchantsRequest,
-                      context: grpc.ServicerContext) -> ops.ListMerchantsResponse:
+    def ListMerchants(self, request: msvc.ListMerchantsRequest,
+                      context: grpc.ServicerContext) -> msvc.ListMerchantsResponse:
         principal = current_principal()
         if principal.kind is PrincipalKind.OPERATOR:
             merchants, token = self.admin.list_merchants(request.page_size, request.page_token)
@@ -177,7 +175,7 @@ class MerchantServicer(msvc_grpc.MerchantServiceServicer):
             ids = sorted(m for m in principal.merchant_ids if after is None or m > after)
             merchants = [self.admin.get_merchant(m) for m in ids[:size]]
             token = paging.encode_token(ids[size - 1], "merchants") if len(ids) > size else ""
-        return ops.ListMerchantsResponse(merchants=[convert.merchant_to_proto(m) for m in merchants],
+        return msvc.ListMerchantsResponse(merchants=[convert.merchant_to_proto(m) for m in merchants],
                                          next_page_token=token)
 
     # --- payout-account verification ----------------------------------------------------------------

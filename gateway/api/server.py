@@ -29,11 +29,12 @@ from grpc_reflection.v1alpha import reflection
 from cashier.v1 import (
     cashier_service_pb2,
     cashier_service_pb2_grpc,
-    operator_service_pb2,
-    operator_service_pb2_grpc,
+    merchant_service_pb2,
+    merchant_service_pb2_grpc,
 )
 from gateway.api.interceptor import CashierInterceptor
-from gateway.api.servicers import CashierServicer, OperatorServicer
+from gateway.api.merchant_servicer import MerchantServicer
+from gateway.api.servicers import CashierServicer
 from gateway.config import ServerSettings
 from gateway.metrics import Metrics
 from gateway.open_files import grpc_connection_budget
@@ -41,7 +42,7 @@ from gateway.service.services import Services
 
 SERVICE_NAMES = (
     cashier_service_pb2.DESCRIPTOR.services_by_name["CashierService"].full_name,
-    operator_service_pb2.DESCRIPTOR.services_by_name["OperatorService"].full_name,
+    merchant_service_pb2.DESCRIPTOR.services_by_name["MerchantService"].full_name,
 )
 
 PING_INTERVAL_MS = 10_000
@@ -86,7 +87,8 @@ def create_server(services: Services, metrics: Metrics, settings: ServerSettings
         maximum_concurrent_rpcs=settings.grpc_rpcs,
     )
     cashier_service_pb2_grpc.add_CashierServiceServicer_to_server(CashierServicer(services), server)
-    operator_service_pb2_grpc.add_OperatorServiceServicer_to_server(OperatorServicer(services), server)
+    merchant_service_pb2_grpc.add_MerchantServiceServicer_to_server(
+        MerchantServicer(services.onboarding, services.admin, services.idempotency), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -9,17 +9,13 @@ import grpc
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import cashier_service_pb2_grpc as svc_grpc
-from cashier.v1 import operator_service_pb2 as ops
-from cashier.v1 import operator_service_pb2_grpc as ops_grpc
 from gateway.api import convert
 from gateway.api.idempotency import idempotent
 from gateway.api.interceptor import _bearer, current_principal
 from gateway.domain.errors import Violations
-from gateway.domain.merchants import MerchantState, SettlementPlan
 from gateway.domain.refunds import RefundState
 from gateway.domain.validation import validate_new_payment, validate_new_refund, validate_route_request
 from gateway.service import paging
-from gateway.service.admin import NewMerchant
 from gateway.service.payments import CreatePayment, ListPayments
 from gateway.service.ports import IdempotencyRecord
 from gateway.service.refunds import ListRefunds, RefundPayment
@@ -27,7 +23,6 @@ from gateway.service.services import Services
 from gateway.service.watch import WatchPayment
 
 CASHIER = svc.DESCRIPTOR.services_by_name["CashierService"].full_name
-OPERATOR = ops.DESCRIPTOR.services_by_name["OperatorService"].full_name
 
 
 # How each writing RPC rebuilds its answer from an idempotency record whose call acted (the claim committed with
@@ -53,12 +48,6 @@ def _settled_refund(servicer: CashierServicer, request: svc.RefundPaymentRequest
     if refund.state is RefundState.PENDING:
         return None
     return svc.RefundPaymentResponse(refund=convert.refund_to_proto(refund))
-
-
-def _created_merchant(servicer: OperatorServicer, request: ops.CreateMerchantRequest,
-                      record: IdempotencyRecord) -> ops.CreateMerchantResponse | None:
-    merchant = servicer.admin.get_merchant(record.resource_id or "")
-    return ops.CreateMerchantResponse(merchant=convert.merchant_to_proto(merchant))
 
 
 class CashierServicer(svc_grpc.CashierServiceServicer):
@@ -179,35 +168,3 @@ class CashierServicer(svc_grpc.CashierServiceServicer):
         watch = WatchPayment(current_principal(), merchant_id, payment_id, request.follow_refunds, credentials)
         for payment in self.services.watches.watch(watch, left):
             yield svc.WatchPaymentResponse(payment=convert.payment_to_proto(payment))
-
-
-class OperatorServicer(ops_grpc.OperatorServiceServicer):
-    def __init__(self, services: Services):
-        self.admin = services.admin
-        self.idempotency = services.idempotency
-
-    # The platform's, not a merchant's: an operator's key is scoped to the operator alone.
-    @idempotent(OPERATOR, rebuild=_created_merchant)
-    def CreateMerchant(self, request: ops.CreateMerchantRequest, context: grpc.ServicerContext) -> ops.CreateMerchantResponse:
-        m = request.merchant
-        merchant = self.admin.create_merchant(NewMerchant(
-            merchant_id=request.merchant_id,
-            display_name=m.display_name,
-            business_category=m.business_category or "general",
-            state=convert.MERCHANT_STATE_IN.get(m.state, MerchantState.SUBMITTED),
-            # Until onboarding arrives, an operator vouches for the account by asking for collection.
-            settlement_account_verified=m.collection_enabled,
-            settlement_plan=convert.PLAN_IN.get(m.settlement_plan, SettlementPlan.T15),
-        ), field_prefix="merchant.")
-        return ops.CreateMerchantResponse(merchant=convert.merchant_to_proto(merchant))
-
-    def GetMerchant(self, request: ops.GetMerchantRequest, context: grpc.ServicerContext) -> ops.GetMerchantResponse:
-        v = Violations()
-        merchant_id = convert.merchant_id_from(v, "name", request.name)
-        v.raise_if_any()
-        return ops.GetMerchantResponse(merchant=convert.merchant_to_proto(self.admin.get_merchant(merchant_id)))
-
-    def ListMerchants(self, request: ops.ListMerchantsRequest, context: grpc.ServicerContext) -> ops.ListMerchantsResponse:
-        merchants, token = self.admin.list_merchants(request.page_size, request.page_token)
-        return ops.ListMerchantsResponse(merchants=[convert.merchant_to_proto(m) for m in merchants],
-                                         next_page_token=token)

@@ -1,5 +1,6 @@
 """Operator use cases: merchants, trading apps and their keys, operator credentials. Used by the
-`cashier` command line and by OperatorService."""
+`cashier` command line, and by MerchantService to read merchants (over gRPC a merchant is created only by
+approving its application, gateway/service/onboarding.py)."""
 
 from __future__ import annotations
 

@@ -207,6 +207,7 @@ class OnboardingService:
             self._save(uow, after, before.state)
             self._audit(uow, actor, "application.updated", after, before, now)
             uow.commit()
+        self._invalidate(after.merchant_id)  # a merchant created directly meanwhile is judged by it
         return after
 
     def withdraw(self, actor: Actor, application_id: str) -> Application:
@@ -219,6 +220,7 @@ class OnboardingService:
             self._save(uow, after, before.state)
             self._audit(uow, actor, "application.withdrawn", after, before, now)
             uow.commit()
+        self._invalidate(after.merchant_id)
         return after
 
     def review(self, actor: Actor, application_id: str, decision: Decision | None,
@@ -248,8 +250,8 @@ class OnboardingService:
                 for app_id in uow.merchant_setup.authorized_apps(after.merchant_id):
                     uow.events.add(rejected_event(after, app_id, now))
             uow.commit()
-        if merchant is not None:
-            self._invalidate(merchant.id)
+        # Every decision, not only an approval: the payment path caches the merchant with its application.
+        self._invalidate(after.merchant_id)
         return after, merchant
 
     def _create_merchant(self, uow: OnboardingUnitOfWork, actor: Actor, application: Application,
@@ -338,8 +340,9 @@ class OnboardingService:
         """Send a random amount to the application's payout account (`amount` only for tests of this
         layer: the rail's refusal is recorded either way). Ends an attempt still open."""
         if self.transfers is None:
-            raise FailedPrecondition("this gateway has no rail configured for payout-account transfers",
-                                     reason="TRANSFERS_NOT_CONFIGURED")
+            # Refused here, before an attempt is stored: a transfer that cannot be sent is no attempt.
+            raise FailedPrecondition("no payout rail is installed: account verification needs one, e.g. the "
+                                     "Alipay payouts plugin in certificate mode", reason="TRANSFERS_NOT_CONFIGURED")
         now = self.clock()
         attempt = Attempt.start(application_id, now, amount)
         with self.uow(write=True) as uow:

@@ -19,11 +19,12 @@ from gateway.domain.events import PAYMENT_CLOSED, PAYMENT_SUCCEEDED, payment_eve
 from gateway.domain.flags import FlagKind
 from gateway.domain.ids import new_checkout_token, new_payment_id, payment_id_floor, utcnow
 from gateway.domain.merchants import Merchant, Principal, PrincipalKind
+from gateway.domain.onboarding.collection import collection_refusal
 from gateway.domain.payments import ClientInfo, NewPayment, Payment, PaymentState, Scenario
 from gateway.service import idempotency, paging
 from gateway.service.channel_views import route_request
 from gateway.service.flags import raise_flag
-from gateway.service.merchant_cache import MerchantCache
+from gateway.service.merchant_cache import MerchantCache, merchants_alone
 from gateway.service.ports import PaymentQuery, UnitOfWorkFactory
 from gateway.service.routing import RouteDecision, Router
 
@@ -69,14 +70,16 @@ class PaymentService:
         new_id: Callable[[datetime], str] = new_payment_id,
         new_token: Callable[[], str] = new_checkout_token,
         merchants: MerchantCache | None = None,
+        individuals_open: bool = False,
     ):
         self.uow = uow
         self.router = router
         self.clock = clock
         self.new_id = new_id
         self.new_token = new_token
-        # Shared with AdminService, which drops an entry when it changes the merchant.
-        self.merchants = merchants if merchants is not None else MerchantCache(ttl_seconds=0)
+        # Shared with AdminService and OnboardingService, which drop an entry when they change the merchant.
+        self.merchants = merchants if merchants is not None else MerchantCache(merchants_alone(uow), ttl_seconds=0)
+        self.individuals_open = individuals_open  # `[onboarding] individuals`: may ordinary individuals collect
 
     def create(self, cmd: CreatePayment) -> Payment:
         new = cmd.payment
@@ -229,14 +232,18 @@ class PaymentService:
 
     def _collecting_merchant(self, principal: Principal, merchant_id: str) -> Merchant:
         """The merchant, if this app acts for it and it can collect: CreatePayment's and PreviewRoute's one
-        check. A cached merchant costs no transaction; the write transaction that follows decides races."""
+        check. Onboarding's answer first (its application approved, its payout account verified, individuals
+        open), then the merchant's own row, which is all a merchant created directly by an operator has. A
+        cached merchant costs no transaction; the write transaction that follows decides races."""
         _require_access(principal, merchant_id)
-        merchant = self.merchants.cached(merchant_id)
-        if merchant is None:
-            with self.uow() as uow:
-                merchant = _require_merchant(self.merchants.load(uow, merchant_id), merchant_id)
-        merchant.check_can_collect()
-        return merchant
+        found = self.merchants.get(merchant_id)
+        if found is None:
+            raise NotFound(f"merchant {merchant_id} does not exist", reason="MERCHANT_NOT_FOUND")
+        refusal = collection_refusal(merchant_id, found.application, self.individuals_open)
+        if refusal is not None:
+            raise refusal
+        found.merchant.check_can_collect()
+        return found.merchant
 
 
 def _require_access(principal: Principal, merchant_id: str) -> None:
@@ -244,9 +251,3 @@ def _require_access(principal: Principal, merchant_id: str) -> None:
     if principal.kind is not PrincipalKind.APP or not principal.acts_for(merchant_id):
         raise PermissionDenied(f"this app is not authorised to act for merchant {merchant_id!r}",
                                reason="MERCHANT_NOT_AUTHORIZED", metadata={"merchant": merchant_id})
-
-
-def _require_merchant(merchant: Merchant | None, merchant_id: str) -> Merchant:
-    if merchant is None:
-        raise NotFound(f"merchant {merchant_id} does not exist", reason="MERCHANT_NOT_FOUND")
-    return merchant

@@ -17,6 +17,7 @@ from gateway.service.admin import AdminService
 from gateway.service.auth import Authenticator
 from gateway.service.flags import FlagService
 from gateway.service.idempotency import IdempotencyService
+from gateway.service.onboarding import OnboardingService
 from gateway.service.payments import PaymentService
 from gateway.service.refunds import RefundService
 from gateway.service.watch import WatchService
@@ -49,7 +50,12 @@ class Services(Protocol):
 
     @property
     def admin(self) -> AdminService:
-        """The operator's merchants (OperatorService)."""
+        """Merchants as stored (MerchantService's GetMerchant and ListMerchants)."""
+
+    @property
+    def onboarding(self) -> OnboardingService:
+        """Applications, their review, payout-account verification, settlement plans, deposits, the
+        application square and app authorisations, the audit trail (MerchantService)."""
 
     @property
     def flags(self) -> FlagService:

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from cashier.v1 import cashier_service_pb2 as svc
-from cashier.v1 import operator_service_pb2 as ops
-from cashier.v1 import operator_service_pb2_grpc as ops_grpc
+from cashier.v1 import merchant_service_pb2 as msvc
+from cashier.v1 import merchant_service_pb2_grpc as msvc_grpc
 from gateway.cli import main
 from gateway.domain.merchants import PrincipalKind
 from gateway.runtime import RunningGateway
@@ -154,11 +154,11 @@ def test_a_revoked_key_is_refused_within_the_cache_window(database_url: str) -> 
 def test_operator_keys_roll_and_revoke_the_same_way(database_url: str) -> None:
     with gateway_with_cache(database_url, 0.5) as (_, channel):
         old = cli("operators", "create", "ops-1", database_url=database_url).stdout.strip()
-        operators = ops_grpc.OperatorServiceStub(channel)
+        operators = msvc_grpc.MerchantServiceStub(channel)
 
         def status(key: str) -> grpc.StatusCode:
             try:
-                operators.ListMerchants(ops.ListMerchantsRequest(), metadata=[("authorization", f"Bearer {key}")])
+                operators.ListMerchants(msvc.ListMerchantsRequest(), metadata=[("authorization", f"Bearer {key}")])
             except grpc.RpcError as err:
                 return err.code()
             return grpc.StatusCode.OK
@@ -205,8 +205,8 @@ def test_the_migration_moves_existing_keys_and_back(database_url: str) -> None:
         with gateway_with_cache(database_url, 0.5) as (running, channel):
             client = CashierClient(channel, Tenant("app-1", app_key, "shop-1"))
             assert list_payments(client, app_key) == grpc.StatusCode.OK
-            operators = ops_grpc.OperatorServiceStub(channel)
-            operators.ListMerchants(ops.ListMerchantsRequest(), metadata=[("authorization", f"Bearer {op_key}")])
+            operators = msvc_grpc.MerchantServiceStub(channel)
+            operators.ListMerchants(msvc.ListMerchantsRequest(), metadata=[("authorization", f"Bearer {op_key}")])
             listed = cli("apps", "list", database_url=database_url).stdout
             assert f"app-1\t{app_key[:11]}… live\tshop-1" in listed
             keys = running.gateway.admin.list_keys

@@ -8,9 +8,9 @@ import grpc
 import pytest
 
 from cashier.v1 import cashier_service_pb2 as svc
-from cashier.v1 import merchant_pb2
-from cashier.v1 import operator_service_pb2 as ops
-from cashier.v1 import operator_service_pb2_grpc as ops_grpc
+from cashier.v1 import merchant_service_pb2 as msvc
+from cashier.v1 import merchant_service_pb2_grpc as msvc_grpc
+from cashier.v1 import onboarding_pb2 as opb
 from tests.support import CashierClient, error_details, seed_tenant
 
 
@@ -67,20 +67,16 @@ def test_withdrawn_authorisation_takes_effect_within_the_cache_window(server, cl
 
 def test_operator_credentials_are_separate(server, client: CashierClient, grpc_channel) -> None:  # type: ignore[no-untyped-def]
     operator_key = server.gateway.admin.create_operator("ops-1").key
-    operators = ops_grpc.OperatorServiceStub(grpc_channel)
+    operators = msvc_grpc.MerchantServiceStub(grpc_channel)
     op_md = [("authorization", f"Bearer {operator_key}")]
 
-    listed = operators.ListMerchants(ops.ListMerchantsRequest(), metadata=op_md)
+    listed = operators.ListMerchants(msvc.ListMerchantsRequest(), metadata=op_md)
     assert [m.name for m in listed.merchants] == ["merchants/shop-1"]
     assert listed.merchants[0].collection_enabled
 
-    made = operators.CreateMerchant(ops.CreateMerchantRequest(
-        merchant_id="new-shop", merchant=merchant_pb2.Merchant(display_name="New Shop")), metadata=op_md)
-    assert made.merchant.state == merchant_pb2.MERCHANT_STATE_SUBMITTED
-    assert not made.merchant.collection_enabled
-
+    # An app may call MerchantService for its own merchants only; the operators' methods refuse its key.
     with pytest.raises(grpc.RpcError) as err:
-        operators.ListMerchants(ops.ListMerchantsRequest(), metadata=client.metadata())
+        operators.ListApplications(msvc.ListApplicationsRequest(), metadata=client.metadata())
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_details(err.value)[1].reason == "WRONG_CREDENTIALS"
     with pytest.raises(grpc.RpcError) as err:
@@ -88,7 +84,7 @@ def test_operator_credentials_are_separate(server, client: CashierClient, grpc_c
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
     with pytest.raises(grpc.RpcError) as err:
-        operators.CreateMerchant(ops.CreateMerchantRequest(
-            merchant_id="Bad Id!", merchant=merchant_pb2.Merchant(display_name="")), metadata=op_md)
+        operators.SubmitApplication(msvc.SubmitApplicationRequest(application=opb.Application(
+            merchant_id="Bad Id!", display_name="")), metadata=op_md)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert set(error_details(err.value)[0]) == {"merchant_id", "merchant.display_name"}
+    assert {"application.merchant_id", "application.display_name"} <= set(error_details(err.value)[0])

@@ -9,9 +9,9 @@ from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from cashier.v1 import cashier_service_pb2 as svc
-from cashier.v1 import merchant_pb2
-from cashier.v1 import operator_service_pb2 as ops
-from cashier.v1 import operator_service_pb2_grpc as ops_grpc
+from cashier.v1 import merchant_service_pb2 as msvc
+from cashier.v1 import merchant_service_pb2_grpc as msvc_grpc
+from cashier.v1 import onboarding_pb2 as opb
 from gateway.api.server import SERVICE_NAMES
 from gateway.runtime import RunningGateway
 from gateway.service import paging
@@ -92,8 +92,18 @@ GARBAGE = {
 
 
 def _invalid_utf8(method) -> bytes:  # type: ignore[no-untyped-def]
-    field = next(f for f in method.input_type.fields if f.type == f.TYPE_STRING)
-    return bytes([field.number << 3 | 2, 2]) + b"\xc3\x28"
+    return _invalid_utf8_in(method.input_type)
+
+
+def _invalid_utf8_in(message) -> bytes:  # type: ignore[no-untyped-def]
+    """A string field that is not UTF-8: the message's own, or one nested in its first message field (a request
+    made of one message, such as SubmitApplication's)."""
+    field = next((f for f in message.fields if f.type == f.TYPE_STRING), None)
+    if field is not None:
+        return bytes([field.number << 3 | 2, 2]) + b"\xc3\x28"
+    field = next(f for f in message.fields if f.type == f.TYPE_MESSAGE)
+    inner = _invalid_utf8_in(field.message_type)
+    return bytes([field.number << 3 | 2, len(inner)]) + inner
 
 
 def test_bytes_that_are_no_request_are_invalid_argument_on_every_rpc(
@@ -104,7 +114,7 @@ def test_bytes_that_are_no_request_are_invalid_argument_on_every_rpc(
     assert len(methods) >= 13
     for kind, garbage in GARBAGE.items():
         for method in methods:
-            metadata = operator if method.containing_service.name == "OperatorService" else client.metadata()
+            metadata = operator if method.containing_service.name == "MerchantService" else client.metadata()
             code, details = invoke_raw(grpc_channel, method, garbage or _invalid_utf8(method), metadata)
             assert code == grpc.StatusCode.INVALID_ARGUMENT, (kind, method.full_name, code, details)
             assert method.input_type.full_name in details, details
@@ -134,7 +144,7 @@ def test_a_huge_name_gets_a_small_invalid_argument_on_every_name_rpc(server, grp
         if field is None:
             continue
         named += 1
-        metadata = operator if method.containing_service.name == "OperatorService" else client.metadata()
+        metadata = operator if method.containing_service.name == "MerchantService" else client.metadata()
         request = method.input_type._concrete_class(**{field: huge})
         code, details, trailers = invoke_raw(grpc_channel, method, request.SerializeToString(), metadata,
                                              with_trailers=True)
@@ -214,12 +224,12 @@ def test_two_idempotency_keys_are_refused(server, client: CashierClient) -> None
 # --- 4. enums and strings ----------------------------------------------------------------------------
 
 
-BAD_MERCHANTS = [
-    (merchant_pb2.Merchant(display_name="Tea", settlement_plan=999), "merchant.settlement_plan"),
-    (merchant_pb2.Merchant(display_name="Tea", state=999), "merchant.state"),
-    (merchant_pb2.Merchant(display_name="Tea", state=-1), "merchant.state"),
-    (merchant_pb2.Merchant(display_name="Tea\x00"), "merchant.display_name"),
-    (merchant_pb2.Merchant(display_name="Tea", business_category="food\x7f"), "merchant.business_category"),
+BAD_APPLICATIONS = [
+    ({"basic_info": opb.BasicInfo(kind=999)}, "application.basic_info.kind"),
+    ({"basic_info": opb.BasicInfo(kind=-1)}, "application.basic_info.kind"),
+    ({"state": 999}, "application.state"),
+    ({"display_name": "Tea\x00"}, "application.display_name"),
+    ({"business_info": opb.BusinessInfo(business_category="food\x7f")}, "application.business_info.business_category"),
 ]
 BAD_STRINGS = [
     ({"return_url": "https://shop.example/\x00x"}, "return_url"),
@@ -232,18 +242,16 @@ BAD_STRINGS = [
 ]
 
 
-def test_create_merchant_refuses_unknown_enums_and_control_characters(server, grpc_channel) -> None:  # type: ignore[no-untyped-def]
-    operators = ops_grpc.OperatorServiceStub(grpc_channel)
+def test_an_application_with_unknown_enums_or_control_characters_is_refused(server, grpc_channel) -> None:  # type: ignore[no-untyped-def]
+    merchants = msvc_grpc.MerchantServiceStub(grpc_channel)
     metadata = _operator(server)
     before = count_rows(server.gateway)
-    for merchant, field in BAD_MERCHANTS:
-        err = _refused(operators.CreateMerchant, ops.CreateMerchantRequest(merchant_id="tea-2", merchant=merchant),
+    for fields, field in BAD_APPLICATIONS:
+        application = opb.Application(**{"merchant_id": "tea-2", "display_name": "Tea", **fields})
+        err = _refused(merchants.SubmitApplication, msvc.SubmitApplicationRequest(application=application),
                        metadata=metadata)
         _invalid(err, field)
     assert count_rows(server.gateway) == before
-    made = operators.CreateMerchant(ops.CreateMerchantRequest(merchant_id="tea-2", merchant=merchant_pb2.Merchant(
-        display_name="Tea", settlement_plan=merchant_pb2.SETTLEMENT_PLAN_T0)), metadata=metadata).merchant
-    assert made.settlement_plan == merchant_pb2.SETTLEMENT_PLAN_T0
 
 
 def test_one_rule_for_every_string(server, client: CashierClient) -> None:  # type: ignore[no-untyped-def]
@@ -258,9 +266,9 @@ def test_one_rule_for_every_string(server, client: CashierClient) -> None:  # ty
 def test_a_forged_page_token_is_refused(server, grpc_channel, client: CashierClient) -> None:  # type: ignore[no-untyped-def]
     """Page tokens are not secret (base64 JSON and a digest of the filters): one forged with a NUL in its
     cursor is refused as a token, not sent to PostgreSQL (which cannot hold NUL in text)."""
-    operators = ops_grpc.OperatorServiceStub(grpc_channel)
+    merchants = msvc_grpc.MerchantServiceStub(grpc_channel)
     metadata = _operator(server)
     for after in ("a\x00b", "x" * 1000, ""):
         token = paging.encode_token(after, "merchants")
-        err = _refused(operators.ListMerchants, ops.ListMerchantsRequest(page_token=token), metadata=metadata)
+        err = _refused(merchants.ListMerchants, msvc.ListMerchantsRequest(page_token=token), metadata=metadata)
         _invalid(err, "page_token")

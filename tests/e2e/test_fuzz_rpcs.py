@@ -119,7 +119,7 @@ def _callers(server: RunningGateway, tenant: Tenant) -> dict[str, list[tuple[str
 
 
 def _own(method: MethodDescriptor) -> str:
-    return "operator" if method.containing_service.name == "OperatorService" else "app"
+    return "operator" if method.containing_service.name == "MerchantService" else "app"
 
 
 def _plausible(client: CashierClient) -> list[str]:

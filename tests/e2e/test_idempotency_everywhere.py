@@ -17,17 +17,18 @@ import pytest
 from sqlalchemy import func, select
 
 from cashier.v1 import cashier_service_pb2 as svc
-from cashier.v1 import merchant_pb2 as mpb
-from cashier.v1 import operator_service_pb2 as ops
-from cashier.v1 import operator_service_pb2_grpc as ops_grpc
+from cashier.v1 import merchant_service_pb2 as msvc
+from cashier.v1 import merchant_service_pb2_grpc as msvc_grpc
+from cashier.v1 import onboarding_pb2 as opb
 from cashier.v1 import payment_pb2 as pb
 from cashier.v1 import refund_pb2 as rpb
 from channels.alipay.sandbox.local import LocalAlipay
 from gateway.api.idempotency import IDEMPOTENT_METHODS
 from gateway.runtime import RunningGateway
-from gateway.storage.tables import idempotency_keys, merchants, payments
+from gateway.storage.tables import applications, idempotency_keys, payments
 from tests.e2e.test_concurrency import run_together
 from tests.e2e.test_refunds import get_payment, paid_payment, sandbox_refunds, stored_refunds
+from tests.onboarding_support import CREDIT_CODE
 from tests.support import CashierClient, error_details, make_settings, running_gateway
 
 CLOSE = "ClosePayment"
@@ -59,7 +60,7 @@ def exact(message: Any) -> bytes:
 
 def test_every_writing_rpc_declares_it() -> None:
     assert {"cashier.v1.CashierService.CreatePayment", "cashier.v1.CashierService.ClosePayment",
-            "cashier.v1.CashierService.RefundPayment", "cashier.v1.OperatorService.CreateMerchant",
+            "cashier.v1.CashierService.RefundPayment", "cashier.v1.MerchantService.SubmitApplication",
             } <= IDEMPOTENT_METHODS
 
 
@@ -134,23 +135,33 @@ def test_closes_of_many_payments_sent_at_once_under_one_key_close_one(server: Ru
 
 
 def test_an_operator_write_honours_the_key(server: RunningGateway, grpc_channel: grpc.Channel) -> None:
-    stub = ops_grpc.OperatorServiceStub(grpc_channel)
+    stub = msvc_grpc.MerchantServiceStub(grpc_channel)
     ops1 = [("authorization", f"Bearer {server.gateway.admin.create_operator('ops-1').key}")]
     ops2 = [("authorization", f"Bearer {server.gateway.admin.create_operator('ops-2').key}")]
 
-    def create(merchant_id: str, who: list[tuple[str, str]]) -> ops.CreateMerchantResponse:
-        return stub.CreateMerchant(ops.CreateMerchantRequest(
-            merchant_id=merchant_id, merchant=mpb.Merchant(display_name="Tea", collection_enabled=True)),
-            metadata=[*who, ("idempotency-key", "K-op")])
+    def submit(merchant_id: str, who: list[tuple[str, str]]) -> msvc.SubmitApplicationResponse:
+        return stub.SubmitApplication(msvc.SubmitApplicationRequest(application=_application(merchant_id)),
+                                      metadata=[*who, ("idempotency-key", "K-op")])
 
-    before = rows(server, merchants)
-    first = create("tea-one", ops1)
-    assert exact(create("tea-one", ops1)) == exact(first)  # a retry, not ALREADY_EXISTS
+    before = rows(server, applications)
+    first = submit("tea-one", ops1)
+    assert exact(submit("tea-one", ops1)) == exact(first)  # a retry, not MERCHANT_ID_TAKEN
     with pytest.raises(grpc.RpcError) as err:
-        create("tea-two", ops1)
+        submit("tea-two", ops1)
     assert reason(err.value) == (grpc.StatusCode.FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED")
-    assert rows(server, merchants) == before + 1
-    assert create("tea-two", ops2).merchant.name == "merchants/tea-two"  # another caller's key is its own
+    assert rows(server, applications) == before + 1
+    assert submit("tea-two", ops2).application.merchant_id == "tea-two"  # another caller's key is its own
+
+
+def _application(merchant_id: str) -> opb.Application:
+    legal = "Fuzhou Tea House Co., Ltd."
+    return opb.Application(
+        merchant_id=merchant_id, display_name="Tea",
+        basic_info=opb.BasicInfo(applicant_account_id="acct-1", kind=opb.VERIFICATION_KIND_ENTERPRISE,
+                                 contact_name="Lin Mei", contact_phone="13800138000", contact_email="lin@example.com"),
+        business_info=opb.BusinessInfo(legal_name=legal, credit_code=CREDIT_CODE, registered_address="1 Wusi Road",
+                                       business_scope="Tea retail", business_category="food"),
+        financial_info=opb.FinancialInfo(payout_logon_id="finance@tea.example", holder_name=legal))
 
 
 # --- RefundPayment, on the Alipay sandbox ------------------------------------------------------------

@@ -35,7 +35,7 @@ def test_reflection_lists_the_cashier_service(grpc_channel: grpc.Channel) -> Non
     stub = reflection_pb2_grpc.ServerReflectionStub(grpc_channel)
     responses = stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
     names = {s.name for r in responses for s in r.list_services_response.service}
-    assert {"cashier.v1.CashierService", "cashier.v1.OperatorService", "grpc.health.v1.Health"} <= names
+    assert {"cashier.v1.CashierService", "cashier.v1.MerchantService", "grpc.health.v1.Health"} <= names
 
 
 def test_create_read_list_close(client: CashierClient) -> None:

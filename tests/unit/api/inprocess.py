@@ -24,13 +24,14 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.rpc import error_details_pb2, status_pb2
 
 from cashier.v1 import cashier_service_pb2 as svc
-from cashier.v1 import operator_service_pb2 as ops
+from cashier.v1 import merchant_service_pb2 as msvc
 from gateway.api.interceptor import CashierInterceptor
-from gateway.api.servicers import CashierServicer, OperatorServicer
+from gateway.api.merchant_servicer import MerchantServicer
+from gateway.api.servicers import CashierServicer
 from gateway.bootstrap import Gateway
 
 CASHIER = svc.DESCRIPTOR.services_by_name["CashierService"]
-OPERATOR = ops.DESCRIPTOR.services_by_name["OperatorService"]
+MERCHANTS = msvc.DESCRIPTOR.services_by_name["MerchantService"]
 TIMEOUT = 10.0  # seconds: a bound on every call, far above what one takes
 
 
@@ -148,7 +149,8 @@ class InProcessApi:
         interceptor = CashierInterceptor(gateway.authenticator, gateway.metrics)
         self.server = grpc_testing.server_from_dictionary({
             CASHIER: _intercepted(CashierServicer(gateway), CASHIER, interceptor),
-            OPERATOR: _intercepted(OperatorServicer(gateway), OPERATOR, interceptor),
+            MERCHANTS: _intercepted(MerchantServicer(gateway.onboarding, gateway.admin, gateway.idempotency), MERCHANTS,
+                                    interceptor),
         }, grpc_testing.strict_real_time())
 
     def call(self, method: MethodDescriptor, request: Any, key: str | None,

@@ -1,7 +1,6 @@
 """MerchantService in process (see inprocess.py for the layer): the real interceptor, the servicer, the onboarding
-service on a real SQLite database, and a stand-in for Alipay's transfer. The servicer is not registered in the
-server yet; the interceptor is told here that the service needs operator credentials (what it will be told when
-the servicer is wired), and what apps may call is checked on the servicer directly."""
+service on a real SQLite database, and a stand-in for Alipay's transfer. The interceptor lets apps and operators
+through to this service; what apps may call is checked on the servicer directly."""
 
 from __future__ import annotations
 
@@ -15,8 +14,6 @@ import pytest
 from cashier.v1 import merchant_pb2 as mpb
 from cashier.v1 import merchant_service_pb2 as msvc
 from cashier.v1 import onboarding_pb2 as opb
-from cashier.v1 import operator_service_pb2 as ops
-from gateway.api import interceptor as interceptor_module
 from gateway.api.interceptor import CashierInterceptor, principal_var
 from gateway.api.merchant_servicer import MerchantServicer
 from gateway.bootstrap import Gateway
@@ -61,8 +58,7 @@ def alipay() -> AlipayStandIn:
 
 
 @pytest.fixture
-def mapi(gateway: Gateway, alipay: AlipayStandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[MerchantApi]:
-    monkeypatch.setitem(interceptor_module.SERVICE_PRINCIPALS, SERVICE.full_name, PrincipalKind.OPERATOR)
+def mapi(gateway: Gateway, alipay: AlipayStandIn) -> Iterator[MerchantApi]:
     yield MerchantApi(gateway, alipay)
 
 
@@ -125,7 +121,7 @@ def test_onboarding_over_the_servicer(mapi: MerchantApi, operator_key: str, alip
     confirmed = mapi.call(CONFIRM, msvc.ConfirmAccountVerificationRequest(name=app.name, amount=alipay.sent[-1][2]),
                           operator_key).response
     assert confirmed.application.account_state == opb.ACCOUNT_VERIFICATION_STATE_VERIFIED
-    merchant = mapi.call(GET_MERCHANT, ops.GetMerchantRequest(name="merchants/tea-house"), operator_key).response
+    merchant = mapi.call(GET_MERCHANT, msvc.GetMerchantRequest(name="merchants/tea-house"), operator_key).response
     assert merchant.merchant.collection_enabled
 
     gateway.admin.create_app("micro-shop", "Micro Shop")
@@ -173,7 +169,7 @@ def test_onboarding_over_the_servicer(mapi: MerchantApi, operator_key: str, alip
     assert [a.name for a in listed_apps.applications] == [app.name]
     got_app = mapi.call(GET_APP, msvc.GetApplicationRequest(name=app.name), operator_key).response.application
     assert [d.name for d in got_app.documents] == [doc.name]
-    merchants = mapi.call(LIST_MERCHANTS, ops.ListMerchantsRequest(), operator_key).response
+    merchants = mapi.call(LIST_MERCHANTS, msvc.ListMerchantsRequest(), operator_key).response
     assert [m.name for m in merchants.merchants] == ["merchants/tea-house"]
 
 
@@ -235,7 +231,7 @@ def test_apps_read_only_their_merchants_and_the_square(mapi: MerchantApi, operat
         with pytest.raises(PermissionDenied):
             servicer.ListAuditEvents(msvc.ListAuditEventsRequest(), ctx)  # type: ignore[arg-type]
         with pytest.raises(NotFound):
-            servicer.GetMerchant(ops.GetMerchantRequest(name="merchants/other-shop"), ctx)  # type: ignore[arg-type]
+            servicer.GetMerchant(msvc.GetMerchantRequest(name="merchants/other-shop"), ctx)  # type: ignore[arg-type]
         assert list(servicer.ListApps(msvc.ListAppsRequest(), ctx).apps) == []  # type: ignore[arg-type]
     finally:
         principal_var.reset(token)
