@@ -11,7 +11,9 @@ need and never going back to an earlier level once it holds a later one:
 3. the payment's row: `payments.lock()` (SELECT … FOR UPDATE) or a conditional UPDATE of it, taken before
    anything of the payment is touched, also when only a refund is to change (RefundService._record);
 4. the payment's refunds (their rows and their out_refund_no index entries);
-5. settlement: a merchant's ledger and balance rows, then its payouts;
+5. settlement: a merchant's ledger and balance rows, then its payouts (settlement/storage/ledger.py: a
+   booking only inserts entries and postings, in its builders' order; the balance cache's refresh takes
+   SHARE on ledger_entries in a transaction holding nothing else, waiting for the bookings in flight);
 6. events (the outbox, with anything adding one locks), then their lifecycle hook runs;
 7. flags for operators (raised last in the change's transaction, or in a transaction of their own).
 

@@ -147,6 +147,10 @@ payments = Table(
     Column("channel_closed", Boolean, nullable=False, default=False, server_default=false()),
     # The rail's id of the buyer who paid (Alipay's buyer_id), for follow-up messages; "" until paid.
     Column("buyer_id", String(64), nullable=False, default="", server_default=""),
+    # The platform's fee rate (basis points) when the payment succeeded, kept so that a later change of rates
+    # never rewrites its fee (settlement/domain/fees.py). NULL: succeeded before settlement existed, when
+    # the platform charged no fee (`cashier settle backfill` books those with none).
+    Column("fee_bps", Integer, nullable=True),
     UniqueConstraint("merchant_id", "out_trade_no", name="uq_payments_merchant_out_trade_no"),
     Index("ix_payments_merchant_state", "merchant_id", "state", "payment_id"),
     Index("ix_payments_checkout_token", "checkout_token", unique=True),
@@ -368,4 +372,51 @@ audit_events = Table(
     Column("after", JSON, nullable=True),
     Index("ix_audit_events_application", "application_id", "audit_id"),
     Index("ix_audit_events_merchant", "merchant_id", "audit_id"),
+)
+
+# --- Settlement ledger (issue 18; settlement/domain/ledger.py, settlement/storage/) ---------------------------
+
+# One row per journal entry, append-only. (kind, reference) is the entry's identity (ledger.JournalEntry.key):
+# the unique constraint makes a second booking of the same payment, refund or payout part a no-op or a
+# conflict (settlement/storage/ledger.py), decided by the database. entry_id grows with insertion (SQLite's
+# rowid; PostgreSQL's identity); merchant_id is "" only for a platform cost that names no merchant.
+ledger_entries = Table(
+    "ledger_entries", metadata,
+    Column("entry_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("reference", String(128), nullable=False),
+    # The settlement day of what caused the entry (calendar.settlement_day of a payment's or refund's time).
+    Column("settlement_day", Date, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "reference", name="uq_ledger_entries_kind_reference"),
+    Index("ix_ledger_entries_merchant_day", "merchant_id", "settlement_day", "entry_id"),
+)
+
+# The postings of each entry (signed fen, debit > 0: settlement/domain/accounts.py), under the entry's
+# merchant_id, a platform account's postings too, so that an entry and its postings live on one merchant's
+# shard. Only inserted, never updated: a payment's transaction appends here and updates no balance row.
+# No foreign key to ledger_entries: both are written by the same statement or transaction, and a per-row
+# check would slow the set-based bookings (backfill, settlement runs) for nothing.
+ledger_postings = Table(
+    "ledger_postings", metadata,
+    Column("merchant_id", String(64), primary_key=True),
+    Column("entry_id", BigInteger, primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("account", String(100), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Index("ix_ledger_postings_account", "merchant_id", "account", "entry_id"),
+)
+
+# Balances cached from the postings (raw sums, debit positive) per merchant shard and account, as of the
+# postings of entries up to as_of_entry_id; written only by the cache refresh, never by a payment, and
+# checked against a recomputation (`cashier settle balances --check`). A platform account's balance is the
+# sum of its rows over all merchant_ids.
+ledger_balances = Table(
+    "ledger_balances", metadata,
+    Column("merchant_id", String(64), primary_key=True),
+    Column("account", String(100), primary_key=True),
+    Column("balance", BigInteger, nullable=False),
+    Column("as_of_entry_id", BigInteger, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

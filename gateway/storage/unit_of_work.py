@@ -28,12 +28,16 @@ from gateway.storage.refunds import SqlRefundRepository
 from gateway.storage.settlement_plans import SqlSettlementPlanRepository
 from gateway.storage.square import SqlMerchantSetupRepository, SqlSquareRepository
 from gateway.storage.verification_attempts import SqlVerificationRepository
+from settlement.storage.backfill import SqlLedgerBackfill
+from settlement.storage.ledger import SqlLedgerRepository
 
 # The repository attributes below: dropped from the instance when the connection changes.
 _REPOSITORIES = ("payments", "idempotency", "merchants", "access", "refunds", "events", "hook_runs", "flags",
                  # merchant onboarding (gateway/service/onboarding.py)
                  "applications", "documents", "verifications", "plans", "deposits", "audit", "square",
-                 "merchant_setup")
+                 "merchant_setup",
+                 # settlement (settlement/storage): the ledger, appended to in the transaction of its cause
+                 "ledger", "ledger_backfill")
 
 
 R = TypeVar("R")
@@ -121,6 +125,8 @@ class SqlUnitOfWork:
     audit = _Repository(SqlAuditRepository)
     square = _Repository(SqlSquareRepository)
     merchant_setup = _Repository(SqlMerchantSetupRepository)
+    ledger = _Repository(SqlLedgerRepository)
+    ledger_backfill = _Repository(SqlLedgerBackfill)
 
     def __exit__(self, *exc: Any) -> None:
         assert self._conn is not None
