@@ -35,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gateway.domain.errors import CashierError, FailedPrecondition, FieldViolation, InvalidArgument
+from gateway.domain.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from settlement.domain import accounts
 from settlement.domain.accounts import Account
 
@@ -62,13 +62,26 @@ class EntryKind(enum.Enum):
     ALIPAY_SERVICE_FEE = "alipay_service_fee"
 
 
-class UnbalancedEntry(CashierError):
-    """An entry whose postings do not sum to zero: a bug in the caller, never stored."""
+class LedgerBug(ValueError):
+    """A journal entry that must never be built: a bug in the caller, never stored. Not a CashierError: no
+    caller's request can cause it, so a face answers it as INTERNAL (with the request id), never as the
+    caller's mistake. Carries a reason and metadata for the log."""
+
+    reason = "LEDGER_BUG"
+
+    def __init__(self, message: str, *, metadata: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.metadata = metadata or {}
+
+
+class UnbalancedEntry(LedgerBug):
+    """An entry whose postings do not sum to zero."""
 
     reason = "UNBALANCED_ENTRY"
 
 
-class InvalidEntry(CashierError):
+class InvalidEntry(LedgerBug):
     """An entry that is malformed in another way (too few postings, a zero or out-of-range amount, another
     merchant's account): a bug in the caller, never stored."""
 
