@@ -16,6 +16,7 @@ from grpc_health.v1 import health
 from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 
+from channels.contract.payouts import PayoutRail
 from channels.contract.protocol import Channel
 from gateway.api.server import create_server
 from gateway.config import ConfigError, Settings
@@ -25,6 +26,7 @@ from gateway.plugins import (
     CashierPluginManager,
     PluggyLifecycleHooks,
     collect_channels_by_plugin,
+    collect_payout_rails,
     list_plugins,
     make_plugin_manager,
     start_plugins,
@@ -38,6 +40,7 @@ from gateway.service.lifecycle import LifecycleRunner
 from gateway.service.merchant_cache import MerchantCache, merchants_with_applications
 from gateway.service.onboarding import OnboardingService
 from gateway.service.payments import PaymentService
+from gateway.service.payout_transfers import account_transfers
 from gateway.service.ports import PayoutAccountTransfers
 from gateway.service.recovery import PaymentRecovery
 from gateway.service.refunds import RefundService
@@ -73,6 +76,7 @@ class Gateway:
     watches: WatchService
     directory: ChannelDirectory
     idempotency: IdempotencyService
+    payout_rails: list[PayoutRail] = field(default_factory=list)
     _origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def database_ok(self) -> bool:
@@ -93,12 +97,13 @@ class Gateway:
         return self._origins.get(channel_name, ("", ""))
 
     def close(self) -> None:
-        """Release what the channels hold (e.g. their rails' connection pools), then the database."""
+        """Release what the channels and payout rails hold (their connection pools), then the database."""
         _close_channels(self.channels)
+        _close_channels(self.payout_rails)
         self.engine.dispose()
 
 
-def _close_channels(channels: list[Channel]) -> None:
+def _close_channels(channels: Sequence[Channel | PayoutRail]) -> None:
     for channel in channels:
         close = getattr(channel, "close", None)
         if callable(close):
@@ -136,13 +141,17 @@ def build_plugins(plugins: tuple[object, ...] = ()) -> CashierPluginManager:
     return make_plugin_manager(allow=allowed_channels(), plugins=plugins)
 
 
-def payout_transfers(pm: CashierPluginManager, settings: Settings) -> PayoutAccountTransfers | None:
-    """What sends onboarding's account-verification transfers. None until a payout rail is wired in: the
-    onboarding service then refuses StartAccountVerification (FAILED_PRECONDITION, TRANSFERS_NOT_CONFIGURED,
-    "no payout rail is installed …") before it stores an attempt; everything else of onboarding works.
-    The rail's adapter (gateway/service/payout_transfers.py, over the plugins' payout rails) replaces this
-    body with one line: `return account_transfers(collect_payout_rails(pm, settings.plugins))`."""
-    return None
+def payout_transfers(rails: Sequence[PayoutRail], channels: list[Channel]) -> PayoutAccountTransfers | None:
+    """What sends onboarding's account-verification transfers: the one payout rail the plugins registered
+    (cashier_register_payout_rails; the Alipay payouts plugin in certificate mode), or None when there is
+    none, and onboarding then refuses StartAccountVerification (FAILED_PRECONDITION, TRANSFERS_NOT_CONFIGURED)
+    before it stores an attempt. Several rails: start-up stops, naming them."""
+    try:
+        return account_transfers(rails)
+    except ValueError as exc:
+        _close_channels(channels)
+        _close_channels(rails)
+        raise ConfigError(str(exc)) from None
 
 
 def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migrations: bool = True,
@@ -155,9 +164,11 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
     rules = rules_from(settings)
     try:
         check_rules(rules, {c.name for c in channels})
-    except ConfigError:
+        rails = collect_payout_rails(pm, settings.channels)
+    except Exception:
         _close_channels(channels)
         raise
+    transfers = payout_transfers(rails, channels)
     engine = make_engine(settings.database.url, pool_size=settings.database.pool_size,
                          sqlite_synchronous=settings.database.sqlite_synchronous)
     if run_migrations:
@@ -174,7 +185,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
     directory = ChannelDirectory(channels)
     individuals = settings.onboarding.individuals
     payments = PaymentService(uow, router, merchants=merchants, individuals_open=individuals)
-    onboarding = OnboardingService(uow, payout_transfers(pm, settings), individuals_open=individuals,
+    onboarding = OnboardingService(uow, transfers, individuals_open=individuals,
                                    deposit_required=settings.settlement.deposit_required,
                                    retention_days=settings.onboarding.retention_days, merchants=merchants)
     server = settings.server
@@ -198,6 +209,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         watches=watches,
         directory=directory,
         idempotency=IdempotencyService(uow),
+        payout_rails=rails,
         _origins=origins,
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from gateway.cli_onboarding import register as register_onboarding
 from gateway.config import ConfigError, Settings, load_settings
 from gateway.domain.errors import CashierError
 from gateway.domain.merchants import MerchantState, PrincipalKind, SettlementPlan
@@ -227,7 +228,7 @@ PLANS = [p.value.lower() for p in SettlementPlan]
 
 @main.group()
 def merchants() -> None:
-    """Register and review merchants (full onboarding arrives in its own release)."""
+    """Merchants: register one directly (operators, tests), review, settlement plans and deposits."""
 
 
 @merchants.command("create")
@@ -584,4 +585,6 @@ def _add_plugin_commands(group: click.Group) -> None:
         group.add_command(command, ep.name)
 
 
+# The operators' onboarding commands (applications, plan and deposit changes, the audit trail).
+register_onboarding(main)
 _add_plugin_commands(main)
