@@ -3,15 +3,19 @@ sandbox, walked through step by step over real gRPC and HTTP, then left serving 
 
 from __future__ import annotations
 
+import io
 import signal
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, cast
 
 import grpc
 import httpx
+import segno
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -19,13 +23,15 @@ from grpc_status import rpc_status
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import cashier_service_pb2_grpc as svc_grpc
+from cashier.v1 import merchant_service_pb2 as msvc
+from cashier.v1 import merchant_service_pb2_grpc as msvc_grpc
+from cashier.v1 import onboarding_pb2 as opb
 from cashier.v1 import payment_pb2 as pb
 from cashier.v1 import refund_pb2
 from gateway.config import load_settings
-from gateway.domain.errors import AlreadyExists
 from gateway.domain.money import format_minor
+from gateway.domain.onboarding.audit import Actor, ActorKind
 from gateway.runtime import RunningGateway, start
-from gateway.service.admin import NewMerchant
 
 MERCHANT = "tea-house"
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -53,6 +59,47 @@ SCENES = [
 ]
 
 
+@dataclass(frozen=True)
+class Applicant:
+    """A merchant-to-be of the demo, as the platform's management centre knows it."""
+
+    merchant_id: str
+    display_name: str
+    kind: opb.VerificationKind
+    legal_name: str
+    credit_code: str  # a valid unified social credit code (GB 32100-2015), check character included
+    category: str
+    logon_id: str  # its Alipay account, which the sandbox knows under `legal_name`
+
+    @property
+    def label(self) -> str:
+        return "Blue V (enterprise)" if self.kind == opb.VERIFICATION_KIND_ENTERPRISE else "Orange V (business licence)"
+
+    def application(self) -> opb.Application:
+        return opb.Application(
+            merchant_id=self.merchant_id, display_name=self.display_name,
+            basic_info=opb.BasicInfo(applicant_account_id=f"acct-{self.merchant_id}", kind=self.kind,
+                                     contact_name="Lin Mei", contact_phone="13800138000",
+                                     contact_email=f"lin@{self.merchant_id}.example"),
+            business_info=opb.BusinessInfo(legal_name=self.legal_name, credit_code=self.credit_code,
+                                           registered_address="1 Wusi Road, Fuzhou", business_scope="Retail",
+                                           business_category=self.category),
+            # For a Blue V or an Orange V the payout account is the business's, held in its legal name.
+            financial_info=opb.FinancialInfo(payout_logon_id=self.logon_id, holder_name=self.legal_name))
+
+
+APPLICANTS = (
+    Applicant(MERCHANT, "Lin's Tea House", opb.VERIFICATION_KIND_ENTERPRISE, "Fuzhou Lin's Tea House Co., Ltd.",
+              "91350100MA2Y3B4K5Y", "food", "finance@teahouse.example"),
+    Applicant("lin-pottery", "Lin's Pottery", opb.VERIFICATION_KIND_INDIVIDUAL_WITH_BUSINESS,
+              "Xiamen Lin's Pottery Workshop", "92350203MA8N6P7Q1L", "crafts", "shop@linpottery.example"),
+)
+#: The Alipay accounts the sandbox knows (logon id -> holder's name): it refuses a transfer under another name.
+ACCOUNTS = {a.logon_id: a.legal_name for a in APPLICANTS}
+#: What each merchant sells first, once onboarded.
+FIRST_SALES = {MERCHANT: ("Jasmine tea, 100 g", 1280), "lin-pottery": ("Celadon tea cup", 4800)}
+
+
 #: Local stand-ins for payment rails, registered by the distribution that ships them (the Alipay sandbox is
 #: `alipay`): the core never imports a sandbox, it starts the one registered here.
 LOCAL_RAIL_ENTRY_POINTS = "cashier.local_rails"
@@ -70,13 +117,110 @@ class LocalRail(Protocol):
     def stop(self) -> None: ...
 
 
-def start_local_rail(name: str, key_dir: Path) -> LocalRail:
-    """Start the local rail registered as `name` (its start function takes the directory for its keys)."""
+def start_local_rail(name: str, key_dir: Path, **options: Any) -> LocalRail:
+    """Start the local rail registered as `name` (its start function takes the directory for its keys, and
+    the rail's own `options`)."""
     found = [ep for ep in entry_points(group=LOCAL_RAIL_ENTRY_POINTS) if ep.name == name]
     if not found:
         raise LookupError(f"no local {name!r} rail is installed (entry point group {LOCAL_RAIL_ENTRY_POINTS})")
-    rail: LocalRail = found[0].load()(key_dir)
+    rail: LocalRail = found[0].load()(key_dir, **options)
     return rail
+
+
+def licence(applicant: Applicant) -> bytes:
+    """A business licence as a PNG (its QR code carries the credit code, as a real licence's does)."""
+    out = io.BytesIO()
+    segno.make(applicant.credit_code, error="m").save(out, kind="png", scale=4)
+    return out.getvalue()
+
+
+class _Centre:
+    """The platform's management centre over MerchantService (operator credentials), the trading app over
+    CashierService, and each applicant's Alipay statement (the sandbox's record of transfers)."""
+
+    def __init__(self, merchants: msvc_grpc.MerchantServiceStub, cashier: svc_grpc.CashierServiceStub,
+                 operator: tuple[tuple[str, str], ...], app: tuple[tuple[str, str], ...], sandbox_url: str):
+        self.merchants, self.cashier = merchants, cashier
+        self.operator, self.app = operator, app
+        self.sandbox_url = sandbox_url
+        self.applications: dict[str, str] = {}
+
+    def _call(self, method: str, request: Any) -> Any:
+        return getattr(self.merchants, method)(request, metadata=self.operator, timeout=30)
+
+    def apply(self, a: Applicant) -> bool:
+        """Submit, add the licence, approve; False when an earlier run onboarded the merchant already."""
+        try:
+            merchant = self._call("GetMerchant", msvc.GetMerchantRequest(name=f"merchants/{a.merchant_id}")).merchant
+        except grpc.RpcError as err:
+            if err.code() is not grpc.StatusCode.NOT_FOUND:
+                raise
+        else:
+            if merchant.collection_enabled:
+                print(f"{a.merchant_id}: onboarded in an earlier run (delete the demo's folder to start over)")
+                return False
+        earlier = self._call("ListApplications", msvc.ListApplicationsRequest(
+            applicant_account_id=f"acct-{a.merchant_id}", page_size=1)).applications
+        application = earlier[0] if earlier else None
+        if application is None or application.state in (opb.APPLICATION_STATE_REJECTED,
+                                                         opb.APPLICATION_STATE_WITHDRAWN):
+            application = self._call("SubmitApplication", msvc.SubmitApplicationRequest(
+                application=a.application())).application
+            print(f"{a.merchant_id}: {a.label} \"{a.legal_name}\", credit code {a.credit_code}\n"
+                  f"   SubmitApplication → {application.name} {opb.ApplicationState.Name(application.state)}")
+        if application.state == opb.APPLICATION_STATE_SUBMITTED:
+            if not application.documents:
+                document = self._call("AddApplicationDocument", msvc.AddApplicationDocumentRequest(
+                    parent=application.name, content=licence(a))).document
+                print(f"   AddApplicationDocument: the licence, {document.content_type} judged from its bytes, "
+                      f"{document.size_bytes} bytes")
+            approved = self._call("ReviewApplication", msvc.ReviewApplicationRequest(
+                name=application.name, decision=msvc.REVIEW_DECISION_APPROVE))
+            print(f"   ReviewApplication APPROVE → {approved.merchant.name} exists; it may not collect until its "
+                  "Alipay account is verified")
+        self.applications[a.merchant_id] = application.name
+        return True
+
+    def verify(self, a: Applicant) -> None:
+        name = self.applications[a.merchant_id]
+        attempt = self._call("StartAccountVerification", msvc.StartAccountVerificationRequest(name=name)).attempt
+        print(f"{a.merchant_id}: StartAccountVerification → a transfer (alipay.fund.trans.uni.transfer) to "
+              f"{a.logon_id}\n   under the name \"{a.legal_name}\", which Alipay checks → "
+              f"{opb.VerificationAttemptState.Name(attempt.state)}")
+        amount = self.received(a.logon_id)
+        print(f"   the applicant sees {format_minor(amount, 'CNY')} arrive in the Alipay app and types {amount}")
+        confirmed = self._call("ConfirmAccountVerification", msvc.ConfirmAccountVerificationRequest(
+            name=name, amount=amount)).application
+        print(f"   ConfirmAccountVerification → {opb.AccountVerificationState.Name(confirmed.account_state)}: "
+              "collection enabled")
+
+    def received(self, logon_id: str) -> int:
+        """The last amount the account received, in fen, read from its statement (the sandbox's transfers)."""
+        transfers = httpx.get(f"{self.sandbox_url}/sandbox/transfers", timeout=10).json()["transfers"]
+        paid = [t for t in transfers if t["payee_identity"] == logon_id and t["status"] == "SUCCESS"]
+        # Alipay states amounts in yuan with two decimals; Decimal keeps them exact.
+        return int(Decimal(paid[-1]["trans_amount"]) * 100)
+
+    def square(self, app_id: str) -> opb.SquareApp:
+        apps = self._call("ListApps", msvc.ListAppsRequest()).apps
+        app: opb.SquareApp = next(a for a in apps if a.name == f"apps/{app_id}")
+        print(f"ListApps (the square) shows {app.name}, {app.display_name}: \"{app.description}\"")
+        return app
+
+    def authorize(self, a: Applicant, app: opb.SquareApp) -> None:
+        self._call("AuthorizeApp", msvc.AuthorizeAppRequest(parent=f"merchants/{a.merchant_id}", app=app.name))
+        print(f"{a.merchant_id}: AuthorizeApp {app.name}")
+
+    def collect(self, a: Applicant, app_id: str) -> None:
+        subject, amount = FIRST_SALES[a.merchant_id]
+        payment = self.cashier.CreatePayment(svc.CreatePaymentRequest(
+            parent=f"merchants/{a.merchant_id}", out_trade_no=f"demo-{app_id}-first", amount=amount,
+            currency_code="CNY", subject=subject, scenario=pb.SCENARIO_POST_PRODUCT_CARD,
+            client=pb.Client(platform=pb.PLATFORM_IOS_APP, app_version="9.1.0")),
+            metadata=(*self.app, ("idempotency-key", f"demo-{app_id}-{a.merchant_id}-first")), timeout=30).payment
+        print(f"{a.merchant_id}: the app's CreatePayment ({subject}, {format_minor(amount, 'CNY')}) → "
+              f"{pb.PaymentState.Name(payment.state)} via {payment.channel}, buyer action "
+              f"{payment.action.WhichOneof('kind')}")
 
 
 def step(number: int, title: str) -> None:
@@ -89,11 +233,13 @@ def run_demo(workdir: str, *, exit_after: bool = False, grpc_address: str = "127
     root.mkdir(parents=True, exist_ok=True)
     step(1, "Start the Alipay sandbox (a local stand-in for Alipay's gateway)")
     try:
-        alipay = start_local_rail("alipay", root / "keys")
+        # Certificate mode: Alipay accepts transfers (account verification) only from an app signing in it.
+        alipay = start_local_rail("alipay", root / "keys", certificate_mode=True, accounts=ACCOUNTS)
     except LookupError as exc:
         print(f"cannot start the Alipay sandbox: {exc}; reinstall the project (`make demo` does)")
         return 1
-    print(f"sandbox at {alipay.url}; a fresh app key pair was generated in {root / 'keys'}")
+    print(f"sandbox at {alipay.url}; a fresh app key pair and certificates (certificate mode) in {root / 'keys'}")
+    print("it knows the Alipay accounts " + ", ".join(f"{k} ({v})" for k, v in ACCOUNTS.items()))
     settings = load_settings(None, env={}, overrides={
         "server": {"grpc": grpc_address, "http": http_address, "grace_seconds": 2},
         "database": {"url": f"sqlite:///{root / 'cashier.db'}"},
@@ -118,21 +264,45 @@ def run_demo(workdir: str, *, exit_after: bool = False, grpc_address: str = "127
 def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
     admin = running.gateway.admin
     print(f"gRPC on {running.grpc_target}, HTTP on {running.http_url}, database {running.gateway.settings.database.url}")
-    step(3, "An operator registers a merchant and a trading app (cashier merchants/apps …)")
-    try:
-        admin.create_merchant(NewMerchant(MERCHANT, "Lin's Tea House", "food"))
-        print(f"merchant {MERCHANT}: approved, settlement account verified")
-    except AlreadyExists:
-        print(f"merchant {MERCHANT} exists from an earlier run")
-    app_id = f"shop-app-{len(admin.list_apps()) + 1}"
+    if not running.gateway.payout_rails:
+        print("no payout rail is installed, so no merchant can verify its Alipay account: reinstall the project "
+              "(its alipay_payouts plugin), and let CASHIER_LOAD_CHANNELS, when set, name alipay_payouts")
+        return 1
+    n = len(admin.list_apps()) + 1
+    app_id = f"shop-app-{n}"
+    step(3, "An operator opens a trading app in the application square")
     key = admin.create_app(app_id, "Micro shop app").key
-    admin.authorize_app(app_id, MERCHANT)
-    print(f"app {app_id} may act for {MERCHANT}; its API key (shown once, only a hash is stored):\n  {key}")
+    running.gateway.onboarding.list_in_square(Actor(ActorKind.OPERATOR, "demo"), app_id, True,
+                                              "Open a shop in minutes")
+    print(f"app {app_id} is in the square; its API key (shown once, only a hash is stored):\n  {key}")
+    operator = admin.create_operator(f"centre-{n}").key
+    print(f"the platform's management centre calls MerchantService with an operator key (centre-{n})")
     md = (("authorization", f"Bearer {key}"),)
+    with grpc.insecure_channel(running.grpc_target) as channel:
+        centre = _Centre(msvc_grpc.MerchantServiceStub(channel), svc_grpc.CashierServiceStub(channel),
+                         (("authorization", f"Bearer {operator}"),), md, sandbox_url)
+        try:
+            step(4, "A Blue V and an Orange V apply with their licences; an operator approves")
+            pending = [a for a in APPLICANTS if centre.apply(a)]
+            step(5, "Each verifies its Alipay account: a random amount is sent, the applicant types it back")
+            for applicant in pending:
+                centre.verify(applicant)
+            if not pending:
+                print("nothing to verify: both accounts were verified in an earlier run")
+            step(6, "Each authorises the app from the square, and the app collects for it")
+            listed = centre.square(app_id)
+            # Every authorisation before the app's first call: a gateway caches an app's merchants with its key.
+            for applicant in APPLICANTS:
+                centre.authorize(applicant, listed)
+            for applicant in APPLICANTS:
+                centre.collect(applicant, app_id)
+        except grpc.RpcError as err:
+            print(f"onboarding stopped: {err.code().name}: {err.details()}")
+            return 1
 
     with grpc.insecure_channel(running.grpc_target) as channel:
         stub = svc_grpc.CashierServiceStub(channel)
-        step(4, "Standard health checking and server reflection")
+        step(7, "Standard health checking and server reflection")
         # types-grpcio-health-checking and -reflection declare the stubs without their methods.
         status = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
             health_pb2.HealthCheckRequest())
@@ -142,11 +312,11 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
             [reflection_pb2.ServerReflectionRequest(list_services="")]))
         print("services:", ", ".join(s.name for r in listing for s in r.list_services_response.service))
 
-        step(5, "ListChannels: what is installed (each one a pluggy plugin)")
+        step(8, "ListChannels: what is installed (each one a pluggy plugin)")
         for c in stub.ListChannels(svc.ListChannelsRequest(), metadata=md).channels:
             print(f"{c.name}: {c.display_name} [{', '.join(c.actions)}] from {c.plugin} {c.version}")
 
-        step(6, "PreviewRoute: the gateway picks the channel from the buyer's client and scenario")
+        step(9, "PreviewRoute: the gateway picks the channel from the buyer's client and scenario")
         for label, client, scenario, scan in PREVIEWS:
             preview = stub.PreviewRoute(svc.PreviewRouteRequest(
                 parent=f"merchants/{MERCHANT}", amount=2590, currency_code="CNY", client=client,
@@ -154,7 +324,7 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
             chosen = next((c for c in preview.candidates if c.chosen), None)
             print(f"{label:<34} → {preview.channel or 'no channel':<12} {chosen.reason if chosen else preview.refusal}")
 
-        step(7, "CreatePayment from the platform's iOS app: a real RSA2-signed app-pay order string")
+        step(10, "CreatePayment from the platform's iOS app: a real RSA2-signed app-pay order string")
         request = svc.CreatePaymentRequest(
             parent=f"merchants/{MERCHANT}", out_trade_no=f"demo-{app_id}", amount=2590, currency_code="CNY",
             subject="Oolong tea, 250 g",
@@ -176,7 +346,7 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
         print(f"  Alipay's signed notification reached {running.http_url}/notify/mobile/{MERCHANT}; "
               f"WatchPayment streamed {pb.PaymentState.Name(before.state)} → {pb.PaymentState.Name(paid.state)}")
 
-        step(8, "Three scenarios side by side")
+        step(11, "Three scenarios side by side")
         for label, client, scenario in SCENES:
             made = stub.CreatePayment(svc.CreatePaymentRequest(
                 parent=f"merchants/{MERCHANT}", out_trade_no=f"demo-{app_id}-scene-{scenario}", amount=1280,
@@ -192,11 +362,11 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
             elif kind == "hosted_checkout":
                 print(f"   share this link; open it on a phone or a desktop and pay:\n   {made.action.hosted_checkout.url}")
 
-        step(9, "Retry with the same idempotency-key: the first answer, replayed")
+        step(12, "Retry with the same idempotency-key: the first answer, replayed")
         again = stub.CreatePayment(request, metadata=idem).payment
         print(f"same answer as the first call: {again == payment}")
 
-        step(10, "Bad input: every wrong field is named, nothing is written")
+        step(13, "Bad input: every wrong field is named, nothing is written")
         bad = svc.CreatePaymentRequest(parent=f"merchants/{MERCHANT}", out_trade_no="bad one", amount=0,
                                        currency_code="USD", client=pb.Client(platform=pb.PLATFORM_PC_BROWSER))
         try:
@@ -212,7 +382,7 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
                     for v in br.field_violations:
                         print(f"   {v.field}: {v.description}")
 
-        step(11, "ListPayments (paginated) and ClosePayment")
+        step(14, "ListPayments (paginated) and ClosePayment")
         page = stub.ListPayments(svc.ListPaymentsRequest(parent=f"merchants/{MERCHANT}", page_size=5), metadata=md)
         for p in page.payments:
             print(f"   {p.name}  {format_minor(p.amount, p.currency_code)}  {pb.PaymentState.Name(p.state)}")
@@ -227,7 +397,7 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
         closed = stub.ClosePayment(svc.ClosePaymentRequest(name=third.name), metadata=md).payment
         print(f"closing an unpaid one: {pb.PaymentState.Name(closed.state)}")
 
-        step(12, "RefundPayment: part of the paid payment back to the buyer, through the sandbox")
+        step(15, "RefundPayment: part of the paid payment back to the buyer, through the sandbox")
         refund = stub.RefundPayment(svc.RefundPaymentRequest(
             parent=payment.name, out_refund_no=f"demo-{app_id}-r1", amount=590, reason="one cup short"),
             metadata=(*md, ("idempotency-key", f"demo-{app_id}-r1"))).refund
@@ -237,7 +407,7 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
         print(f"the payment is {pb.PaymentState.Name(now.state)}, refunded "
               f"{format_minor(now.refunded_amount, now.currency_code)}; Alipay's trade {now.channel_reference}")
 
-    step(13, "Prometheus metrics on the HTTP face")
+    step(16, "Prometheus metrics on the HTTP face")
     for line in httpx.get(f"{running.http_url}/metrics").text.splitlines():
         if line.startswith("cashier_rpc_calls_total"):
             print("  " + line)

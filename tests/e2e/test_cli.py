@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -77,14 +78,26 @@ def test_a_malformed_config_file_stops_with_the_key_named(tmp_path: Path) -> Non
 def test_demo_walks_through_and_exits(tmp_path: Path) -> None:
     result = cashier_cli("demo", "--exit", "--dir", str(tmp_path / "demo"), "--grpc", "127.0.0.1:0",
                          "--http", "127.0.0.1:0", database_url="unused://", check=False,
-                         extra_env={"CASHIER_LOAD_CHANNELS": "mobile,pc,shared_link"})  # what a newcomer has installed
+                         # What a newcomer has installed: the channels, and the payout rail onboarding verifies with.
+                         extra_env={"CASHIER_LOAD_CHANNELS": "mobile,pc,shared_link,alipay_payouts"})
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    # Both merchants are onboarded over MerchantService, their accounts verified through the sandbox.
+    for merchant in ("tea-house", "lin-pottery"):
+        for expected in (f"ReviewApplication APPROVE → merchants/{merchant} exists",
+                         f"{merchant}: AuthorizeApp apps/shop-app-1",
+                         f"{merchant}: the app's CreatePayment"):
+            assert expected in out, f"missing {expected!r} in:\n{out}"
+    assert out.count("ConfirmAccountVerification → ACCOUNT_VERIFICATION_STATE_VERIFIED: collection enabled") == 2
+    # Each applicant types the amount the account received: 0.10 to 0.99 CNY, read from the sandbox's statement.
+    typed = re.findall(r"sees 0\.(\d\d) CNY arrive in the Alipay app and types (\d+)", out)
+    assert len(typed) == 2 and all(int(yuan_cents) == int(fen) >= 10 for yuan_cents, fen in typed), typed
+    assert out.count("→ PAYMENT_STATE_PENDING via mobile, buyer action app_pay") == 2
     for expected in ("health: SERVING", "cashier.v1.CashierService", "channel mobile",
                      "the Alipay sandbox verified the signature",
                      "WatchPayment streamed PAYMENT_STATE_PENDING → PAYMENT_STATE_SUCCEEDED", "same answer as the first call: True",
                      "currency_code: 'USD' is not accepted", "closing an unpaid one: PAYMENT_STATE_CLOSED", "is SUCCEEDED and can no longer be closed",
-                     'cashier_rpc_calls_total{code="OK",method="CreatePayment"} 6.0', "Demo finished"):
+                     'cashier_rpc_calls_total{code="OK",method="CreatePayment"} 8.0', "Demo finished"):
         assert expected in out, f"missing {expected!r} in:\n{out}"
 
 
