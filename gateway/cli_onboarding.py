@@ -294,7 +294,20 @@ def audit_list(application_id: str, merchant_id: str, limit: int, changes: bool)
             break
 
 
+@click.command("square")
+@click.argument("app_id")
+@click.option("--description", default="", help="What merchants read about the app in the square (required to list).")
+@click.option("--withdraw", is_flag=True, help="Take the app out of the square instead.")
+@operator_option
+def apps_square(app_id: str, description: str, withdraw: bool, operator_id: str) -> None:
+    """List APP_ID in the application square, where approved merchants pick apps to authorise (ListApps), or
+    take it out with --withdraw; audited under --operator."""
+    onboarding_service().list_in_square(_operator(operator_id), app_id, not withdraw, description)
+    click.echo(f"app {app_id} {'withdrawn from' if withdraw else 'listed in'} the application square")
+
+
 MERCHANT_COMMANDS = (merchants_schedule, merchants_set_plan, deposits)
+APP_COMMANDS = (apps_square,)
 
 
 def _adopt(kind: type[click.Group], group: click.Group) -> click.Group:
@@ -318,3 +331,9 @@ def register(main: click.Group) -> None:
         main.add_command(merchants)
     for command in MERCHANT_COMMANDS:
         merchants.add_command(_adopt(kind, command) if isinstance(command, click.Group) else command)
+    apps = main.commands.get("apps")
+    if not isinstance(apps, click.Group):
+        apps = kind("apps", help="Trading apps: the application square.")
+        main.add_command(apps)
+    for command in APP_COMMANDS:
+        apps.add_command(command)

@@ -156,3 +156,18 @@ def test_a_config_file_after_the_command_is_honoured(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["merchants", "deposits", "list", "nobody", "--config", str(config)],
                                 env={"CASHIER_DATABASE_URL": None, "CASHIER_CONFIG": None})
     assert result.exit_code == 1 and "merchant nobody does not exist" in result.stderr
+
+
+def test_an_operator_lists_an_app_in_the_square_and_takes_it_out(database_url: str,
+                                                                    centre: OnboardingService) -> None:
+    cashier(database_url, "apps", "create", "shop-app", "--name", "Micro shop")
+    refused = cashier(database_url, "apps", "square", "shop-app", check=False)
+    assert refused.returncode != 0 and "description" in refused.stderr + refused.stdout
+    assert centre.list_square()[0] == []
+    listed = cashier(database_url, "apps", "square", "shop-app", "--description", "Open a shop in minutes")
+    assert "listed in the application square" in listed.stdout
+    assert [(a.app_id, a.description) for a in centre.list_square()[0]] == [("shop-app", "Open a shop in minutes")]
+    cashier(database_url, "apps", "square", "shop-app", "--withdraw")
+    assert centre.list_square()[0] == []
+    trail = cashier(database_url, "audit", "list").stdout
+    assert trail.count("app.square_listing_set") == 2 and "operator:ops-lin" in trail
