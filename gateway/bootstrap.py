@@ -164,6 +164,8 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
     rules = rules_from(settings)
     try:
         check_rules(rules, {c.name for c in channels})
+        # Every loaded channel's fee rate, decided once here (gateway/config.py's SettlementSettings).
+        fees = settings.settlement.fee_schedule([c.name for c in channels])
         rails = collect_payout_rails(pm, settings.channels)
     except Exception:
         _close_channels(channels)
@@ -184,7 +186,9 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
     merchants = MerchantCache(merchants_with_applications(uow), ttl_seconds=settings.auth.cache_seconds)
     directory = ChannelDirectory(channels)
     individuals = settings.onboarding.individuals
-    payments = PaymentService(uow, router, merchants=merchants, individuals_open=individuals)
+    cutoff = settings.settlement.cutoff_time
+    payments = PaymentService(uow, router, merchants=merchants, individuals_open=individuals, fees=fees,
+                              cutoff=cutoff)
     onboarding = OnboardingService(uow, transfers, individuals_open=individuals,
                                    deposit_required=settings.settlement.deposit_required,
                                    retention_days=settings.onboarding.retention_days, merchants=merchants)
@@ -202,7 +206,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         metrics=metrics,
         authenticator=authenticator,
         payments=payments,
-        refunds=RefundService(uow, directory),
+        refunds=RefundService(uow, directory, refund_fee=fees.refund_policy, cutoff=cutoff),
         admin=AdminService(uow, merchants=merchants),
         onboarding=onboarding,
         flags=FlagService(uow),

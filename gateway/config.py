@@ -7,13 +7,18 @@ import logging
 import os
 import re
 import tomllib
+from collections.abc import Collection
+from datetime import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gateway.domain.errors import InvalidArgument
 from gateway.domain.payments import Platform, Scenario
+from settlement.domain.calendar import parse_cutoff
+from settlement.domain.fees import MAX_BPS, MAX_CHANNELS, FeeSchedule, RefundFeePolicy
 
 
 class ConfigError(ValueError):
@@ -22,6 +27,7 @@ class ConfigError(ValueError):
 
 _log = logging.getLogger("cashier.config")
 DEPRECATED_RECOVERY_KEY = "reconcile"
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 RECOVERY_KEY_DEPRECATED = ("configuration: [reconcile] is deprecated and will be refused in the next release; "
                            "rename it [recovery] (same keys)")
 
@@ -244,8 +250,70 @@ class OnboardingSettings(_Section):
 
 
 class SettlementSettings(_Section):
+    """`[settlement]`: the deposit, the platform's fees, what a refund does with them, and the daily cut-off.
+
+    Fees (`[settlement.fees]`, channel name → whole basis points, e.g. `mobile = 60` for 0.60 %): the rate is
+    read when a payment succeeds and stored on it (settlement/domain/fees.py has the rounding rule). The
+    decision for set-ups without the table, so that existing configurations keep starting: **no
+    `[settlement.fees]` at all** means every channel is charged 0 bps, and start-up logs a warning saying
+    so; **a `[settlement.fees]` table** must name every channel the gateway loads, or start-up stops naming
+    the missing ones (a forgotten line would otherwise give the platform's service away unseen). A table
+    naming a channel that is not loaded is accepted with a warning (a plugin may be switched off for a
+    while). Fees never refuse a paid payment: the rate is decided here, once, at start-up.
+    """
+
     # The deposit (fen) a merchant must have held to be paid out on T+0; 20,000.00 CNY by default.
     deposit_required: int = Field(2_000_000, ge=1, le=10_000_000_000)
+    fees: dict[str, Annotated[int, Field(strict=True, ge=0, le=MAX_BPS)]] | None = Field(
+        None, max_length=MAX_CHANNELS)
+    # What a refund does with the platform's fee: "pro_rata" gives back the refunded share, "kept" nothing.
+    refund_fee: Literal["pro_rata", "kept"] = "pro_rata"
+    # Settlement days end at this time, "HH:MM" China time (Asia/Shanghai); "00:00" = calendar days.
+    cutoff: str = "00:00"
+
+    @field_validator("fees")
+    @classmethod
+    def _channel_names(cls, fees: dict[str, int] | None) -> dict[str, int] | None:
+        for name in fees or {}:
+            if not _CHANNEL_NAME.fullmatch(name):
+                raise ValueError(f"{name[:64]!r} is no channel name (letters, digits, '_' and '-', 1 to 64)")
+        return fees
+
+    @field_validator("cutoff")
+    @classmethod
+    def _cutoff(cls, value: str) -> str:
+        try:
+            parse_cutoff(value)
+        except InvalidArgument as exc:
+            raise ValueError(exc.violations[0].description) from None
+        return value
+
+    @property
+    def cutoff_time(self) -> time:
+        return parse_cutoff(self.cutoff)
+
+    @property
+    def refund_policy(self) -> RefundFeePolicy:
+        return RefundFeePolicy(self.refund_fee)
+
+    def fee_schedule(self, channels: Collection[str]) -> FeeSchedule:
+        """The rates of the loaded `channels` (see the class for the rule), or ConfigError naming the
+        channels `[settlement.fees]` leaves out."""
+        if self.fees is None:
+            if channels:
+                _log.warning("configuration: no [settlement.fees]; the platform charges no fee on channels %s "
+                             "(add e.g. `[settlement.fees] %s = 60`)", ", ".join(sorted(channels)),
+                             sorted(channels)[0])
+            return FeeSchedule({name: 0 for name in channels}, self.refund_policy)
+        missing = sorted(set(channels) - set(self.fees))
+        if missing:
+            raise ConfigError(f"[settlement.fees] names no rate for channel(s) {', '.join(missing)}: every loaded "
+                              "channel needs one (0 for no fee)")
+        unused = sorted(set(self.fees) - set(channels))
+        if unused:
+            _log.warning("configuration: [settlement.fees] names channel(s) %s, which are not loaded",
+                         ", ".join(unused))
+        return FeeSchedule(dict(self.fees), self.refund_policy)
 
 
 class Settings(_Section):

@@ -53,15 +53,21 @@ def settle() -> None:
 
 
 @settle.command()
-@click.option("--cutoff", default=DEFAULT_CUTOFF.strftime("%H:%M"), show_default=True,
-              help="The settlement day's cut-off, HH:MM China time ([settlement] cutoff).")
-@click.option("--refund-fee", type=click.Choice([p.value for p in RefundFeePolicy]),
-              default=RefundFeePolicy.PRO_RATA.value, show_default=True,
-              help="What a refund does with the platform's fee: returned pro rata, or kept.")
-def backfill(cutoff: str, refund_fee: str) -> None:
+@click.option("--cutoff", default=None,
+              help="The settlement day's cut-off, HH:MM China time (default: [settlement] cutoff, else "
+                   f"{DEFAULT_CUTOFF.strftime('%H:%M')}).")
+@click.option("--refund-fee", type=click.Choice([p.value for p in RefundFeePolicy]), default=None,
+              help="What a refund does with the platform's fee: returned pro rata, or kept (default: "
+                   "[settlement] refund_fee, else pro_rata).")
+def backfill(cutoff: str | None, refund_fee: str | None) -> None:
     """Book the payments, refunds and held deposits made before settlement existed, once (running it again
-    adds nothing). Payments with no stored fee rate are booked with no fee."""
-    day_ends = parse_cutoff(cutoff)  # refused before the database is opened
+    adds nothing). Payments with no stored fee rate are booked with no fee. The cut-off and refund fee
+    default to the configuration's, which the payment and refund paths book with: with another refund fee
+    policy a backfill would find their fee shares conflicting (pro_rata booked, kept asked) or add shares
+    the refunds never gave (kept booked, pro_rata asked)."""
+    configured = click.get_current_context().find_root().obj.settings().settlement
+    day_ends = parse_cutoff(configured.cutoff if cutoff is None else cutoff)  # refused before the database
+    refund_fee = configured.refund_fee if refund_fee is None else refund_fee
     with _units_of_work() as uow:
         r = run_job(jobs.backfill_job(uow, cutoff=day_ends, refund_policy=RefundFeePolicy(refund_fee)))
     click.echo(f"booked {r['payments']} payments, {r['fees']} fees, {r['refunds']} refunds, "

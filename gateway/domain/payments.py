@@ -78,6 +78,10 @@ class Payment:
     refund_reserved: int = 0
     # The rail's id of the buyer who paid (Alipay's buyer_id), known once paid; "" when the rail gave none.
     buyer_id: str = ""
+    # The platform's fee rate in basis points, fixed when the payment succeeded (settlement/domain/fees.py), so
+    # that a later change of rates never rewrites its fee. None until then, and for payments that succeeded
+    # before settlement existed (booked by `cashier settle backfill` with no fee).
+    fee_bps: int | None = None
 
     @classmethod
     def create(cls, *, payment_id: str, app_id: str, new: NewPayment, channel: str, now: datetime,
@@ -108,9 +112,10 @@ class Payment:
     def with_action(self, action: BuyerAction) -> Payment:
         return replace(self, action=action)
 
-    def paid(self, now: datetime, reference: str, buyer_id: str = "") -> Payment:
-        """The payment after its channel confirmed the money arrived. A payment closed here but paid at
-        the channel is still paid: the buyer's money was taken, so it is recorded, never dropped."""
+    def paid(self, now: datetime, reference: str, buyer_id: str = "", fee_bps: int | None = None) -> Payment:
+        """The payment after its channel confirmed the money arrived, with the fee rate in force then. A
+        payment closed here but paid at the channel is still paid: the buyer's money was taken, so it is
+        recorded, never dropped."""
         if self.state is PaymentState.SUCCEEDED or self.paid_at is not None:
             return self
         if self.state not in (PaymentState.PENDING, PaymentState.CLOSED):
@@ -118,7 +123,7 @@ class Payment:
                 f"payment {self.id} is {self.state.value}; a payment confirmation cannot apply",
                 reason="PAYMENT_NOT_PAYABLE", metadata={"payment": self.id, "state": self.state.value})
         return replace(self, state=PaymentState.SUCCEEDED, updated_at=now, paid_at=now, channel_reference=reference,
-                       buyer_id=buyer_id)
+                       buyer_id=buyer_id, fee_bps=fee_bps)
 
     @property
     def refundable(self) -> int:

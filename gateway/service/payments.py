@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, time
 
 from channels.contract.protocol import ChannelNotification, Outcome
 from gateway.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
+    InvalidArgument,
     NotFound,
     PermissionDenied,
 )
@@ -27,6 +28,9 @@ from gateway.service.flags import raise_flag
 from gateway.service.merchant_cache import MerchantCache, merchants_alone
 from gateway.service.ports import PaymentQuery, UnitOfWorkFactory
 from gateway.service.routing import RouteDecision, Router
+from settlement.domain.calendar import DEFAULT_CUTOFF, settlement_day
+from settlement.domain.fees import FeeSchedule, fee_for
+from settlement.domain.ledger import book_payment
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +75,8 @@ class PaymentService:
         new_token: Callable[[], str] = new_checkout_token,
         merchants: MerchantCache | None = None,
         individuals_open: bool = False,
+        fees: FeeSchedule | None = None,
+        cutoff: time = DEFAULT_CUTOFF,
     ):
         self.uow = uow
         self.router = router
@@ -80,6 +86,10 @@ class PaymentService:
         # Shared with AdminService and OnboardingService, which drop an entry when they change the merchant.
         self.merchants = merchants if merchants is not None else MerchantCache(merchants_alone(uow), ttl_seconds=0)
         self.individuals_open = individuals_open  # `[onboarding] individuals`: may ordinary individuals collect
+        # `[settlement.fees]` and `[settlement] cutoff`: a payment's fee rate and settlement day when it succeeds.
+        # None: no fee on any channel (what bootstrap builds without `[settlement.fees]`, for every channel).
+        self.fees = fees
+        self.cutoff = cutoff
 
     def create(self, cmd: CreatePayment) -> Payment:
         new = cmd.payment
@@ -113,7 +123,7 @@ class PaymentService:
         stored answer is missing (the key and the payment were committed, the answer not yet)."""
         payment = self.get(principal, merchant_id, payment_id)
         return replace(payment, state=PaymentState.PENDING, updated_at=payment.created_at, paid_at=None,
-                       channel_reference="", buyer_id="", refunded_amount=0, refund_reserved=0)
+                       channel_reference="", buyer_id="", refunded_amount=0, refund_reserved=0, fee_bps=None)
 
     def get(self, principal: Principal, merchant_id: str, payment_id: str) -> Payment:
         _require_access(principal, merchant_id)
@@ -182,6 +192,11 @@ class PaymentService:
         channel or another amount is refused and flagged for an operator (the flag is committed, the
         payment is not touched): money may have moved, so it is never applied silently. A payment closed
         here and paid at the channel is recorded as paid and flagged LATE_SUCCESS in the same transaction.
+
+        The success is booked in the same transaction (issue 18): the fee rate is stored on the payment by
+        the state change's own UPDATE, and the ledger's entries (the amount, then the fee) are appended after
+        it and before the event, inserts only, so a busy merchant's payments never queue on a balance row.
+        Only the transaction whose conditional UPDATE won appends them: a duplicate books nothing.
         """
         now = self.clock()
         with self.uow(write=True) as uow:
@@ -206,7 +221,8 @@ class PaymentService:
                            detail=error.message, now=now)
                 uow.commit()
                 raise error
-            paid = payment.paid(now, note.reference, note.buyer_id)
+            bps = self._fee_rate(payment)
+            paid = payment.paid(now, note.reference, note.buyer_id, fee_bps=bps)
             if paid is payment:
                 return payment
             if not uow.payments.save_state(paid, expected=payment.state):
@@ -214,6 +230,8 @@ class PaymentService:
                 current = uow.payments.get(merchant_id, payment.id)
                 assert current is not None
                 return current
+            uow.ledger.append(book_payment(merchant_id, paid.id, paid.amount, fee_for(paid.amount, bps)),
+                              settlement_day=settlement_day(now, self.cutoff), at=now)
             uow.events.add(payment_event(PAYMENT_SUCCEEDED, paid, paid.updated_at))
             if payment.state is PaymentState.CLOSED:
                 raise_flag(uow, FlagKind.LATE_SUCCESS, merchant_id=merchant_id, payment_id=payment.id,
@@ -222,6 +240,19 @@ class PaymentService:
                                   "as paid (refund the buyer or deliver the order)")
             uow.commit()
         return paid
+
+    def _fee_rate(self, payment: Payment) -> int:
+        """The channel's rate now. Start-up made sure every loaded channel has one; a payment of a channel
+        no longer loaded (its plugin switched off since) is still recorded as paid, at 0 bps and logged:
+        money the buyer paid is never refused over the platform's fee."""
+        if self.fees is None:
+            return 0
+        try:
+            return self.fees.rate_for(payment.channel)
+        except InvalidArgument:
+            log.error("no fee rate for the channel of a paid payment; booked with no fee",
+                      extra={"channel": payment.channel, "payment": payment.id, "merchant": payment.merchant_id})
+            return 0
 
     def preview(self, principal: Principal, cmd: PreviewRoute) -> RouteDecision:
         """The route CreatePayment would take, with its trace; refused exactly as CreatePayment would refuse

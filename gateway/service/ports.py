@@ -17,6 +17,10 @@ from gateway.domain.payments import Payment, PaymentState
 from gateway.domain.refunds import Refund, RefundState
 from gateway.service.keys import ApiKey
 
+# A port, not an adapter: settlement's ledger port imports only settlement's domain, and the payment and refund
+# transactions append their postings through it (issue 18: in the same transaction as the change).
+from settlement.service.ledger_ports import LedgerRepository
+
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
@@ -86,8 +90,8 @@ class PaymentRepository(Protocol):
         """Newest first (descending id), strictly older than `after_id` when given."""
 
     def save_state(self, payment: Payment, expected: PaymentState) -> bool:
-        """Write the state and its companions (updated_at, paid_at, channel_reference) only if the
-        stored state is still `expected`: the database, not the caller, decides a race."""
+        """Write the state and its companions (updated_at, paid_at, channel_reference, buyer_id, fee_bps)
+        only if the stored state is still `expected`: the database, not the caller, decides a race."""
 
     def claim_for_reconcile(self, claim: ReconcileClaim) -> builtins.list[Payment]:
         """Due payments of `claim.channels`, at most `claim.limit`: PENDING ones created before
@@ -332,6 +336,12 @@ class UnitOfWork(Protocol):
 
     @property
     def flags(self) -> FlagRepository: ...
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        """Settlement's ledger: a payment's or refund's transaction appends its entries here, after the
+        payment's and refund's rows and before its event (the lock order in gateway/storage)."""
+        ...
 
     def __enter__(self) -> UnitOfWork: ...
 

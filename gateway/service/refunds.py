@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
 
 from channels.contract.protocol import REFUND_NOT_FOUND, ChannelResult, Outcome, Refunder
 from channels.contract.views import PaymentView, RefundView
@@ -34,8 +34,14 @@ from gateway.service.channel_directory import ChannelDirectory
 from gateway.service.channel_views import payment_view, refund_view
 from gateway.service.payments import _require_access
 from gateway.service.ports import RefundQuery, UnitOfWork, UnitOfWorkFactory
+from settlement.domain.calendar import DEFAULT_CUTOFF, settlement_day
+from settlement.domain.fees import RefundFeePolicy, fee_for, fee_returned
+from settlement.domain.ledger import book_refund
 
 log = logging.getLogger(__name__)
+
+# The smallest step of a stored time (microseconds on both databases).
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +76,17 @@ class RefundService:
         channels: ChannelDirectory,
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[datetime], str] = new_refund_id,
+        refund_fee: RefundFeePolicy = RefundFeePolicy.PRO_RATA,
+        cutoff: time = DEFAULT_CUTOFF,
     ):
         self.uow = uow
         self.channels = channels
         self.clock = clock
         self.new_id = new_id
+        # `[settlement] refund_fee` and `cutoff`: what a succeeded refund gives back of the platform's fee, and
+        # the settlement day it is booked on.
+        self.refund_fee = refund_fee
+        self.cutoff = cutoff
 
     # --- refund ----------------------------------------------------------------------------------------
 
@@ -150,7 +162,12 @@ class RefundService:
     def _record(self, pending: Refund, settled: Refund) -> Refund:
         with self.uow(write=True) as uow:
             # The payment's lock before the refund's row, as in refund() above: the other order deadlocked.
-            _payment(uow, pending.merchant_id, pending.payment_id, lock=True)
+            payment = _payment(uow, pending.merchant_id, pending.payment_id, lock=True)
+            # Stamped under the payment's lock, later than the payment's last change (which a succeeded refund
+            # sets to its own time): the payment's refunds then succeed in the order of their times, the order
+            # in which the fee share below reads `refunded_amount`, and `cashier settle backfill` orders them
+            # by (settlement/storage/backfill.py), so that it finds exactly what was booked here.
+            settled = replace(settled, updated_at=max(self.clock(), payment.updated_at + _TICK))
             if not uow.refunds.save_state(settled, expected=RefundState.PENDING):
                 current = uow.refunds.get(pending.merchant_id, pending.id)  # settled by someone else
                 assert current is not None
@@ -162,6 +179,8 @@ class RefundService:
                 moved = uow.payments.release_refund(pending.merchant_id, pending.payment_id, pending.amount)
             if not moved:
                 raise RuntimeError(f"payment {pending.payment_id} does not hold refund {pending.id}")
+            if settled.state is RefundState.SUCCEEDED:
+                self._book(uow, payment, settled)
             # The payment as the change left it, for the event's snapshot (WatchPayment replays it).
             after = _payment(uow, pending.merchant_id, pending.payment_id)
             uow.events.add(refund_event(settled, after, settled.updated_at))
@@ -171,6 +190,20 @@ class RefundService:
                 "refund": pending.id, "payment": pending.payment_id, "merchant": pending.merchant_id,
                 "detail": settled.failure_reason})
         return settled
+
+    def _book(self, uow: UnitOfWork, payment: Payment, refund: Refund) -> None:
+        """Append the refund's entries in its own transaction, after the payment's and refund's rows and
+        before its event (the lock order in gateway/storage): the amount back to the buyer, then the fee's
+        share (fees.fee_returned, on the cumulative amount refunded: `payment` was read under its lock,
+        before this refund counted). A payment that succeeded before settlement existed has no rate stored
+        and gave no fee, so it gives none back. `released` is False: no settlement run moves funds to
+        available yet, so every refund still comes out of pending; the run, once it exists, must tell this
+        booking whether the payment's funds were released."""
+        fee = fee_for(payment.amount, payment.fee_bps or 0)
+        share = fee_returned(self.refund_fee, payment_amount=payment.amount, fee=fee,
+                             refunded_before=payment.refunded_amount, refund_amount=refund.amount)
+        uow.ledger.append(book_refund(refund.merchant_id, refund.id, refund.amount, share, released=False),
+                          settlement_day=settlement_day(refund.updated_at, self.cutoff), at=refund.updated_at)
 
     # --- settle what is pending ------------------------------------------------------------------------
 

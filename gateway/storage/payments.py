@@ -51,6 +51,7 @@ def _payment_values(p: Payment) -> dict[str, Any]:
         "refunded_amount": p.refunded_amount,
         "refund_reserved": p.refund_reserved,
         "buyer_id": p.buyer_id,
+        "fee_bps": p.fee_bps,
         "version": 1,
         "created_at": p.created_at,
         "updated_at": p.updated_at,
@@ -86,6 +87,7 @@ def _payment(row: Any) -> Payment:
         refunded_amount=row.refunded_amount,
         refund_reserved=row.refund_reserved,
         buyer_id=row.buyer_id,
+        fee_bps=row.fee_bps,
     )
 
 
@@ -97,7 +99,7 @@ _SAVE_PAYMENT_STATE = (
            payments.c.state == bindparam("expected"))
     .values(state=bindparam("new_state"), updated_at=bindparam("new_updated_at"), paid_at=bindparam("new_paid_at"),
             channel_reference=bindparam("new_channel_reference"), buyer_id=bindparam("new_buyer_id"),
-            version=payments.c.version + 1)
+            fee_bps=bindparam("new_fee_bps"), version=payments.c.version + 1)
 )
 _GET_PAYMENT = select(payments).where(payments.c.merchant_id == bindparam("merchant_id"),
                                       payments.c.payment_id == bindparam("payment_id"))
@@ -153,7 +155,8 @@ class SqlPaymentRepository:
         result = self.conn.execute(_SAVE_PAYMENT_STATE, {
             "key_merchant_id": payment.merchant_id, "key_payment_id": payment.id, "expected": expected.value,
             "new_state": payment.state.value, "new_updated_at": payment.updated_at, "new_paid_at": payment.paid_at,
-            "new_channel_reference": payment.channel_reference, "new_buyer_id": payment.buyer_id})
+            "new_channel_reference": payment.channel_reference, "new_buyer_id": payment.buyer_id,
+            "new_fee_bps": payment.fee_bps})
         return result.rowcount == 1
 
     def claim_for_reconcile(self, claim: ReconcileClaim) -> builtins.list[Payment]:
