@@ -4,22 +4,31 @@
 - `cashier settle backfill`: book, once, the payments, refunds and held deposits made before settlement
   existed;
 - `cashier settle balances`: recompute and cache every balance; with `--check`, recompute and compare with
-  the cache, changing nothing, and exit 1 on any difference.
+  the cache, changing nothing, and exit 1 on any difference;
+- `cashier settle run --date YYYY-MM-DD`: the settlement run for a date (settlement/service/run.py), with a
+  progress bar and a summary table. Both are click's (`click.progressbar`, plain columns): click is already
+  the CLI's library, so the run needs no second terminal library (rich is in the environment only as
+  import-linter's dependency, tqdm not at all).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 import click
 
 from gateway.jobs import run_job
-from settlement.domain.calendar import DEFAULT_CUTOFF, parse_cutoff
+from settlement.domain.calendar import DEFAULT_CUTOFF, Calendar, parse_cutoff, run_may_start
 from settlement.domain.fees import RefundFeePolicy
+from settlement.domain.payouts import PayoutRules
 from settlement.service import jobs, ledger
 from settlement.service.ports import SettlementUnitOfWorkFactory
+from settlement.service.run import MerchantResult, RunReport
+from settlement.service.run import run as settlement_run
 
 MAX_SHOWN = 20  # differences printed; the count says how many there are
 
@@ -49,7 +58,7 @@ def _units_of_work() -> Iterator[SettlementUnitOfWorkFactory]:
 
 @click.group()
 def settle() -> None:
-    """Settlement: the ledger's backfill and balances."""
+    """Settlement: the ledger's backfill and balances, and the settlement run."""
 
 
 @settle.command()
@@ -95,3 +104,85 @@ def balances(check: bool) -> None:
     raise click.ClickException(f"{len(result.differences)} balances differ from their postings, "
                                f"{len(result.unbalanced_entries)} entries do not balance, "
                                f"the ledger sums to {result.total}")
+
+
+@contextmanager
+def _payout_rail(settings: Any) -> Iterator[Any]:
+    """The payout rail the gateway would use, built from the configuration as gateway/bootstrap.py builds it
+    (plugins started, rails collected), closed afterwards. Not through gateway.bootstrap: only the gateway's
+    entry points may import the composition root (import-linter)."""
+    from gateway.plugins import collect_payout_rails, make_plugin_manager, start_plugins
+
+    # CASHIER_LOAD_CHANNELS limits the plugins loaded, as for `cashier serve` (gateway.bootstrap.allowed_channels).
+    allow = os.environ.get("CASHIER_LOAD_CHANNELS")
+    pm = make_plugin_manager(allow=None if allow is None else {n.strip() for n in allow.split(",") if n.strip()})
+    start_plugins(pm, settings.plugins)
+    rails = collect_payout_rails(pm, settings.channels)
+    try:
+        if len(rails) != 1:
+            names = ", ".join(r.name for r in rails) or "none"
+            raise click.ClickException(f"settlement pays through exactly one payout rail; configured: {names} "
+                                       "(the Alipay payouts plugin needs [channels.alipay] in certificate mode)")
+        yield rails[0]
+    finally:
+        for rail in rails:
+            close = getattr(rail, "close", None)
+            if callable(close):
+                close()
+
+
+def _yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"
+
+
+def _summary(report: RunReport) -> None:
+    rows = [(m.merchant_id, m.payout_id or "-", _yuan(m.amount) if m.payout_id else "-", str(m.parts or "-"),
+             m.state) for m in report.merchants]
+    # Payouts of earlier runs this run settled (an UNKNOWN answer asked again, a crashed run's transfers).
+    rows += [(m.merchant_id, m.payout_id, _yuan(m.amount), str(m.parts or "-"), f"{m.state} (earlier run)")
+             for m in report.resumed]
+    header = ("merchant", "payout", "amount (CNY)", "parts", "state")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        click.echo("  ".join(cell.rjust(w) if i in (2, 3) else cell.ljust(w)
+                             for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+    counts: dict[str, int] = {}
+    for m in report.merchants:
+        counts[m.state] = counts.get(m.state, 0) + 1
+    click.echo(f"run {report.run_date.isoformat()}: released {_yuan(report.released_amount)} CNY in "
+               f"{report.released_entries} entries; paid {_yuan(report.total('PAID'))} CNY; "
+               + ", ".join(f"{state} {n}" for state, n in sorted(counts.items())))
+
+
+@settle.command("run")
+@click.option("--date", "run_date", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The settlement day to run for (China time); its cut-off must have passed.")
+def run_command(run_date: datetime) -> None:
+    """Release what is due on DATE and pay each merchant its available balance through the payout rail. Safe
+    to run again, or twice at once, or after a crash: nothing is paid twice."""
+    settings = click.get_current_context().find_root().obj.settings()
+    day: date = run_date.date()
+    cutoff = parse_cutoff(settings.settlement.cutoff)
+    if not run_may_start(day, datetime.now(UTC), cutoff):
+        raise click.ClickException(f"--date: {day.isoformat()} is not over yet (cut-off "
+                                   f"{cutoff.strftime('%H:%M')} China time); its T+0 money is still coming in")
+    rules = PayoutRules(deposit_required=settings.settlement.deposit_required)
+    with _payout_rail(settings) as rail, _units_of_work() as uow, ExitStack() as bars:
+        bar: list[Any] = []
+
+        def on_merchants(count: int) -> None:
+            bar.append(bars.enter_context(click.progressbar(length=count, label="paying merchants")))
+
+        def on_progress(result: MerchantResult) -> None:
+            bar[0].update(1)
+
+        # Calendar days: the configuration has no `[settlement] days` yet (working days: Calendar(days=WORKING)).
+        report = settlement_run(uow, rail, day, rules, calendar=Calendar(cutoff=cutoff),
+                                on_merchants=on_merchants, on_progress=on_progress)
+    _summary(report)
+    errors = [m.merchant_id for m in report.merchants + report.resumed if m.state == "ERROR"]
+    if errors:
+        raise click.ClickException(f"{len(errors)} merchants could not be settled (see the log): "
+                                   f"{', '.join(errors[:MAX_SHOWN])}; running again resumes them")

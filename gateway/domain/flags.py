@@ -24,6 +24,10 @@ class FlagKind(enum.Enum):
     APP_MISMATCH = "APP_MISMATCH"
     # A genuine notification for our app but paid to another payee than `[channels.alipay] seller_id`: not applied.
     SELLER_MISMATCH = "SELLER_MISMATCH"
+    # Settlement (settlement/service/run.py): a merchant's payouts failed max_payout_failures runs and wait for
+    # an operator; a transfer refused for the platform's own quota or balance, carried over to the next run.
+    PAYOUT_PARKED = "PAYOUT_PARKED"
+    PAYOUT_REFUSED = "PAYOUT_REFUSED"
 
 
 def new_flag_id(at: datetime) -> str:

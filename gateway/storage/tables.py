@@ -420,3 +420,37 @@ ledger_balances = Table(
     Column("as_of_entry_id", BigInteger, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Settlement payouts (settlement/storage/payouts.py): one per merchant per run date (the unique key is what
+# makes a second run, or two at once, find the payout instead of paying again), in parts whose out_biz_no
+# (payout id and part number) Alipay itself refuses to pay twice. States: a payout SENT (its payout_sent
+# entries booked), then PAID, FAILED (money back to available) or UNKNOWN (a part awaits the rail's query);
+# PARKED after max_payout_failures failed runs. `failures` is the merchant's count of failed runs so far.
+payouts = Table(
+    "payouts", metadata,
+    Column("payout_id", String(30), primary_key=True),
+    Column("merchant_id", String(40), nullable=False),
+    Column("run_date", Date, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("payee_logon_id", String(100), nullable=False),
+    Column("payee_name", String(128), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("merchant_id", "run_date", name="uq_payouts_merchant_run_date"),
+    Index("ix_payouts_state", "state", "payout_id"),
+)
+
+payout_parts = Table(
+    "payout_parts", metadata,
+    Column("payout_id", String(30), primary_key=True),
+    Column("part", Integer, primary_key=True),
+    Column("out_biz_no", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # SENT, PAID, FAILED, REFUSED_FOR_NOW, UNKNOWN
+    Column("rail_reference", String(64), nullable=False),
+    Column("failure_reason", String(256), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("out_biz_no", name="uq_payout_parts_out_biz_no"),
+)

@@ -30,6 +30,8 @@ from gateway.storage.square import SqlMerchantSetupRepository, SqlSquareReposito
 from gateway.storage.verification_attempts import SqlVerificationRepository
 from settlement.storage.backfill import SqlLedgerBackfill
 from settlement.storage.ledger import SqlLedgerRepository
+from settlement.storage.payouts import SqlPayoutRepository
+from settlement.storage.release import SqlReleaseRepository
 
 # The repository attributes below: dropped from the instance when the connection changes.
 _REPOSITORIES = ("payments", "idempotency", "merchants", "access", "refunds", "events", "hook_runs", "flags",
@@ -37,7 +39,7 @@ _REPOSITORIES = ("payments", "idempotency", "merchants", "access", "refunds", "e
                  "applications", "documents", "verifications", "plans", "deposits", "audit", "square",
                  "merchant_setup",
                  # settlement (settlement/storage): the ledger, appended to in the transaction of its cause
-                 "ledger", "ledger_backfill")
+                 "ledger", "ledger_backfill", "ledger_release", "settlement_payouts")
 
 
 R = TypeVar("R")
@@ -127,6 +129,8 @@ class SqlUnitOfWork:
     merchant_setup = _Repository(SqlMerchantSetupRepository)
     ledger = _Repository(SqlLedgerRepository)
     ledger_backfill = _Repository(SqlLedgerBackfill)
+    ledger_release = _Repository(SqlReleaseRepository)
+    settlement_payouts = _Repository(SqlPayoutRepository)
 
     def __exit__(self, *exc: Any) -> None:
         assert self._conn is not None

@@ -274,6 +274,20 @@ class Calendar:
                          default: SettlementPlan = SettlementPlan.T15) -> date:
         return self.available_on(day, plan_in_effect(history, day, default))
 
+    def last_day_due(self, run_date: date, plan: SettlementPlan) -> date:
+        """The latest settlement day whose money under `plan` is available in the run for `run_date`: every
+        day up to it is due, none after (`available_on` never decreases as the day grows), which lets the
+        run select what is due with one comparison per plan. Calendar days: `run_date` for T+0, 15 days
+        before it for T+15; working days: found by stepping back from there (N working days span at
+        least N calendar days), at most MAX_SCAN_DAYS."""
+        start = run_date - timedelta(days=0 if plan is SettlementPlan.T0 else T15_DAYS)
+        for step in range(MAX_SCAN_DAYS):
+            day = start - timedelta(days=step)
+            if self.available_on(day, plan) <= run_date:
+                return day
+        raise CashierError(f"no settlement day within {MAX_SCAN_DAYS} days before {run_date.isoformat()} is due",
+                           reason="CALENDAR_BROKEN", metadata={"date": run_date.isoformat()})
+
     def _next_working(self, day: date) -> date:
         for step in range(MAX_SCAN_DAYS):
             candidate = day + timedelta(days=step)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from gateway.service.onboarding_ports import SettlementPlanRepository
 from gateway.service.ports import UnitOfWork
 from settlement.service.ledger_ports import LedgerBackfillRepository, LedgerRepository
+from settlement.service.payout_ports import PayoutRepository, ReleaseRepository
 
 
 class SettlementUnitOfWork(UnitOfWork, Protocol):
@@ -15,6 +17,15 @@ class SettlementUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def ledger_backfill(self) -> LedgerBackfillRepository: ...
+
+    @property
+    def plans(self) -> SettlementPlanRepository: ...
+
+    @property
+    def ledger_release(self) -> ReleaseRepository: ...
+
+    @property
+    def settlement_payouts(self) -> PayoutRepository: ...
 
     def __enter__(self) -> SettlementUnitOfWork: ...
 

@@ -1,0 +1,347 @@
+"""The settlement run for a date: release what is due, then one payout per merchant through the payout rail.
+
+1. **Release** (`release_due`): per batch of merchants, one transaction: the releases due on the run date
+   are summed in SQL and booked as `funds released` entries (settlement/storage/release.py), idempotent on
+   their reference.
+2. **Payouts** (`pay_merchant`), per merchant, in three steps so that no transaction is open while the rail
+   is called (as refunds do):
+   a. one transaction: lock the merchant's row, find this run's payout (a second run, or a restarted one,
+      resumes it) or decide one from the available balance (`payouts.decide`: netting, deposit, minimum,
+      splitting, parking) and create it with its parts and their `payout sent` entries (available → in
+      transit);
+   b. outside any transaction: each part not yet answered goes to the rail under its out_biz_no (a part
+      found SENT by a resumed run, or UNKNOWN, is first asked about with `query`: sent again only when the
+      rail has no record of it, which the rail's own de-duplication on out_biz_no makes safe anyway);
+   c. one transaction per answer: the part's state changes only from SENT or UNKNOWN (a conditional
+      UPDATE), and only the run that changed it books `payout confirmed` (in transit → out, against channel
+      clearing) or `payout failed` (exactly the part's amount back to available). UNKNOWN books nothing:
+      the next run asks the rail again, never guesses.
+   When every part has an outcome, `payouts.after_transfers` sets the merchant's failure count and parks
+   its payouts after `max_failures` failed runs.
+Idempotent and resumable: the payout is unique per (merchant, run date), its creation serialised per
+merchant by the merchant's row lock, and each part's out_biz_no is one Alipay refuses to pay twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from channels.contract.payouts import (
+    TRANSFER_NOT_FOUND,
+    PayoutRail,
+    RefusalReason,
+    TransferAnswer,
+    TransferOutcome,
+    TransferPurpose,
+    TransferRequest,
+)
+from gateway.domain.flags import Flag, FlagKind
+from gateway.domain.merchants import SettlementPlan
+from settlement.domain import accounts, ledger
+from settlement.domain import payouts as rules_
+from settlement.domain.calendar import Calendar, plan_in_effect
+from settlement.domain.ledger import EntryKind
+from settlement.domain.payouts import PayoutRules, Position
+from settlement.domain.payouts import TransferOutcome as PartOutcome
+from settlement.service.ledger import refresh_balances
+from settlement.service.payout_ports import DueDays, Payout, PayoutPart
+from settlement.service.ports import SettlementUnitOfWork, SettlementUnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+BATCH = 500  # merchants per release transaction
+OPEN = ("SENT", "UNKNOWN")
+_PART_OUTCOME = {"PAID": PartOutcome.SUCCEEDED, "FAILED": PartOutcome.FAILED,
+                 "REFUSED_FOR_NOW": PartOutcome.REFUSED_FOR_NOW, "UNKNOWN": PartOutcome.UNKNOWN,
+                 "SENT": PartOutcome.UNKNOWN}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_payout_id() -> str:
+    return "po_" + secrets.token_hex(12)  # 27 characters: fits transfer_reference's 56 with room
+
+
+@dataclass
+class MerchantResult:
+    merchant_id: str
+    payout_id: str = ""
+    amount: int = 0  # fen sent (or resumed) in this run
+    state: str = ""  # the payout's state after the run, or why nothing was paid (a payouts.Wait, NO_ACCOUNT)
+    parts: int = 0
+
+
+@dataclass
+class RunReport:
+    run_date: date
+    released_entries: int = 0
+    released_amount: int = 0  # net fen moved from pending to available
+    merchants: list[MerchantResult] = field(default_factory=list)
+    resumed: list[MerchantResult] = field(default_factory=list)  # earlier runs' payouts settled by this one
+
+    def total(self, state: str) -> int:
+        return sum(m.amount for m in self.merchants if m.state == state)
+
+
+# --- 1. release ------------------------------------------------------------------------------------------
+
+def due_days(calendar: Calendar, run_date: date) -> DueDays:
+    return DueDays(run_date, calendar.last_day_due(run_date, SettlementPlan.T0),
+                   calendar.last_day_due(run_date, SettlementPlan.T15))
+
+
+def release_due(uow: SettlementUnitOfWorkFactory, run_date: date, *, now: Callable[[], datetime] = _utc_now,
+                batch: int = BATCH, calendar: Calendar | None = None) -> tuple[int, int]:
+    """Release what is due on `run_date` for every merchant, a batch of merchants per transaction; returns
+    (entries booked or replayed, net fen released). Calendar days unless `calendar` says otherwise."""
+    due = due_days(calendar or Calendar(), run_date)
+    entries = amount = 0
+    after = ""
+    while True:
+        with uow() as tx:
+            merchant_ids = tx.ledger_release.merchants_due(due, after, batch)
+        if not merchant_ids:
+            return entries, amount
+        with uow(write=True) as tx:
+            booked = tx.ledger_release.release(due, merchant_ids, now())
+            tx.commit()
+        entries += len(booked)
+        amount += sum(e.amount_on(accounts.available(e.merchant_id)) * -1 for e in booked)
+        after = merchant_ids[-1]
+
+
+# --- 2. payouts ------------------------------------------------------------------------------------------
+
+def _position(tx: SettlementUnitOfWork, merchant_id: str, run_date: date) -> tuple[Position, int]:
+    raw = tx.ledger.balances(merchant_id)
+    available = accounts.available(merchant_id)
+    deposit = accounts.deposit(merchant_id)
+    latest = tx.settlement_payouts.latest(merchant_id, run_date)
+    plan = plan_in_effect(tx.plans.changes(merchant_id), run_date)
+    position = Position(merchant_id, available.balance(raw.get(available, 0)), deposit.balance(raw.get(deposit, 0)),
+                        plan, parked=latest is not None and latest.state == "PARKED")
+    return position, latest.failures if latest is not None else 0
+
+
+def open_payout(uow: SettlementUnitOfWorkFactory, merchant_id: str, run_date: date, rules: PayoutRules,
+                now: Callable[[], datetime]) -> tuple[Payout | None, str]:
+    """Step a: this run's payout of the merchant, found (with its state) or created ("CREATED"), or None
+    with why nothing is paid."""
+    with uow(write=True) as tx:
+        if not tx.settlement_payouts.lock_merchant(merchant_id):
+            return None, "NO_MERCHANT"
+        existing = tx.settlement_payouts.get(merchant_id, run_date)
+        if existing is not None:
+            return existing, existing.state
+        position, failures = _position(tx, merchant_id, run_date)
+        decision = rules_.decide(position, rules, run_date)
+        at = now()
+        if decision.deposit_applied:
+            tx.ledger.append([ledger.deposit_applied(merchant_id, _deposit_reference(tx, merchant_id, run_date),
+                                                     decision.deposit_applied)], settlement_day=run_date, at=at)
+        if not decision.parts:
+            tx.commit()
+            return None, decision.wait.value if decision.wait else "NOTHING_DUE"
+        payee = tx.settlement_payouts.payee(merchant_id)
+        if payee is None:
+            tx.commit()
+            return None, "NO_ACCOUNT"
+        payout = Payout(new_payout_id(), merchant_id, run_date, decision.amount, "SENT", failures, *payee)
+        parts = [PayoutPart(payout.payout_id, n, rules_.transfer_reference(payout.payout_id, n), amount, "SENT")
+                 for n, amount in enumerate(decision.parts, start=1)]
+        tx.ledger.append([ledger.payout_sent(merchant_id, p.out_biz_no, p.amount) for p in parts],
+                         settlement_day=run_date, at=at)
+        tx.settlement_payouts.add(payout, parts, at)
+        tx.commit()
+        return payout, "CREATED"
+
+
+def _deposit_reference(tx: SettlementUnitOfWork, merchant_id: str, run_date: date) -> str:
+    """A new reference for the merchant's next deposit application on `run_date`: numbered, so that a second
+    application the same day (a refund after the first run) is a new entry, never mistaken for a replay.
+    Called under the merchant's lock, so no other run numbers it at the same time."""
+    for n in range(1, 1000):
+        reference = f"{merchant_id}@{run_date.isoformat()}#{n}"
+        if tx.ledger.get(EntryKind.DEPOSIT_APPLIED, reference) is None:
+            return reference
+    raise RuntimeError(f"deposit of {merchant_id} applied 999 times on {run_date.isoformat()}")
+
+
+def _ask(rail: PayoutRail, payout: Payout, part: PayoutPart, fresh: bool) -> TransferAnswer:
+    """Step b for one part: send it (a part this run created), or ask first and send only if the rail never
+    saw it. A rail that raises is UNKNOWN (channels/contract/payouts.py)."""
+    request = TransferRequest(part.out_biz_no, part.amount, payout.payee_logon_id, payout.payee_name,
+                              TransferPurpose.PAYOUT, title=f"Payout {payout.run_date.isoformat()}")
+    try:
+        if not fresh:
+            answer = rail.query(part.out_biz_no)
+            if not (answer.outcome is TransferOutcome.UNKNOWN and answer.detail == TRANSFER_NOT_FOUND):
+                return answer
+        return rail.transfer(request)
+    except Exception as exc:  # noqa: BLE001 - the contract: an exception is UNKNOWN, never an outcome
+        log.warning("payout rail raised for %s: %s", part.out_biz_no, type(exc).__name__)
+        return TransferAnswer.unknown(part.out_biz_no, type(exc).__name__)
+
+
+def _refused_state(answer: TransferAnswer) -> str:
+    refusal = answer.refusal
+    assert refusal is not None
+    # The platform's own limits: not the merchant's failure (payouts.after_transfers).
+    if refusal.reason is RefusalReason.INSUFFICIENT_BALANCE or refusal.rail_code.startswith("EXCEED_LIMIT"):
+        return "REFUSED_FOR_NOW"
+    return "FAILED"
+
+
+def record_answer(uow: SettlementUnitOfWorkFactory, payout: Payout, part: PayoutPart, answer: TransferAnswer,
+                  rules: PayoutRules, now: Callable[[], datetime], rail_name: str = "") -> str:
+    """Step c: book the part's outcome once, and the payout's when every part has one; returns its state."""
+    merchant_id, at = payout.merchant_id, now()
+    with uow(write=True) as tx:
+        tx.settlement_payouts.lock_merchant(merchant_id)
+        store = tx.settlement_payouts
+        if answer.outcome is TransferOutcome.SUCCEEDED:
+            if store.settle_part(part.out_biz_no, OPEN, "PAID", answer.reference, "", at):
+                tx.ledger.append([ledger.payout_confirmed(merchant_id, part.out_biz_no, part.amount)],
+                                 settlement_day=payout.run_date, at=at)
+        elif answer.outcome is TransferOutcome.REFUSED:
+            assert answer.refusal is not None
+            reason = f"{answer.refusal.reason.value}: {answer.refusal.rail_code}"
+            if store.settle_part(part.out_biz_no, OPEN, _refused_state(answer), answer.reference, reason, at):
+                tx.ledger.append([ledger.payout_failed(merchant_id, part.out_biz_no, part.amount)],
+                                 settlement_day=payout.run_date, at=at)
+        else:
+            store.settle_part(part.out_biz_no, ("SENT",), "UNKNOWN", "", answer.detail, at)
+        parts = store.parts(payout.payout_id)
+        state = _payout_state(parts, payout, rules)
+        if state is not None:
+            outcome, failures = state
+            if store.finish(payout.payout_id, OPEN, outcome, failures, at):
+                _flag(tx, payout, parts, outcome, rail_name, at)
+        current = store.by_id(payout.payout_id)
+        tx.commit()
+    return current.state if current is not None else "SENT"
+
+
+def _flag(tx: SettlementUnitOfWork, payout: Payout, parts: list[PayoutPart], outcome: str, rail_name: str,
+          at: datetime) -> None:
+    """Tell an operator (last in the transaction: the lock order's flags level) what a run cannot settle on
+    its own: parked payouts, and transfers refused for the platform's own quota or balance."""
+    if outcome == "PARKED":
+        kind, detail = FlagKind.PAYOUT_PARKED, (
+            f"payouts of {payout.merchant_id} failed {payout.failures + 1} runs and are parked; the last "
+            f"({payout.payout_id}, {payout.run_date.isoformat()}) returned {payout.amount} fen to available")
+    elif any(p.state == "REFUSED_FOR_NOW" for p in parts):
+        kind, detail = FlagKind.PAYOUT_REFUSED, (
+            f"payout {payout.payout_id} of {payout.merchant_id} was refused for the platform's quota or "
+            f"balance; its money is available again and the next run pays it")
+    else:
+        return
+    tx.flags.raise_flag(Flag.raise_(kind, merchant_id=payout.merchant_id, payment_id=payout.payout_id,
+                                    channel=rail_name, detail=detail, now=at))
+
+
+def _payout_state(parts: list[PayoutPart], payout: Payout, rules: PayoutRules) -> tuple[str, int] | None:
+    outcomes = [_PART_OUTCOME[p.state] for p in parts]
+    if any(p.state == "SENT" for p in parts):
+        return None  # another part is still being sent by this run
+    # The failure count before this payout: the payout row keeps it until the payout is decided.
+    after = rules_.after_transfers(outcomes, payout.failures, rules)
+    if after.undecided:
+        return "UNKNOWN", payout.failures
+    if after.park:
+        return "PARKED", after.failures
+    if all(o is PartOutcome.SUCCEEDED for o in outcomes):
+        return "PAID", after.failures
+    return "FAILED", after.failures
+
+
+def settle_payout(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, payout: Payout, rules: PayoutRules,
+                  now: Callable[[], datetime], *, fresh: bool) -> str:
+    """Steps b and c for every open part of `payout`; returns the payout's state after."""
+    with uow() as tx:
+        parts = [p for p in tx.settlement_payouts.parts(payout.payout_id) if p.state in OPEN]
+        current = tx.settlement_payouts.by_id(payout.payout_id)
+    state = current.state if current is not None else payout.state
+    for part in parts:
+        answer = _ask(rail, payout, part, fresh=fresh and part.state == "SENT")
+        state = record_answer(uow, payout, part, answer, rules, now, rail.name)
+    return state
+
+
+def pay_merchant(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, merchant_id: str, run_date: date,
+                 rules: PayoutRules, *, now: Callable[[], datetime] = _utc_now) -> MerchantResult:
+    payout, why = open_payout(uow, merchant_id, run_date, rules, now)
+    if payout is None:
+        return MerchantResult(merchant_id, state=why)
+    # A payout found rather than created may have been sent by a run that crashed: ask before sending.
+    state = settle_payout(uow, rail, payout, rules, now, fresh=why == "CREATED")
+    return MerchantResult(merchant_id, payout.payout_id, payout.amount, state, len(_parts(uow, payout)))
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+def run(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, run_date: date, rules: PayoutRules, *,
+        now: Callable[[], datetime] = _utc_now, calendar: Calendar | None = None,
+        on_merchants: Callable[[int], None] | None = None,
+        on_progress: Callable[[MerchantResult], None] | None = None) -> RunReport:
+    """The whole run for `run_date` (module docstring): release, settle payouts left open by earlier runs
+    (UNKNOWN, or a crash), then pay each merchant with money available, and refresh the balance cache.
+
+    One merchant's error (a conflicting entry, a database error) does not stop the others: it is logged and
+    reported as ERROR, and that merchant's payout, if created, is resumed by the next run."""
+    report = RunReport(run_date)
+    report.released_entries, report.released_amount = release_due(uow, run_date, now=now, calendar=calendar)
+    with uow() as tx:
+        left_open = tx.settlement_payouts.open_payouts(run_date)
+    resumed = {p.merchant_id for p in left_open if p.run_date == run_date}
+    merchants: list[str] = []
+    after = ""
+    while True:
+        with uow() as tx:
+            batch = tx.ledger_release.merchants_with_available(after, BATCH)
+        if not batch:
+            break
+        merchants += [m for m in batch if m not in resumed]
+        after = batch[-1]
+    if on_merchants is not None:
+        on_merchants(len(left_open) + len(merchants))
+    for payout in left_open:
+        result = _isolated(payout.merchant_id, functools.partial(_resume, uow, rail, payout, rules, now))
+        # A restarted run's own payout is reported with the merchants'; an earlier run's, as resumed.
+        (report.merchants if payout.run_date == run_date else report.resumed).append(result)
+        if on_progress is not None:
+            on_progress(result)
+    for merchant_id in merchants:
+        result = _isolated(merchant_id, functools.partial(pay_merchant, uow, rail, merchant_id, run_date, rules,
+                                                          now=now))
+        report.merchants.append(result)
+        if on_progress is not None:
+            on_progress(result)
+    refresh_balances(uow, now=now)
+    return report
+
+
+def _resume(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, payout: Payout, rules: PayoutRules,
+            now: Callable[[], datetime]) -> MerchantResult:
+    state = settle_payout(uow, rail, payout, rules, now, fresh=False)
+    return MerchantResult(payout.merchant_id, payout.payout_id, payout.amount, state, len(_parts(uow, payout)))
+
+
+def _parts(uow: SettlementUnitOfWorkFactory, payout: Payout) -> list[PayoutPart]:
+    with uow() as tx:
+        return tx.settlement_payouts.parts(payout.payout_id)
+
+
+def _isolated(merchant_id: str, pay: Callable[[], MerchantResult]) -> MerchantResult:
+    try:
+        return pay()
+    except Exception:
+        log.exception("settlement run: merchant %s failed; its payout, if any, is resumed by the next run",
+                      merchant_id)
+        return MerchantResult(merchant_id, state="ERROR")
