@@ -27,6 +27,18 @@ def cashier_register_channels(config: Mapping[str, Mapping[str, Any]], gateway_u
     if "alipay" not in config:
         log.info("channel mobile not registered: the configuration has no [channels.alipay] table")
         return []
-    table = config.get("mobile", {})
-    versions = {**DEFAULT_MIN_VERSIONS, **table.get("min_native_version", {})}
+    versions = {**DEFAULT_MIN_VERSIONS, **_min_versions(config.get("mobile", {}))}
     return [MobileChannel(AlipaySettings.from_table(config["alipay"]), versions, gateway_url)]
+
+
+def _min_versions(table: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`[channels.mobile]`'s one key, checked before anything is built: a misspelt key would otherwise be
+    ignored and the default versions apply without a word."""
+    unknown = sorted(set(table) - {"min_native_version"})
+    if unknown:
+        raise ValueError(f"[channels.mobile] has no key {', '.join(unknown)} (it knows min_native_version)")
+    versions = table.get("min_native_version", {})
+    if not isinstance(versions, Mapping):
+        raise ValueError("[channels.mobile] min_native_version must be a table of platform = version, "
+                         'e.g. [channels.mobile.min_native_version] ios = "8.0"')
+    return versions

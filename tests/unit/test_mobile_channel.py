@@ -44,3 +44,19 @@ def test_a_shared_link_is_never_paid_natively() -> None:
     answer = channel.offer(RouteRequest(MERCHANT, 100, "CNY", ClientInfo(Platform.IOS_APP, "", "9.0"),
                                         Scenario.SHARED_LINK))
     assert isinstance(answer, Decline) and "shared link" in answer.reason
+
+
+@pytest.mark.parametrize(("table", "named"), [
+    ({"min_native_version": "8.0"}, "[channels.mobile] min_native_version must be a table"),
+    ({"min_native_versions": {"ios": "8.0"}}, "[channels.mobile] has no key min_native_versions"),
+])
+def test_a_mistyped_mobile_table_stops_start_up_naming_the_key(table: dict[str, object], named: str) -> None:
+    # Found by the channel kit: a string where a table belongs failed with "'str' object is not a mapping", and
+    # a misspelt key was ignored, so the default versions applied without a word.
+    from channels.mobile import cashier_register_channels
+
+    alipay = {"gateway_url": "http://127.0.0.1:9", "app_id": "2021000000000000",
+              "app_private_key_file": "/nonexistent", "alipay_public_key_file": "/nonexistent"}
+    with pytest.raises(ValueError) as refused:
+        cashier_register_channels(config={"alipay": alipay, "mobile": table}, gateway_url="http://gw")
+    assert named in str(refused.value)
