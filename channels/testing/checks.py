@@ -488,3 +488,50 @@ def _never_paid(kit: Kit, channel: Any, payment: PaymentView, when: str) -> None
             problems.append(f"{what}() answered SUCCEEDED ({result.detail!r}) without reaching the rail")
     fail(f"{channel_name!r} reports money that never moved{when}, or answers outside the Outcome enum:", problems,
          "answer SUCCEEDED only when the rail confirms it; UNKNOWN when you cannot tell (the gateway asks again)")
+
+
+# -- End to end --------------------------------------------------------------------------------------------
+
+
+def _step(kit: Kit, channel_name: str, step: str) -> Any:
+    channel = channel_under_test(kit, channel_name)
+    bought = kit.purchase(channel)
+    if bought is None:
+        pytest.skip(f"not run: {channel_name!r} offered for none of the kit's cases")
+    return getattr(bought, step)
+
+
+def _report(result: Any, fix: str) -> None:
+    if result.skipped:
+        pytest.skip(result.skipped)
+    if result.failed:
+        pytest.fail(f"{result.failed}\nFix: {fix}", pytrace=False)
+
+
+def test_end_to_end_create_payment(kit: Kit, channel_name: str) -> None:
+    """A real gateway on a free port (SQLite) loading only this plugin: CreatePayment over gRPC, pinned to the
+    channel, answers a buyer action."""
+    _report(_step(kit, channel_name, "created"),
+            "the gateway must start with your plugin and configuration alone, and prepare() must succeed for a "
+            "payment offer() accepted (run `cashier serve` with CASHIER_LOAD_CHANNELS=<your entry point>)")
+
+
+def test_end_to_end_paid_notification(kit: Kit, channel_name: str) -> None:
+    """The buyer pays at the rail (the kit's Alipay sandbox); the rail's notification reaches the gateway's
+    /notify/<channel>/<merchant> and the payment becomes SUCCEEDED."""
+    created = _step(kit, channel_name, "created")
+    if not created.ok:
+        pytest.skip("not run: no payment was created (see test_end_to_end_create_payment)")
+    _report(_step(kit, channel_name, "paid"),
+            "hand the rail the notify URL the gateway gives the channel (channels.alipay.toolkit.notify_url), "
+            "and accept in parse_notification() what the rail genuinely sends")
+
+
+def test_end_to_end_refund(kit: Kit, channel_name: str) -> None:
+    """A full refund of the paid payment over gRPC answers one of the closed refund states."""
+    created = _step(kit, channel_name, "created")
+    if not created.ok:
+        pytest.skip("not run: no payment was created (see test_end_to_end_create_payment)")
+    _report(_step(kit, channel_name, "refunded"),
+            "refund() must answer a ChannelResult of the closed Outcome enum (UNKNOWN when the rail cannot "
+            "say), never raise for an answer it does not understand")

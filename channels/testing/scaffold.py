@@ -59,7 +59,8 @@ min_amount = 100                                   # fen: below it the channel d
 checkout_url = "https://pay.example.com/checkout"  # where the buyer is sent (replace with your rail's)
 ```
 
-The conformance kit's rules are in Unified Cashier's docs/channel_kit.md. To check notifications, define a
+Unified Cashier's docs/writing-a-channel.md takes this package to a real channel (on the Alipay toolkit), and
+docs/channel_kit.md lists the conformance kit's rules. To check notifications on a rail of your own, define a
 `cashier_rail` fixture in tests/conftest.py (see `channels.testing.Rail`).
 ''',
     "PACKAGE/__init__.py": '''\

@@ -59,7 +59,9 @@ def test_the_kit_passes_every_builtin_channel(tmp_path: Path, channel: str) -> N
     for rule in ("test_offer_answers_offer_or_decline", "test_prepare_returns_a_buyer_action",
                  "test_forged_notifications_are_refused", "test_genuine_notification_parses",
                  "test_tampered_notifications_are_refused", "test_unpaid_payment_is_never_reported_paid",
-                 "test_rail_down_is_never_success"):
+                 "test_rail_down_is_never_success",
+                 # Through a real gateway and the sandbox: created, paid, notified, refunded.
+                 "test_end_to_end_create_payment", "test_end_to_end_paid_notification", "test_end_to_end_refund"):
         assert f"{rule}[{channel}]" in passed(output), output
     assert f"{channel}: offer() 2400 calls" in output  # the time budget is reported
 
@@ -101,6 +103,9 @@ def test_the_kit_fails_each_broken_channel_by_the_rule_it_breaks(tmp_path: Path)
     ):
         assert telling in output, telling
     assert "test_prepare_returns_a_buyer_action[good]" in passed(output)
+    # Their rail is not Alipay: the purchase is created through a real gateway, and paying it is skipped, saying why.
+    assert "test_end_to_end_create_payment[good]" in passed(output)
+    assert "not run: the kit pays only through the Alipay sandbox it starts itself" in output
 
 
 @pytest.mark.parametrize(("entry_point", "rule", "telling"), [
