@@ -51,6 +51,7 @@ from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from gateway.web.app import create_app, create_ops_app
+from settlement.service.statements import SettlementQueries
 
 log = logging.getLogger("cashier.bootstrap")
 #: How often `cashier serve` purges expired idempotency keys and delivered events.
@@ -76,6 +77,7 @@ class Gateway:
     watches: WatchService
     directory: ChannelDirectory
     idempotency: IdempotencyService
+    settlement: SettlementQueries
     payout_rails: list[PayoutRail] = field(default_factory=list)
     _origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
@@ -213,6 +215,7 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         watches=watches,
         directory=directory,
         idempotency=IdempotencyService(uow),
+        settlement=SettlementQueries(uow),
         payout_rails=rails,
         _origins=origins,
     )

@@ -17,8 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway.domain.errors import InvalidArgument
 from gateway.domain.payments import Platform, Scenario
-from settlement.domain.calendar import parse_cutoff
+from settlement.domain.calendar import (
+    MAX_HOLIDAY_FILE_BYTES,
+    Calendar,
+    DayCount,
+    HolidayYear,
+    WorkingDays,
+    parse_cutoff,
+    parse_holiday_file,
+)
 from settlement.domain.fees import MAX_BPS, MAX_CHANNELS, FeeSchedule, RefundFeePolicy
+from settlement.domain.payouts import ALIPAY_MAX_TRANSFER, ALIPAY_MIN_TRANSFER, PayoutRules
 
 
 class ConfigError(ValueError):
@@ -270,6 +279,18 @@ class SettlementSettings(_Section):
     refund_fee: Literal["pro_rata", "kept"] = "pro_rata"
     # Settlement days end at this time, "HH:MM" China time (Asia/Shanghai); "00:00" = calendar days.
     cutoff: str = "00:00"
+    # How T+N is counted: "calendar" days, or Chinese "working" days (the chinese-calendar library, then
+    # `holiday_file` for a year past its data; settlement/domain/calendar.py has the file's format).
+    days: Literal["calendar", "working"] = "calendar"
+    holiday_file: str = Field("", max_length=4096)
+    # Failed runs after which a merchant's payouts are parked with an operator flag instead of retried.
+    max_payout_failures: int = Field(3, strict=True, ge=1, le=100)
+    # The largest single transfer (fen); a bigger payout is split into parts. 50,000.00 CNY by default: the
+    # protocol notes (§9) give no figure for the account's single-transfer quota (EXCEED_LIMIT_SM_AMOUNT),
+    # only the API's own bound, 100,000,000.00 CNY, which is this setting's ceiling.
+    max_transfer: int = Field(5_000_000, strict=True, ge=2 * ALIPAY_MIN_TRANSFER, le=ALIPAY_MAX_TRANSFER)
+    # Days a merchant's balance may stay negative (with no deposit left to cover it) before an operator is told.
+    negative_days: int = Field(7, strict=True, ge=1, le=366)
 
     @field_validator("fees")
     @classmethod
@@ -288,9 +309,27 @@ class SettlementSettings(_Section):
             raise ValueError(exc.violations[0].description) from None
         return value
 
+    @field_validator("holiday_file")
+    @classmethod
+    def _holiday_file(cls, value: str) -> str:
+        if value:
+            _read_holiday_file(value)  # refused at start-up, not at the first run that needs it
+        return value
+
     @property
     def cutoff_time(self) -> time:
         return parse_cutoff(self.cutoff)
+
+    @property
+    def payout_rules(self) -> PayoutRules:
+        return PayoutRules(max_transfer=self.max_transfer, max_failures=self.max_payout_failures,
+                           negative_days=self.negative_days, deposit_required=self.deposit_required)
+
+    def calendar(self) -> Calendar:
+        """The run's calendar: the cut-off, calendar or working days, and the operator's holiday file (read
+        again here, so that a file corrected since start-up is the one used)."""
+        years = [_read_holiday_file(self.holiday_file)] if self.holiday_file else []
+        return Calendar(cutoff=self.cutoff_time, days=DayCount(self.days), working_days=WorkingDays.with_files(years))
 
     @property
     def refund_policy(self) -> RefundFeePolicy:
@@ -314,6 +353,22 @@ class SettlementSettings(_Section):
             _log.warning("configuration: [settlement.fees] names channel(s) %s, which are not loaded",
                          ", ".join(unused))
         return FeeSchedule(dict(self.fees), self.refund_policy)
+
+
+def _read_holiday_file(path: str) -> HolidayYear:
+    """The operator's holiday file at `path`, bounded in size before it is read; any fault is a ValueError
+    naming the file (pydantic adds the key)."""
+    file = Path(path)
+    try:
+        if file.stat().st_size > MAX_HOLIDAY_FILE_BYTES:
+            raise ValueError(f"{path}: larger than {MAX_HOLIDAY_FILE_BYTES} bytes")
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
+    try:
+        return parse_holiday_file(text)
+    except InvalidArgument as exc:
+        raise ValueError(f"{path}: {exc.violations[0].description}") from None
 
 
 class Settings(_Section):

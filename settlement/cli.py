@@ -5,6 +5,8 @@
   existed;
 - `cashier settle balances`: recompute and cache every balance; with `--check`, recompute and compare with
   the cache, changing nothing, and exit 1 on any difference;
+- `cashier settle statement --merchant M --from D --to D [--csv]`: a merchant's statement for a period
+  (settlement/service/statements.py), or every entry of it as CSV;
 - `cashier settle run --date YYYY-MM-DD`: the settlement run for a date (settlement/service/run.py), with a
   progress bar and a summary table. Both are click's (`click.progressbar`, plain columns): click is already
   the CLI's library, so the run needs no second terminal library (rich is in the environment only as
@@ -13,22 +15,32 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import click
 
+from gateway.domain.errors import CashierError
 from gateway.jobs import run_job
-from settlement.domain.calendar import DEFAULT_CUTOFF, Calendar, parse_cutoff, run_may_start
+from settlement.domain.calendar import DEFAULT_CUTOFF, parse_cutoff, run_may_start
 from settlement.domain.fees import RefundFeePolicy
-from settlement.domain.payouts import PayoutRules
 from settlement.service import jobs, ledger
 from settlement.service.ports import SettlementUnitOfWorkFactory
 from settlement.service.run import MerchantResult, RunReport
 from settlement.service.run import run as settlement_run
+from settlement.service.statements import (
+    MERCHANT_ACCOUNTS,
+    Balances,
+    SettlementQueries,
+    Statement,
+    StatementUnitOfWorkFactory,
+    check_period,
+)
 
 MAX_SHOWN = 20  # differences printed; the count says how many there are
 
@@ -106,6 +118,75 @@ def balances(check: bool) -> None:
                                f"the ledger sums to {result.total}")
 
 
+_COLUMNS = ("pending", "available", "deposit", "payouts_in_transit", "total")
+
+
+def _cells(balances: Balances) -> list[str]:
+    return [_yuan(balances[k]) for k in MERCHANT_ACCOUNTS] + [_yuan(balances.total)]
+
+
+@settle.command()
+@click.option("--merchant", "merchant_id", required=True, help="The merchant id.")
+@click.option("--from", "start", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The period's first settlement day (China time).")
+@click.option("--to", "end", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The period's last settlement day, inclusive.")
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Every entry of the period as CSV (amounts in CNY), between an opening and a closing row.")
+def statement(merchant_id: str, start: datetime, end: datetime, as_csv: bool) -> None:
+    """A merchant's statement for a period: opening balances, the movements per kind of entry, closing
+    balances (SettlementService.GetStatement's); with --csv, every entry, read a page at a time."""
+    first, last = start.date(), end.date()
+    with _units_of_work() as uow:
+        # The gateway's unit of work has the statements' repository too (gateway/storage/unit_of_work.py).
+        queries = SettlementQueries(cast(StatementUnitOfWorkFactory, uow))
+        try:
+            check_period(first, last, start_field="--from", end_field="--to")
+            result = queries.statement(merchant_id, first, last)
+        except CashierError as exc:
+            raise click.ClickException(exc.message) from None
+        if as_csv:
+            _statement_csv(queries, result)
+            return
+    rows = [("opening", result.opening)]
+    rows += [(f"{m.kind.value if m.kind else 'other'} ({m.entries})", m.change) for m in result.movements]
+    rows += [("closing", result.closing)]
+    width = max(len(label) for label, _ in rows)
+    click.echo(f"statement of {merchant_id}, {first.isoformat()} to {last.isoformat()} (CNY)")
+    click.echo("  ".join(["".ljust(width), *(c.rjust(18) for c in _COLUMNS)]).rstrip())
+    for label, balances in rows:
+        click.echo("  ".join([label.ljust(width), *(c.rjust(18) for c in _cells(balances))]).rstrip())
+
+
+def _statement_csv(queries: SettlementQueries, result: Statement) -> None:
+    """The entries page by page (never all in memory); the closing row is the opening plus the rows
+    printed, so the file adds up even if an entry for the period is booked while it is written."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    class _Out:
+        @staticmethod
+        def writerow(row: list[Any]) -> None:
+            writer.writerow(row)
+            click.echo(buffer.getvalue(), nl=False)
+            buffer.seek(0)
+            buffer.truncate()
+
+    out = _Out()
+    out.writerow(["settlement_date", "entry", "kind", "reference", *_COLUMNS])
+    out.writerow([result.start.isoformat(), "", "opening", "", *_cells(result.opening)])
+    closing, token = result.opening, ""
+    while True:
+        lines, token = queries.list_entries(result.merchant_id, result.start, result.end, 100, token)
+        for line in lines:
+            out.writerow([line.settlement_day.isoformat(), line.entry_id, line.kind.value if line.kind else "other",
+                          line.reference, *_cells(line.change)])
+            closing = closing + line.change
+        if not token:
+            break
+    out.writerow([result.end.isoformat(), "", "closing", "", *_cells(closing)])
+
+
 @contextmanager
 def _payout_rail(settings: Any) -> Iterator[Any]:
     """The payout rail the gateway would use, built from the configuration as gateway/bootstrap.py builds it
@@ -148,6 +229,8 @@ def _summary(report: RunReport) -> None:
     for row in [header, tuple("-" * w for w in widths), *rows]:
         click.echo("  ".join(cell.rjust(w) if i in (2, 3) else cell.ljust(w)
                              for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+    if report.release_skipped:
+        click.echo(f"nothing released (an operator is flagged): {report.release_skipped}")
     counts: dict[str, int] = {}
     for m in report.merchants:
         counts[m.state] = counts.get(m.state, 0) + 1
@@ -168,7 +251,11 @@ def run_command(run_date: datetime) -> None:
     if not run_may_start(day, datetime.now(UTC), cutoff):
         raise click.ClickException(f"--date: {day.isoformat()} is not over yet (cut-off "
                                    f"{cutoff.strftime('%H:%M')} China time); its T+0 money is still coming in")
-    rules = PayoutRules(deposit_required=settings.settlement.deposit_required)
+    rules = settings.settlement.payout_rules
+    try:
+        calendar = settings.settlement.calendar()
+    except ValueError as exc:  # the holiday file changed since the configuration was read
+        raise click.ClickException(f"[settlement] holiday_file: {exc}") from None
     with _payout_rail(settings) as rail, _units_of_work() as uow, ExitStack() as bars:
         bar: list[Any] = []
 
@@ -178,8 +265,7 @@ def run_command(run_date: datetime) -> None:
         def on_progress(result: MerchantResult) -> None:
             bar[0].update(1)
 
-        # Calendar days: the configuration has no `[settlement] days` yet (working days: Calendar(days=WORKING)).
-        report = settlement_run(uow, rail, day, rules, calendar=Calendar(cutoff=cutoff),
+        report = settlement_run(uow, rail, day, rules, calendar=calendar,
                                 on_merchants=on_merchants, on_progress=on_progress)
     _summary(report)
     errors = [m.merchant_id for m in report.merchants + report.resumed if m.state == "ERROR"]

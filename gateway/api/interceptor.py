@@ -34,6 +34,9 @@ log = logging.getLogger("cashier.rpc")
 SERVICE_PRINCIPALS: dict[str, frozenset[PrincipalKind]] = {
     "cashier.v1.CashierService": frozenset({PrincipalKind.APP}),
     "cashier.v1.MerchantService": frozenset({PrincipalKind.APP, PrincipalKind.OPERATOR}),
+    # Apps read their merchants' balances, payouts and statements; RunSettlement and other merchants' reads
+    # are refused per method (gateway/api/settlement_servicer.py).
+    "cashier.v1.SettlementService": frozenset({PrincipalKind.APP, PrincipalKind.OPERATOR}),
 }
 
 

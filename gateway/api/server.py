@@ -31,10 +31,13 @@ from cashier.v1 import (
     cashier_service_pb2_grpc,
     merchant_service_pb2,
     merchant_service_pb2_grpc,
+    settlement_service_pb2,
+    settlement_service_pb2_grpc,
 )
 from gateway.api.interceptor import CashierInterceptor
 from gateway.api.merchant_servicer import MerchantServicer
 from gateway.api.servicers import CashierServicer
+from gateway.api.settlement_servicer import SettlementServicer
 from gateway.config import ServerSettings
 from gateway.metrics import Metrics
 from gateway.open_files import grpc_connection_budget
@@ -43,6 +46,7 @@ from gateway.service.services import Services
 SERVICE_NAMES = (
     cashier_service_pb2.DESCRIPTOR.services_by_name["CashierService"].full_name,
     merchant_service_pb2.DESCRIPTOR.services_by_name["MerchantService"].full_name,
+    settlement_service_pb2.DESCRIPTOR.services_by_name["SettlementService"].full_name,
 )
 
 PING_INTERVAL_MS = 10_000
@@ -89,6 +93,8 @@ def create_server(services: Services, metrics: Metrics, settings: ServerSettings
     cashier_service_pb2_grpc.add_CashierServiceServicer_to_server(CashierServicer(services), server)
     merchant_service_pb2_grpc.add_MerchantServiceServicer_to_server(
         MerchantServicer(services.onboarding, services.admin, services.idempotency), server)
+    settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(SettlementServicer(services.settlement),
+                                                                        server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

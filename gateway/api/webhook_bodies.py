@@ -30,6 +30,8 @@ from gateway.api.convert import payment_to_proto, refund_to_proto
 from gateway.domain.events import (
     PAYMENT_CLOSED,
     PAYMENT_SUCCEEDED,
+    PAYOUT_FAILED,
+    PAYOUT_PAID,
     REFUND_FAILED,
     REFUND_SUCCEEDED,
     Event,
@@ -69,6 +71,10 @@ def refund_data(event: Event) -> dict[str, Any] | None:
     return {"refund": to_json(refund_to_proto(refund)), "payment": _payment(event.payment)}
 
 
+def plain_data(event: Event) -> dict[str, Any] | None:
+    return dict(event.payload["data"])
+
+
 # Event type → its `data`, or None for an event stored before it could be rendered (sent as stored).
 # Merchant onboarding and settlement events add their entries here.
 Renderer = Callable[[Event], "dict[str, Any] | None"]
@@ -77,6 +83,9 @@ RENDERERS: Mapping[str, Renderer] = {
     PAYMENT_CLOSED: payment_data,
     REFUND_SUCCEEDED: refund_data,
     REFUND_FAILED: refund_data,
+    # Settlement: no cashier.v1 Payout message yet, so the stored plain JSON `data` (settlement/service/run.py).
+    PAYOUT_PAID: plain_data,
+    PAYOUT_FAILED: plain_data,
 }
 
 

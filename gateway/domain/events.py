@@ -33,6 +33,11 @@ MERCHANT_REJECTED = "merchant.rejected"
 MERCHANT_COLLECTION_ENABLED = "merchant.collection_enabled"
 APP_AUTHORIZED = "app.authorized"
 APP_REVOKED = "app.revoked"
+# Settlement (settlement/service/run.py): a payout's outcome, for each app the merchant has authorised, written
+# in the transaction that records it; and a T+0 merchant dropped to T+15 when its deposit paid a negative balance.
+PAYOUT_PAID = "payout.paid"
+PAYOUT_FAILED = "payout.failed"
+MERCHANT_SETTLEMENT_PLAN_CHANGED = "merchant.settlement_plan_changed"
 
 
 class EventState(enum.Enum):

@@ -28,6 +28,12 @@ class FlagKind(enum.Enum):
     # an operator; a transfer refused for the platform's own quota or balance, carried over to the next run.
     PAYOUT_PARKED = "PAYOUT_PARKED"
     PAYOUT_REFUSED = "PAYOUT_REFUSED"
+    # Settlement in working days for a year neither chinese-calendar nor `[settlement] holiday_file` covers:
+    # the run releases nothing rather than guess (merchant "", payment id "holidays_<year>").
+    HOLIDAYS_UNKNOWN = "HOLIDAYS_UNKNOWN"
+    # A merchant's available balance has stayed negative `[settlement] negative_days` or more, no deposit left
+    # to cover it (payment id "neg_<date it went negative>").
+    NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
 
 
 def new_flag_id(at: datetime) -> str:

@@ -21,6 +21,7 @@ from gateway.service.onboarding import OnboardingService
 from gateway.service.payments import PaymentService
 from gateway.service.refunds import RefundService
 from gateway.service.watch import WatchService
+from settlement.service.statements import SettlementQueries
 
 C = TypeVar("C")
 
@@ -56,6 +57,10 @@ class Services(Protocol):
     def onboarding(self) -> OnboardingService:
         """Applications, their review, payout-account verification, settlement plans, deposits, the
         application square and app authorisations, the audit trail (MerchantService)."""
+
+    @property
+    def settlement(self) -> SettlementQueries:
+        """Balances, payouts, ledger entries and statements (SettlementService's reads)."""
 
     @property
     def flags(self) -> FlagService:

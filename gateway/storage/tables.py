@@ -454,3 +454,11 @@ payout_parts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("out_biz_no", name="uq_payout_parts_out_biz_no"),
 )
+
+# When a merchant's available balance first went negative, while it still is (settlement/storage/payouts.py).
+negative_balances = Table(
+    "negative_balances", metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("since", Date, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

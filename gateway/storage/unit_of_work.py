@@ -32,6 +32,7 @@ from settlement.storage.backfill import SqlLedgerBackfill
 from settlement.storage.ledger import SqlLedgerRepository
 from settlement.storage.payouts import SqlPayoutRepository
 from settlement.storage.release import SqlReleaseRepository
+from settlement.storage.statements import SqlStatementRepository
 
 # The repository attributes below: dropped from the instance when the connection changes.
 _REPOSITORIES = ("payments", "idempotency", "merchants", "access", "refunds", "events", "hook_runs", "flags",
@@ -39,7 +40,8 @@ _REPOSITORIES = ("payments", "idempotency", "merchants", "access", "refunds", "e
                  "applications", "documents", "verifications", "plans", "deposits", "audit", "square",
                  "merchant_setup",
                  # settlement (settlement/storage): the ledger, appended to in the transaction of its cause
-                 "ledger", "ledger_backfill", "ledger_release", "settlement_payouts")
+                 "ledger", "ledger_backfill", "ledger_release", "settlement_payouts",
+                 "settlement_statements")
 
 
 R = TypeVar("R")
@@ -131,6 +133,7 @@ class SqlUnitOfWork:
     ledger_backfill = _Repository(SqlLedgerBackfill)
     ledger_release = _Repository(SqlReleaseRepository)
     settlement_payouts = _Repository(SqlPayoutRepository)
+    settlement_statements = _Repository(SqlStatementRepository)
 
     def __exit__(self, *exc: Any) -> None:
         assert self._conn is not None

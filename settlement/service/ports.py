@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.service.onboarding_ports import SettlementPlanRepository
+from gateway.service.onboarding_ports import (
+    AuditRepository,
+    MerchantSetupRepository,
+    SettlementPlanRepository,
+)
 from gateway.service.ports import UnitOfWork
 from settlement.service.ledger_ports import LedgerBackfillRepository, LedgerRepository
 from settlement.service.payout_ports import PayoutRepository, ReleaseRepository
@@ -20,6 +24,12 @@ class SettlementUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def plans(self) -> SettlementPlanRepository: ...
+
+    @property
+    def audit(self) -> AuditRepository: ...
+
+    @property
+    def merchant_setup(self) -> MerchantSetupRepository: ...
 
     @property
     def ledger_release(self) -> ReleaseRepository: ...

@@ -20,6 +20,14 @@
    its payouts after `max_failures` failed runs.
 Idempotent and resumable: the payout is unique per (merchant, run date), its creation serialised per
 merchant by the merchant's row lock, and each part's out_biz_no is one Alipay refuses to pay twice.
+
+In step a's transaction, with the `deposit applied` entry: a T+0 merchant whose deposit falls below the
+requirement drops to T+15 from the next settlement day (plan change, merchant's plan, an audit row by the
+system, a `merchant.settlement_plan_changed` event per authorised app); the date the balance first went
+negative is kept (table `negative_balances`) and NEGATIVE_BALANCE flagged after `negative_days`. In step
+c's, with the payout's outcome: `payout.paid` or `payout.failed` per authorised app. Working days that
+cannot be counted (a year past the holiday library with no holiday file) stop the release, never the
+payouts of money already available: HOLIDAYS_UNKNOWN is flagged and the report says why.
 """
 
 from __future__ import annotations
@@ -40,11 +48,14 @@ from channels.contract.payouts import (
     TransferPurpose,
     TransferRequest,
 )
+from gateway.domain.events import MERCHANT_SETTLEMENT_PLAN_CHANGED, PAYOUT_FAILED, PAYOUT_PAID, Event
 from gateway.domain.flags import Flag, FlagKind
 from gateway.domain.merchants import SettlementPlan
+from gateway.domain.onboarding.audit import Actor, ActorKind, AuditEvent
+from gateway.domain.onboarding.settlement import PlanChange, next_settlement_day
 from settlement.domain import accounts, ledger
 from settlement.domain import payouts as rules_
-from settlement.domain.calendar import Calendar, plan_in_effect
+from settlement.domain.calendar import Calendar, WorkingDaysUnknown, plan_in_effect
 from settlement.domain.ledger import EntryKind
 from settlement.domain.payouts import PayoutRules, Position
 from settlement.domain.payouts import TransferOutcome as PartOutcome
@@ -84,6 +95,8 @@ class RunReport:
     released_amount: int = 0  # net fen moved from pending to available
     merchants: list[MerchantResult] = field(default_factory=list)
     resumed: list[MerchantResult] = field(default_factory=list)  # earlier runs' payouts settled by this one
+    # Why nothing was released (working days unknown for the run's dates), "" when the release ran.
+    release_skipped: str = ""
 
     def total(self, state: str) -> int:
         return sum(m.amount for m in self.merchants if m.state == state)
@@ -124,8 +137,11 @@ def _position(tx: SettlementUnitOfWork, merchant_id: str, run_date: date) -> tup
     deposit = accounts.deposit(merchant_id)
     latest = tx.settlement_payouts.latest(merchant_id, run_date)
     plan = plan_in_effect(tx.plans.changes(merchant_id), run_date)
+    since = tx.settlement_payouts.negative_since(merchant_id)
     position = Position(merchant_id, available.balance(raw.get(available, 0)), deposit.balance(raw.get(deposit, 0)),
-                        plan, parked=latest is not None and latest.state == "PARKED")
+                        plan, parked=latest is not None and latest.state == "PARKED",
+                        # A run for an earlier date than the one that stored it counts from its own date.
+                        negative_since=since if since is not None and since <= run_date else None)
     return position, latest.failures if latest is not None else 0
 
 
@@ -142,9 +158,26 @@ def open_payout(uow: SettlementUnitOfWorkFactory, merchant_id: str, run_date: da
         position, failures = _position(tx, merchant_id, run_date)
         decision = rules_.decide(position, rules, run_date)
         at = now()
+        # A second application the same day (a refund after the first run) finds T+15 scheduled already.
+        drop = decision.drop_to_t15 and plan_in_effect(tx.plans.changes(merchant_id),
+                                                       next_settlement_day(at)) is not SettlementPlan.T15
+        if drop:  # level 1 (the merchant's rows) before the ledger's level 5
+            _drop_to_t15(tx, merchant_id, position, decision, rules, at)
         if decision.deposit_applied:
             tx.ledger.append([ledger.deposit_applied(merchant_id, _deposit_reference(tx, merchant_id, run_date),
                                                      decision.deposit_applied)], settlement_day=run_date, at=at)
+        tx.settlement_payouts.set_negative_since(merchant_id, decision.negative_since, at)
+        if drop:
+            for app_id in tx.merchant_setup.authorized_apps(merchant_id):
+                tx.events.add(_plan_event(merchant_id, app_id, position, decision, at))
+        if decision.flag_negative and decision.negative_since is not None:
+            since = decision.negative_since
+            tx.flags.raise_flag(Flag.raise_(
+                FlagKind.NEGATIVE_BALANCE, merchant_id=merchant_id, payment_id=f"neg_{since.isoformat()}",
+                channel="", now=at, detail=(
+                    f"the available balance of {merchant_id} has been negative since {since.isoformat()} "
+                    f"({(run_date - since).days} days; {decision.available_after} fen on "
+                    f"{run_date.isoformat()}) and no deposit is left to cover it")))
         if not decision.parts:
             tx.commit()
             return None, decision.wait.value if decision.wait else "NOTHING_DUE"
@@ -160,6 +193,33 @@ def open_payout(uow: SettlementUnitOfWorkFactory, merchant_id: str, run_date: da
         tx.settlement_payouts.add(payout, parts, at)
         tx.commit()
         return payout, "CREATED"
+
+
+def _drop_to_t15(tx: SettlementUnitOfWork, merchant_id: str, position: Position, decision: rules_.Decision,
+                 rules: PayoutRules, at: datetime) -> None:
+    """A T+0 merchant's deposit paid a negative balance and is now below `deposit_required`: from the next
+    settlement day its money comes on T+15 (never retroactively: money taken before keeps T+0), recorded as
+    onboarding records a plan change (settlement_plans, the merchant's plan, an audit row by the system)."""
+    effective_on = next_settlement_day(at)
+    tx.plans.put(PlanChange(merchant_id, SettlementPlan.T15, effective_on, at))
+    tx.merchant_setup.set_plan(merchant_id, SettlementPlan.T15)
+    tx.audit.add(AuditEvent.create(
+        actor=Actor(ActorKind.SYSTEM, "settlement"), action="merchant.settlement_plan_dropped", now=at,
+        subject=f"merchants/{merchant_id}/settlementSchedule", merchant_id=merchant_id,
+        before={"plan": position.plan.value, "deposit_held": position.deposit_held},
+        after={"plan": SettlementPlan.T15.value, "effective_on": effective_on.isoformat(),
+               "deposit_held": position.deposit_held - decision.deposit_applied,
+               "deposit_applied": decision.deposit_applied, "deposit_required": rules.deposit_required}))
+
+
+def _plan_event(merchant_id: str, app_id: str, position: Position, decision: rules_.Decision,
+                at: datetime) -> Event:
+    return Event.create(type=MERCHANT_SETTLEMENT_PLAN_CHANGED, merchant_id=merchant_id, app_id=app_id, now=at, data={
+        "settlement_schedule": {
+            "name": f"merchants/{merchant_id}/settlementSchedule", "plan": SettlementPlan.T15.value,
+            "previous_plan": position.plan.value, "effective_on": next_settlement_day(at).isoformat(),
+            "reason": "DEPOSIT_APPLIED", "deposit_applied": decision.deposit_applied,
+            "deposit_held": position.deposit_held - decision.deposit_applied}})
 
 
 def _deposit_reference(tx: SettlementUnitOfWork, merchant_id: str, run_date: date) -> str:
@@ -222,10 +282,33 @@ def record_answer(uow: SettlementUnitOfWorkFactory, payout: Payout, part: Payout
         if state is not None:
             outcome, failures = state
             if store.finish(payout.payout_id, OPEN, outcome, failures, at):
+                for app_id in tx.merchant_setup.authorized_apps(merchant_id):
+                    tx.events.add(_payout_event(payout, parts, outcome, app_id, at))
                 _flag(tx, payout, parts, outcome, rail_name, at)
         current = store.by_id(payout.payout_id)
         tx.commit()
     return current.state if current is not None else "SENT"
+
+
+def _payout_event(payout: Payout, parts: list[PayoutPart], outcome: str, app_id: str, at: datetime) -> Event:
+    """payout.paid (every part paid) or payout.failed (a part failed or was refused: its money is available
+    again; `retried` says whether the next run pays it, false once the merchant's payouts are parked)."""
+    paid = outcome == "PAID"
+    return Event.create(type=PAYOUT_PAID if paid else PAYOUT_FAILED, merchant_id=payout.merchant_id,
+                        app_id=app_id, now=at, data={
+        "payout": {
+            "name": f"merchants/{payout.merchant_id}/payouts/{payout.payout_id}",
+            "payout_id": payout.payout_id,
+            "run_date": payout.run_date.isoformat(),
+            "amount": payout.amount,
+            "paid_amount": sum(p.amount for p in parts if p.state == "PAID"),
+            "currency": "CNY",
+            "state": outcome,
+            "retried": outcome != "PARKED" and not paid,
+            "parts": [{"part": p.part, "out_biz_no": p.out_biz_no, "amount": p.amount, "state": p.state}
+                      for p in parts],
+            "updated_at": at.isoformat(),
+        }})
 
 
 def _flag(tx: SettlementUnitOfWork, payout: Payout, parts: list[PayoutPart], outcome: str, rail_name: str,
@@ -296,7 +379,13 @@ def run(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, run_date: date, rule
     One merchant's error (a conflicting entry, a database error) does not stop the others: it is logged and
     reported as ERROR, and that merchant's payout, if created, is resumed by the next run."""
     report = RunReport(run_date)
-    report.released_entries, report.released_amount = release_due(uow, run_date, now=now, calendar=calendar)
+    try:
+        report.released_entries, report.released_amount = release_due(uow, run_date, now=now, calendar=calendar)
+    except WorkingDaysUnknown as exc:
+        # The run's due days cannot be counted for any merchant: release nothing rather than guess, tell an
+        # operator, and still pay out what is already available.
+        report.release_skipped = str(exc)
+        _flag_holidays(uow, exc, now())
     with uow() as tx:
         left_open = tx.settlement_payouts.open_payouts(run_date)
     resumed = {p.merchant_id for p in left_open if p.run_date == run_date}
@@ -309,6 +398,16 @@ def run(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, run_date: date, rule
             break
         merchants += [m for m in batch if m not in resumed]
         after = batch[-1]
+    # Merchants negative at their last run, now back to zero: visited so that their date is forgotten.
+    known, after = set(merchants) | resumed, ""
+    while True:
+        with uow() as tx:
+            batch = tx.settlement_payouts.negative_merchants(after, BATCH)
+        if not batch:
+            break
+        merchants += [m for m in batch if m not in known]
+        after = batch[-1]
+    merchants.sort()
     if on_merchants is not None:
         on_merchants(len(left_open) + len(merchants))
     for payout in left_open:
@@ -325,6 +424,14 @@ def run(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, run_date: date, rule
             on_progress(result)
     refresh_balances(uow, now=now)
     return report
+
+
+def _flag_holidays(uow: SettlementUnitOfWorkFactory, exc: WorkingDaysUnknown, at: datetime) -> None:
+    year = exc.metadata.get("year", "")
+    with uow(write=True) as tx:
+        tx.flags.raise_flag(Flag.raise_(FlagKind.HOLIDAYS_UNKNOWN, merchant_id="", payment_id=f"holidays_{year}",
+                                        channel="", detail=f"settlement released nothing: {exc}", now=at))
+        tx.commit()
 
 
 def _resume(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, payout: Payout, rules: PayoutRules,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
-from gateway.storage.tables import applications, merchants, payout_parts, payouts
+from gateway.storage.tables import applications, merchants, negative_balances, payout_parts, payouts
 from settlement.service.payout_ports import Payout, PayoutPart
 
 
@@ -96,3 +96,28 @@ class SqlPayoutRepository:
             and_(payouts.c.payout_id == payout_id, payouts.c.state.in_(from_states))).values(
             state=state, failures=failures, updated_at=at))
         return result.rowcount == 1
+
+    # --- negative balances (migration 0016): written under the merchant's row lock, so no two runs race ---
+
+    def negative_since(self, merchant_id: str) -> date | None:
+        row = self.conn.execute(select(negative_balances.c.since).where(
+            negative_balances.c.merchant_id == merchant_id)).first()
+        return row.since if row is not None else None
+
+    def set_negative_since(self, merchant_id: str, since: date | None, at: datetime) -> None:
+        """Keep (or, with None, forget) the date the merchant's balance first went negative."""
+        current = self.negative_since(merchant_id)
+        if since is None:
+            if current is not None:
+                self.conn.execute(delete(negative_balances).where(negative_balances.c.merchant_id == merchant_id))
+        elif current is None:
+            self.conn.execute(insert(negative_balances).values(merchant_id=merchant_id, since=since, updated_at=at))
+        elif current != since:
+            self.conn.execute(update(negative_balances).where(negative_balances.c.merchant_id == merchant_id)
+                              .values(since=since, updated_at=at))
+
+    def negative_merchants(self, after: str, limit: int) -> list[str]:
+        """Merchants (ordered, after `after`) whose balance was negative at their last run: a run visits them
+        even once their balance is back to zero, to forget the date."""
+        return list(self.conn.execute(select(negative_balances.c.merchant_id).where(
+            negative_balances.c.merchant_id > after).order_by(negative_balances.c.merchant_id).limit(limit)).scalars())

@@ -128,7 +128,9 @@ def _plausible(client: CashierClient) -> list[str]:
     parent = client.tenant.parent
     return [parent, payment.name, f"{payment.name}/refunds/ref_0000000000000000000000000A", "merchants/-",
             f"{parent}/payments/pay_0000000000000000000000000A", "CNY", "order-1", "tea-house", "Oolong tea",
-            "https://shop.example/return", "9.2.0", "Mozilla/5.0"]
+            "https://shop.example/return", "9.2.0", "Mozilla/5.0",
+            # SettlementService's names and dates
+            f"{parent}/balance", f"{parent}/statement", f"{parent}/payouts/po_1", "2026-11-01", "2026-02-30"]
 
 
 def test_every_rpc_answers_generated_requests_without_internal_errors_or_writes(

@@ -193,4 +193,5 @@ def test_faults_reset_and_validation(admin):
     assert admin.post("/sandbox/faults", content=b"{oops").status_code == 400
     reset = admin.delete("/sandbox/faults").json()
     assert reset == {"drop_notifications": 0, "duplicate_notifications": 0, "wrong_key_notifications": 0,
-                     "wrong_key_responses": 0, "delay_notifications": 0.0, "system_error": [], "timeout": []}
+                     "wrong_key_responses": 0, "delay_notifications": 0.0, "system_error": [], "timeout": [],
+                     "transfer_refusal": []}

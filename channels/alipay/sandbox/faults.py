@@ -16,6 +16,16 @@ COUNTERS = (
 )
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+#: ``transfer_refusal``: the platform account's own limits, answered to a new transfer instead of paying it
+#: (protocol notes §9): the quotas and the payer's balance. Nothing is recorded, as at Alipay, so the query
+#: says ORDER_NOT_EXIST and a later transfer under a new out_biz_no goes through.
+TRANSFER_REFUSALS = {
+    "EXCEED_LIMIT_SM_AMOUNT": "单笔额度超限",
+    "EXCEED_LIMIT_DM_AMOUNT": "日累计额度超限",
+    "EXCEED_LIMIT_MM_AMOUNT": "月累计额度超限",
+    "EXCEED_LIMIT_PERSONAL_SM_AMOUNT": "转账给个人单笔额度超限",
+    "PAYER_BALANCE_NOT_ENOUGH": "付款方余额不足",
+}
 
 
 class FaultError(ValueError):
@@ -49,6 +59,17 @@ def _method_rules(name: str, value: Any, extra: tuple[str, ...]) -> list[dict[st
     return out
 
 
+def _refusal_rules(value: Any) -> list[dict[str, Any]]:
+    """``{"sub_code": "EXCEED_LIMIT_DM_AMOUNT", "count": N}`` or a list of them (count: as the counters)."""
+    rules = _method_rules("transfer_refusal", value, ("sub_code",))
+    for rule in rules:
+        if rule["method"] != "*":
+            raise FaultError("transfer_refusal: applies to alipay.fund.trans.uni.transfer only; give no method")
+        if rule.get("sub_code") not in TRANSFER_REFUSALS:
+            raise FaultError(f"transfer_refusal: sub_code must be one of {sorted(TRANSFER_REFUSALS)}")
+    return rules
+
+
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -60,11 +81,12 @@ class Faults:
             self.delay_notifications = 0.0
             self.system_errors: list[dict[str, Any]] = []
             self.timeouts: list[dict[str, Any]] = []
+            self.transfer_refusals: list[dict[str, Any]] = []
 
     def update(self, doc: Any) -> None:
         if not isinstance(doc, dict):
             raise FaultError("expected a JSON object")
-        known = {*COUNTERS, "delay_notifications", "system_error", "timeout"}
+        known = {*COUNTERS, "delay_notifications", "system_error", "timeout", "transfer_refusal"}
         unknown = set(doc) - known
         if unknown:
             raise FaultError(f"unknown faults {sorted(unknown)}; known: {sorted(known)}")
@@ -78,6 +100,7 @@ class Faults:
             else None
         )
         timeouts = _method_rules("timeout", doc["timeout"], ("seconds",)) if doc.get("timeout") else None
+        refusals = _refusal_rules(doc["transfer_refusal"]) if doc.get("transfer_refusal") else None
         with self._lock:
             self.counters.update(counters)
             if delay is not None:
@@ -86,6 +109,8 @@ class Faults:
                 self.system_errors = errors
             if timeouts is not None:
                 self.timeouts = timeouts
+            if refusals is not None:
+                self.transfer_refusals = refusals
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -94,6 +119,7 @@ class Faults:
                 "delay_notifications": self.delay_notifications,
                 "system_error": [dict(r) for r in self.system_errors],
                 "timeout": [dict(r) for r in self.timeouts],
+                "transfer_refusal": [dict(r) for r in self.transfer_refusals],
             }
 
     def take(self, name: str) -> bool:
@@ -117,6 +143,11 @@ class Faults:
 
     def take_system_error(self, method: str) -> dict[str, Any] | None:
         return self._take_rule(self.system_errors, method)
+
+    def take_transfer_refusal(self) -> tuple[str, str] | None:
+        """(sub_code, sub_msg) to refuse the next new transfer with, or None."""
+        rule = self._take_rule(self.transfer_refusals, "*")
+        return None if rule is None else (rule["sub_code"], TRANSFER_REFUSALS[rule["sub_code"]])
 
     def take_timeout(self, method: str) -> float | None:
         rule = self._take_rule(self.timeouts, method)

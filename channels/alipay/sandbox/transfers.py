@@ -6,7 +6,8 @@ Payees, as Alipay checks them (protocol notes §9): an ALIPAY_LOGON_ID the sandb
 -> holder name) must come with the holder's name, else PAYEE_USER_INFO_ERROR; an identity starting with
 ``fail`` is refused with PAYEE_NOT_EXIST, so tests can see a failed transfer. Other identities are paid (the
 sandbox cannot know every account). A refused transfer is recorded as FAIL under its out_biz_no, so a repeat
-answers the same and the query says FAIL.
+answers the same and the query says FAIL. The faults' ``transfer_refusal`` answers a new transfer with the
+platform account's quota or balance refusal instead, recording nothing (faults.TRANSFER_REFUSALS).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def transfer(sandbox: Sandbox, call: Call) -> dict[str, Any]:
             if record.amount_fen != trans_fen or record.payee_identity != identity:
                 raise BusinessError("PAYMENT_INFO_INCONSISTENCY", "两次请求商户单号一样，但是收款人或金额不一致")
         else:
+            refusal = sandbox.faults.take_transfer_refusal()  # the platform's quota or balance: nothing recorded
+            if refusal is not None:
+                raise BusinessError(*refusal)
             fail_code, fail_reason = _payee_refusal(sandbox, identity, identity_type, name)
             failing = bool(fail_code)
             record = Transfer(

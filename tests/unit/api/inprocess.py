@@ -25,13 +25,16 @@ from google.rpc import error_details_pb2, status_pb2
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import merchant_service_pb2 as msvc
+from cashier.v1 import settlement_service_pb2 as spb
 from gateway.api.interceptor import CashierInterceptor
 from gateway.api.merchant_servicer import MerchantServicer
 from gateway.api.servicers import CashierServicer
+from gateway.api.settlement_servicer import SettlementServicer
 from gateway.bootstrap import Gateway
 
 CASHIER = svc.DESCRIPTOR.services_by_name["CashierService"]
 MERCHANTS = msvc.DESCRIPTOR.services_by_name["MerchantService"]
+SETTLEMENT = spb.DESCRIPTOR.services_by_name["SettlementService"]
 TIMEOUT = 10.0  # seconds: a bound on every call, far above what one takes
 
 
@@ -143,7 +146,7 @@ def _answer(responses: list[Any], initial: Any, trailing: Any, code: grpc.Status
 
 
 class InProcessApi:
-    """Both services of one Gateway, called in process. `key` is the bearer key sent by default."""
+    """Every service of one Gateway, called in process. `key` is the bearer key sent by default."""
 
     def __init__(self, gateway: Gateway):
         interceptor = CashierInterceptor(gateway.authenticator, gateway.metrics)
@@ -151,6 +154,7 @@ class InProcessApi:
             CASHIER: _intercepted(CashierServicer(gateway), CASHIER, interceptor),
             MERCHANTS: _intercepted(MerchantServicer(gateway.onboarding, gateway.admin, gateway.idempotency), MERCHANTS,
                                     interceptor),
+            SETTLEMENT: _intercepted(SettlementServicer(gateway.settlement), SETTLEMENT, interceptor),
         }, grpc_testing.strict_real_time())
 
     def call(self, method: MethodDescriptor, request: Any, key: str | None,
