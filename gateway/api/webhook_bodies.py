@@ -28,6 +28,12 @@ from google.protobuf.message import Message
 
 from gateway.api.convert import payment_to_proto, refund_to_proto
 from gateway.domain.events import (
+    APP_AUTHORIZED,
+    APP_REVOKED,
+    MERCHANT_APPROVED,
+    MERCHANT_COLLECTION_ENABLED,
+    MERCHANT_REJECTED,
+    MERCHANT_SETTLEMENT_PLAN_CHANGED,
     PAYMENT_CLOSED,
     PAYMENT_SUCCEEDED,
     PAYOUT_FAILED,
@@ -76,14 +82,21 @@ def plain_data(event: Event) -> dict[str, Any] | None:
 
 
 # Event type → its `data`, or None for an event stored before it could be rendered (sent as stored).
-# Merchant onboarding and settlement events add their entries here.
 Renderer = Callable[[Event], "dict[str, Any] | None"]
 RENDERERS: Mapping[str, Renderer] = {
     PAYMENT_SUCCEEDED: payment_data,
     PAYMENT_CLOSED: payment_data,
     REFUND_SUCCEEDED: refund_data,
     REFUND_FAILED: refund_data,
-    # Settlement: no cashier.v1 Payout message yet, so the stored plain JSON `data` (settlement/service/run.py).
+    # Onboarding (gateway/domain/onboarding/notices.py) and settlement (settlement/service/run.py): the `data`
+    # stored with the event, already named after the API's resources (merchants/…, apps/…); no personal data.
+    # They become cashier.v1 messages here once a Payout message exists and Merchant carries every field sent.
+    MERCHANT_APPROVED: plain_data,
+    MERCHANT_REJECTED: plain_data,
+    MERCHANT_COLLECTION_ENABLED: plain_data,
+    MERCHANT_SETTLEMENT_PLAN_CHANGED: plain_data,
+    APP_AUTHORIZED: plain_data,
+    APP_REVOKED: plain_data,
     PAYOUT_PAID: plain_data,
     PAYOUT_FAILED: plain_data,
 }
