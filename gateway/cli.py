@@ -532,10 +532,18 @@ _add_key_commands(operators, PrincipalKind.OPERATOR, "OPERATOR_ID")
 # --- channels, demo, sandbox ------------------------------------------------------------------------
 
 
-@main.command("channels")
-@pass_ctx
-def channels_cmd(obj: Context) -> None:
-    """List the installed channel plugins: name, distribution, version, hooks, channels."""
+@main.group("channels", invoke_without_command=True)
+@click.pass_context
+def channels_cmd(ctx: click.Context) -> None:
+    """List the installed channel plugins: name, distribution, version, hooks, channels (`cashier channels`);
+    channel authors' tools are its subcommands (`cashier channels new NAME`, from the conformance kit)."""
+    if ctx.invoked_subcommand is None:
+        obj = ctx.find_object(Context)
+        assert obj is not None, "main() puts the Context in place"
+        _list_channels(obj)
+
+
+def _list_channels(obj: Context) -> None:
     from gateway.bootstrap import build_plugins
     from gateway.plugins import collect_channels_by_plugin, list_plugins
 
@@ -574,15 +582,18 @@ def _add_plugin_commands(group: click.Group) -> None:
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=COMMAND_ENTRY_POINTS):
-        if ep.name in group.commands:
-            continue  # the core's own commands win
+        # "parent.child" adds `child` under the core's group `parent` (`channels.new`: `cashier channels new`).
+        parent_name, _, name = ep.name.rpartition(".")
+        parent = group.commands.get(parent_name) if parent_name else group
+        if not isinstance(parent, click.Group) or name in parent.commands:
+            continue  # the core's own commands win; a parent the core does not have is not made up
         try:
             command = ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken add-on must not take `cashier serve` down with it
             click.echo(f"cashier: command {ep.name!r} ({ep.value}) failed to load and is left out: {exc}",
                        err=True)
             continue
-        group.add_command(command, ep.name)
+        parent.add_command(command, name)
 
 
 # The operators' onboarding commands (applications, plan and deposit changes, the audit trail).

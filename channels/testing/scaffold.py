@@ -1,4 +1,4 @@
-"""`cashier channel new NAME`: write a new, installable channel package that passes the conformance kit as
+"""`cashier channels new NAME`: write a new, installable channel package that passes the conformance kit as
 generated (a `cashier.commands` entry point, so the core names no scaffold).
 
 Rendered with Jinja2, which Unified Cashier already ships (the hosted checkout page uses it), rather than
@@ -181,12 +181,7 @@ def render_channel(name: str, folder: Path) -> list[Path]:
     return written
 
 
-@click.group("channel")
-def channel_command() -> None:
-    """Channel authors' tools."""
-
-
-@channel_command.command("new")
+@click.command("new")
 @click.argument("name")
 @click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the package (default: ./cashier-channel-NAME).")

@@ -1,5 +1,5 @@
 """The Huabei instalments example (examples/channels/cashier-channel-huabei), a third-party channel made with
-`cashier channel new` on the Alipay toolkit, installed as its author would and passing its own tests and the
+`cashier channels new` on the Alipay toolkit, installed as its author would and passing its own tests and the
 conformance kit, the end-to-end purchase through a real gateway and the Alipay sandbox included. Installed
 with `pip --target` into a temporary folder on the subprocess's path only: it never reaches this environment."""
 

@@ -1,4 +1,4 @@
-"""`cashier channel new NAME` writes a channel package that installs and passes the conformance kit as
+"""`cashier channels new NAME` writes a channel package that installs and passes the conformance kit as
 generated. Done as an author would, in a temporary folder: the package goes into a `pip --target` folder on
 the subprocesses' path only, so it never reaches this environment or other tests."""
 
@@ -21,7 +21,7 @@ def run(args: list[str], cwd: Path, site: Path | None = None) -> subprocess.Comp
 
 
 def test_a_new_channel_installs_and_passes_the_kit(tmp_path: Path) -> None:
-    made = run([str(CASHIER), "channel", "new", "acme"], cwd=tmp_path)
+    made = run([str(CASHIER), "channels", "new", "acme"], cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     package = tmp_path / "cashier-channel-acme"
     assert (package / "cashier_channel_acme" / "channel.py").is_file()
@@ -45,10 +45,10 @@ def test_a_new_channel_installs_and_passes_the_kit(tmp_path: Path) -> None:
 
 
 def test_a_bad_name_or_a_used_folder_is_refused(tmp_path: Path) -> None:
-    bad = run([str(CASHIER), "channel", "new", "Acme Pay"], cwd=tmp_path)
+    bad = run([str(CASHIER), "channels", "new", "Acme Pay"], cwd=tmp_path)
     assert bad.returncode == 2 and "use lower-case letters" in bad.stderr
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "keep.txt").write_text("mine")
-    used = run([str(CASHIER), "channel", "new", "acme", "--dir", "used"], cwd=tmp_path)
+    used = run([str(CASHIER), "channels", "new", "acme", "--dir", "used"], cwd=tmp_path)
     assert used.returncode == 2 and "is not empty" in used.stderr
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"

@@ -72,6 +72,8 @@ class Trade:
     scanned: bool = True
     charset: str = "utf-8"  # the request's ``charset`` as sent (e.g. "GBK"): notifications use it too
     refunds: list[Refund] = field(default_factory=list)
+    # Huabei instalments as the order asked for them (extend_params.hb_fq_num / hb_fq_seller_percent), or {}.
+    instalments: dict[str, str] = field(default_factory=dict)
 
     @property
     def refunded_fen(self) -> int:
@@ -104,6 +106,7 @@ class Trade:
             "gmt_payment": fmt_time(self.gmt_payment),
             "gmt_close": fmt_time(self.gmt_close),
             "expire_at": fmt_time(self.expire_at),
+            "instalments": dict(self.instalments),
             "refunds": [
                 {
                     "out_request_no": r.out_request_no,

@@ -68,6 +68,7 @@ def create_trade(sandbox: Sandbox, call: Call) -> Trade:
             expire_at = parse_timeout_express(str(call.biz["timeout_express"]), call.now)
     except ValueError:
         raise BusinessError(invalid_sub_code(call.method), "参数有误，超时时间格式错误") from None
+    instalments = huabei_instalments(call)
     if expire_at is not None and expire_at <= call.now:
         raise BusinessError("ACQ.TRADE_HAS_CLOSE", "交易已经关闭 (time_expire已过)")
     with sandbox.store.changing():
@@ -100,9 +101,30 @@ def create_trade(sandbox: Sandbox, call: Call) -> Trade:
             charset=call.params.get("charset") or "utf-8",
             expire_at=expire_at,
             scanned=call.method != "alipay.trade.precreate",
+            instalments=instalments,
         )
         sandbox.store.add_trade(trade)
         return trade
+
+
+#: Huabei instalments: the periods Alipay offers and who pays the instalment fee (0: the buyer, 100: the seller).
+HB_FQ_NUM = ("3", "6", "12")
+HB_FQ_SELLER_PERCENT = ("0", "100")
+
+
+def huabei_instalments(call: Call) -> dict[str, str]:
+    """`extend_params`' Huabei fields, checked as Alipay checks them, for the trade's record; {} without them."""
+    extend = call.biz.get("extend_params") or {}
+    if not isinstance(extend, dict):
+        raise BusinessError(invalid_sub_code(call.method), "参数有误，extend_params格式错误")
+    asked = {key: str(extend[key]) for key in ("hb_fq_num", "hb_fq_seller_percent") if key in extend}
+    if not asked:
+        return {}
+    if asked.get("hb_fq_num") not in HB_FQ_NUM:
+        raise BusinessError(invalid_sub_code(call.method), "参数有误，hb_fq_num只能是3、6或12")
+    if asked.get("hb_fq_seller_percent", "0") not in HB_FQ_SELLER_PERCENT:
+        raise BusinessError(invalid_sub_code(call.method), "参数有误，hb_fq_seller_percent只能是0或100")
+    return asked
 
 
 def precreate(sandbox: Sandbox, call: Call) -> dict[str, Any]:

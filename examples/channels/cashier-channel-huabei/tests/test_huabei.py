@@ -72,6 +72,9 @@ def test_the_order_carries_the_instalment_terms_and_alipay_accepts_it(alipay: Lo
     answer = httpx.post(f"{alipay.url}/sandbox/app-pay", json={"order_string": action.order_string})
     assert answer.status_code == 200, answer.text
     assert answer.json()["out_trade_no"] == payment.id
+    # Alipay's record of the trade (the sandbox's) holds the instalment terms the buyer will see.
+    recorded = httpx.get(f"{alipay.url}/sandbox/trades/{payment.id}").json()
+    assert recorded["instalments"] == {"hb_fq_num": "12", "hb_fq_seller_percent": "100"}
 
 
 def test_routed_next_to_the_builtin_mobile_channel(alipay: LocalAlipay, tmp_path: Path,
