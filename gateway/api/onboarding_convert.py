@@ -10,7 +10,7 @@ from typing import Any
 from cashier.v1 import merchant_pb2
 from cashier.v1 import merchant_service_pb2 as msvc
 from cashier.v1 import onboarding_pb2 as opb
-from gateway.api.convert import PLAN_OUT, _enum_maps, _ts, merchant_id_from
+from gateway.api.convert import PLAN_OUT, enum_maps, merchant_id_from, timestamp
 from gateway.domain.errors import Violations
 from gateway.domain.onboarding.application import (
     APPLICATION_ID,
@@ -31,15 +31,15 @@ from gateway.domain.onboarding.verification import Attempt, AttemptState
 from gateway.service.onboarding import Authorization, Schedule
 from gateway.service.onboarding_ports import SquareListing
 
-KIND_IN, KIND_OUT = _enum_maps(opb.VerificationKind, "VERIFICATION_KIND_", Kind)
-APPLICATION_STATE_IN, APPLICATION_STATE_OUT = _enum_maps(opb.ApplicationState, "APPLICATION_STATE_", ApplicationState)
-ACCOUNT_STATE_IN, ACCOUNT_STATE_OUT = _enum_maps(opb.AccountVerificationState, "ACCOUNT_VERIFICATION_STATE_",
+KIND_IN, KIND_OUT = enum_maps(opb.VerificationKind, "VERIFICATION_KIND_", Kind)
+APPLICATION_STATE_IN, APPLICATION_STATE_OUT = enum_maps(opb.ApplicationState, "APPLICATION_STATE_", ApplicationState)
+ACCOUNT_STATE_IN, ACCOUNT_STATE_OUT = enum_maps(opb.AccountVerificationState, "ACCOUNT_VERIFICATION_STATE_",
                                                  AccountState)
-ATTEMPT_STATE_IN, ATTEMPT_STATE_OUT = _enum_maps(opb.VerificationAttemptState, "VERIFICATION_ATTEMPT_STATE_",
+ATTEMPT_STATE_IN, ATTEMPT_STATE_OUT = enum_maps(opb.VerificationAttemptState, "VERIFICATION_ATTEMPT_STATE_",
                                                  AttemptState)
-DEPOSIT_STATE_IN, DEPOSIT_STATE_OUT = _enum_maps(opb.DepositState, "DEPOSIT_STATE_", DepositState)
-DECISION_IN, DECISION_OUT = _enum_maps(msvc.ReviewDecision, "REVIEW_DECISION_", Decision)
-ACTOR_IN, ACTOR_OUT = _enum_maps(opb.ActorKind, "ACTOR_KIND_", ActorKind)
+DEPOSIT_STATE_IN, DEPOSIT_STATE_OUT = enum_maps(opb.DepositState, "DEPOSIT_STATE_", DepositState)
+DECISION_IN, DECISION_OUT = enum_maps(msvc.ReviewDecision, "REVIEW_DECISION_", Decision)
+ACTOR_IN, ACTOR_OUT = enum_maps(opb.ActorKind, "ACTOR_KIND_", ActorKind)
 
 _APPLICATION_NAME = re.compile(r"applications/([^/]+)")
 _DOCUMENT_NAME = re.compile(r"applications/([^/]+)/documents/([0-9a-f]{64})")
@@ -121,7 +121,7 @@ def form_from(msg: opb.Application) -> ApplicationForm:
 
 def document_to_proto(d: Document) -> opb.ApplicationDocument:
     return opb.ApplicationDocument(name=f"applications/{d.application_id}/documents/{d.sha256}",
-                                   content_type=d.type.value, size_bytes=d.size, create_time=_ts(d.created_at))
+                                   content_type=d.type.value, size_bytes=d.size, create_time=timestamp(d.created_at))
 
 
 def application_to_proto(a: Application, documents: list[Document] | None = None) -> opb.Application:
@@ -138,26 +138,26 @@ def application_to_proto(a: Application, documents: list[Document] | None = None
         financial_info=opb.FinancialInfo(payout_logon_id=f.financial.payout_logon_id,
                                          holder_name=f.financial.holder_name),
         state=APPLICATION_STATE_OUT[a.state], account_state=ACCOUNT_STATE_OUT[a.account_state],
-        revision=a.revision, decision_reason=a.decision_reason, create_time=_ts(a.created_at),
-        update_time=_ts(a.updated_at), documents=[document_to_proto(d) for d in documents or []])
+        revision=a.revision, decision_reason=a.decision_reason, create_time=timestamp(a.created_at),
+        update_time=timestamp(a.updated_at), documents=[document_to_proto(d) for d in documents or []])
     if a.decided_at is not None:
-        msg.decide_time.CopyFrom(_ts(a.decided_at))
+        msg.decide_time.CopyFrom(timestamp(a.decided_at))
     return msg
 
 
 def attempt_to_proto(a: Attempt) -> opb.VerificationAttempt:
     return opb.VerificationAttempt(
         name=f"applications/{a.application_id}/verificationAttempts/{a.id}", state=ATTEMPT_STATE_OUT[a.state],
-        answers_left=a.answers_left, create_time=_ts(a.created_at), expire_time=_ts(a.expires_at),
+        answers_left=a.answers_left, create_time=timestamp(a.created_at), expire_time=timestamp(a.expires_at),
         refusal=a.refusal)
 
 
 def deposit_to_proto(d: Deposit) -> opb.Deposit:
     msg = opb.Deposit(name=f"merchants/{d.merchant_id}/deposits/{d.id}", amount=d.amount, currency_code="CNY",
                       external_reference=d.external_reference, state=DEPOSIT_STATE_OUT[d.state],
-                      record_time=_ts(d.recorded_at), release_date=d.release_on.isoformat() if d.release_on else "")
+                      record_time=timestamp(d.recorded_at), release_date=d.release_on.isoformat() if d.release_on else "")
     if d.released_at is not None:
-        msg.release_time.CopyFrom(_ts(d.released_at))
+        msg.release_time.CopyFrom(timestamp(d.released_at))
     return msg
 
 
@@ -175,7 +175,7 @@ def square_app_to_proto(a: SquareListing) -> opb.SquareApp:
 
 def authorization_to_proto(a: Authorization) -> opb.AppAuthorization:
     return opb.AppAuthorization(name=f"merchants/{a.merchant_id}/appAuthorizations/{a.app_id}",
-                                app=f"apps/{a.app_id}", create_time=_ts(a.at))
+                                app=f"apps/{a.app_id}", create_time=timestamp(a.at))
 
 
 def _json(value: Any) -> str:
@@ -184,7 +184,7 @@ def _json(value: Any) -> str:
 
 def audit_to_proto(e: AuditEvent) -> opb.AuditEvent:
     return opb.AuditEvent(
-        name=f"auditEvents/{e.id}", create_time=_ts(e.at), actor_kind=ACTOR_OUT[e.actor.kind], actor_id=e.actor.id,
+        name=f"auditEvents/{e.id}", create_time=timestamp(e.at), actor_kind=ACTOR_OUT[e.actor.kind], actor_id=e.actor.id,
         via=e.actor.via, action=e.action, subject=e.subject,
         application=f"applications/{e.application_id}" if e.application_id else "",
         merchant=f"merchants/{e.merchant_id}" if e.merchant_id else "",

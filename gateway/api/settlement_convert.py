@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from cashier.v1 import settlement_service_pb2 as spb
-from gateway.api.convert import _ts
+from gateway.api.convert import timestamp
 from gateway.domain.errors import Violations
 from gateway.domain.validation import MERCHANT_ID
 from settlement.domain.accounts import Account, AccountKind
@@ -95,8 +95,8 @@ def payout_to_proto(row: PayoutRow) -> spb.Payout:
     return spb.Payout(name=f"merchants/{p.merchant_id}/payouts/{p.payout_id}", run_date=p.run_date.isoformat(),
                       amount=p.amount, currency_code=CURRENCY,
                       state=PAYOUT_STATE_OUT.get(p.state, spb.PAYOUT_STATE_UNSPECIFIED),
-                      part_count=row.part_count, failures=p.failures, create_time=_ts(row.created_at),
-                      update_time=_ts(row.updated_at))
+                      part_count=row.part_count, failures=p.failures, create_time=timestamp(row.created_at),
+                      update_time=timestamp(row.updated_at))
 
 
 def _account(account: Account) -> spb.LedgerAccount:
@@ -110,7 +110,7 @@ def _kind(kind: EntryKind | None) -> spb.LedgerEntryKind:
 def entry_to_proto(merchant_id: str, line: LedgerLine) -> spb.LedgerEntry:
     return spb.LedgerEntry(
         name=f"merchants/{merchant_id}/ledgerEntries/{line.entry_id}", kind=_kind(line.kind), reference=line.reference,
-        settlement_date=line.settlement_day.isoformat(), create_time=_ts(line.created_at),
+        settlement_date=line.settlement_day.isoformat(), create_time=timestamp(line.created_at),
         postings=[spb.LedgerPosting(account=_account(a), amount=amount) for a, amount in line.postings],
         change=balances_to_proto(line.change))
 
