@@ -71,7 +71,7 @@ print(json.dumps({"cpu": cpu / calls, "wall": wall / calls, "calls": calls,
 #: prefix: differences there are the machine, not the change.
 _SHARED = "="
 #: A commit's own directory in a frame's module path (two worktrees name the same module differently).
-_CHECKOUT = re.compile(r"^[^/:]*/(?=(gateway|channels|settlement|cashier_test_channels)/)")
+_CHECKOUT = re.compile(r"^[^/:]*/(?=(gateway|channels|settlement|tests|cashier_test_channels)/)")
 
 
 @dataclass(frozen=True)
