@@ -193,7 +193,8 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
                               cutoff=cutoff)
     onboarding = OnboardingService(uow, transfers, individuals_open=individuals,
                                    deposit_required=settings.settlement.deposit_required,
-                                   retention_days=settings.onboarding.retention_days, merchants=merchants)
+                                   retention_days=settings.onboarding.retention_days, merchants=merchants,
+                                   cutoff=cutoff)
     server = settings.server
     authenticator = Authenticator(uow, cache_seconds=settings.auth.cache_seconds)
     watches = WatchService(uow, payments, authenticator, poll_seconds=server.watch_poll_seconds,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from gateway.domain.errors import (
@@ -79,6 +79,9 @@ from gateway.service.onboarding_ports import (
     SquareListing,
 )
 from gateway.service.ports import PayoutAccountTransfers, TransferResult
+from settlement.domain.calendar import DEFAULT_CUTOFF
+from settlement.domain.calendar import settlement_day as ledger_day
+from settlement.domain.ledger import deposit_recorded, deposit_released, verification_transfer
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +147,7 @@ class OnboardingService:
     def __init__(self, uow: OnboardingUnitOfWorkFactory, transfers: PayoutAccountTransfers | None = None, *,
                  individuals_open: bool = False, deposit_required: int = DEFAULT_DEPOSIT_REQUIRED,
                  retention_days: int = 90, clock: Callable[[], datetime] = utcnow,
-                 merchants: MerchantCache | None = None):
+                 merchants: MerchantCache | None = None, cutoff: time = DEFAULT_CUTOFF):
         self.uow = uow
         self.transfers = transfers
         self.individuals_open = individuals_open
@@ -152,6 +155,7 @@ class OnboardingService:
         self.retention = timedelta(days=retention_days)
         self.clock = clock
         self.merchants = merchants  # the payment path's cache: a change here drops its entry at once
+        self.cutoff = cutoff  # the settlement day's cut-off, for the ledger entries booked here
 
     # --- applications ---------------------------------------------------------------------------------
 
@@ -380,6 +384,10 @@ class OnboardingService:
             if not uow.verifications.save(sent, AttemptState.SENDING, 0):
                 # Superseded or answered meanwhile: what is stored stands.
                 return uow.verifications.latest(attempt.application_id) or sent
+            if result.sent:
+                # The platform's cost of onboarding, from its own balance at the rail; no merchant's money.
+                uow.ledger.append([verification_transfer("", attempt.id, attempt.amount)],
+                                  settlement_day=ledger_day(now, self.cutoff), at=now)
             if not result.sent:
                 after = before.with_account(AccountState.FAILED, now)
                 self._save(uow, after, before.state)
@@ -414,6 +422,10 @@ class OnboardingService:
                                          reason="CONCURRENT_UPDATE", metadata={"application": application_id})
             after = before
             if answered.state is AttemptState.VERIFIED:
+                # The amount arrived, so the money left: booked here too when the rail's answer was unknown
+                # (a replay of the entry booked when it answered SENT changes nothing).
+                uow.ledger.append([verification_transfer("", attempt.id, attempt.amount)],
+                                  settlement_day=ledger_day(now, self.cutoff), at=now)
                 after = before.with_account(AccountState.VERIFIED, now)
                 self._save(uow, after, before.state)
                 self._audit(uow, actor, "verification.verified", after, before, now, extra=_attempt_snapshot(answered))
@@ -527,6 +539,8 @@ class OnboardingService:
                 raise _merchant_not_found(merchant_id)
             existing = uow.deposits.get_by_reference(merchant_id, external_reference)
             if existing is None and uow.deposits.add(deposit):
+                uow.ledger.append([deposit_recorded(merchant_id, deposit.id, amount)],
+                                  settlement_day=ledger_day(now, self.cutoff), at=now)
                 uow.audit.add(AuditEvent.create(actor=actor, action="deposit.recorded", now=now,
                                                 subject=f"merchants/{merchant_id}/deposits/{deposit.id}",
                                                 merchant_id=merchant_id, after=_deposit_snapshot(deposit)))
@@ -566,6 +580,11 @@ class OnboardingService:
             outcome = release(deposit, uow.deposits.of_merchant(merchant_id), uow.plans.changes(merchant_id),
                               self.deposit_required, now)
             uow.deposits.save(outcome.deposit, DepositState.HELD)
+            if outcome.deposit.state is DepositState.RELEASED:
+                # Given back at once (the merchant is on T+15 already): owed as available money, paid out by
+                # the next run. A release scheduled for later is booked by the run of its day.
+                uow.ledger.append([deposit_released(merchant_id, deposit_id, deposit.amount)],
+                                  settlement_day=ledger_day(now, self.cutoff), at=now)
             if outcome.plan_change is not None:
                 uow.plans.put(outcome.plan_change)
                 uow.merchant_setup.set_plan(merchant_id, SettlementPlan.T15)

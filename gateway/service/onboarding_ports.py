@@ -15,6 +15,7 @@ from gateway.domain.onboarding.documents import Document
 from gateway.domain.onboarding.settlement import Deposit, DepositState, PlanChange
 from gateway.domain.onboarding.verification import Attempt, AttemptState
 from gateway.service.ports import UnitOfWork
+from settlement.service.ledger_ports import LedgerRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,11 @@ class OnboardingUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def merchant_setup(self) -> MerchantSetupRepository: ...
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        """Settlement's ledger: deposits and verification transfers are booked in the transaction that records
+        them."""
 
     def __enter__(self) -> OnboardingUnitOfWork: ...
 

@@ -26,6 +26,8 @@ from cashier.v1 import merchant_service_pb2 as msvc
 from cashier.v1 import merchant_service_pb2_grpc as msvc_grpc
 from cashier.v1 import onboarding_pb2 as opb
 from cashier.v1 import payment_pb2 as pb
+from cashier.v1 import settlement_service_pb2 as ssvc
+from cashier.v1 import settlement_service_pb2_grpc as ssvc_grpc
 from gateway.domain.onboarding.audit import Actor, ActorKind
 from gateway.runtime import RunningGateway
 from gateway.service.admin import NewMerchant
@@ -60,6 +62,7 @@ class Centre:
     def __init__(self, server: RunningGateway, channel: grpc.Channel, operator_id: str = "centre",
                  app_id: str = "micro-shop"):
         self.server = server
+        self.channel = channel
         admin = server.gateway.admin
         self.operator = [("authorization", f"Bearer {admin.create_operator(operator_id).key}")]
         self.app_id = app_id
@@ -351,3 +354,28 @@ def test_ordinary_individuals_wait_for_the_switch(centre: Centre, individuals_op
 
     # Where the switch is off, an approved individual still may not collect, and is told so.
     assert "ordinary individuals are not open" in centre.cannot_collect("wang-crafts", "INDIVIDUALS_NOT_OPEN")
+
+
+def _balances(centre: Centre, merchant_id: str) -> tuple[int, int, int]:
+    settlement = ssvc_grpc.SettlementServiceStub(centre.channel)
+    got = settlement.GetBalance(ssvc.GetBalanceRequest(name=f"merchants/{merchant_id}/balance"),
+                                metadata=centre.operator, timeout=20).balance.balances
+    return got.deposit, got.available, got.total
+
+
+def test_a_deposit_is_in_the_ledger_once_recorded_and_available_once_released(centre: Centre) -> None:
+    # Defect (session 6): RecordDeposit and ReleaseDeposit booked nothing; the deposit reached the ledger only
+    # through `cashier settle backfill`, so GetBalance showed a T+0 merchant's deposit as 0.00 and a
+    # settlement run could not apply it to a negative balance.
+    app = centre.submit("tea-house")
+    centre.call("AddApplicationDocument", msvc.AddApplicationDocumentRequest(parent=app.name, content=PNG))
+    centre.review(app.name, msvc.REVIEW_DECISION_APPROVE)
+    record = msvc.RecordDepositRequest(parent="merchants/tea-house", amount=2_000_000, currency_code="CNY",
+                                       external_reference="bank-20261127-002")
+    deposit = centre.call("RecordDeposit", record).deposit
+    centre.call("RecordDeposit", record)  # the same deposit again: booked once
+    assert _balances(centre, "tea-house") == (2_000_000, 0, 2_000_000)
+
+    centre.call("ReleaseDeposit", msvc.ReleaseDepositRequest(name=deposit.name))
+    # Given back: owed to the merchant as available money, paid out by the next settlement run.
+    assert _balances(centre, "tea-house") == (0, 2_000_000, 2_000_000)

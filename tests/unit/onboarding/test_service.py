@@ -21,6 +21,7 @@ from gateway.domain.onboarding.settlement import DepositState
 from gateway.domain.onboarding.verification import AttemptState
 from gateway.service.onboarding import OnboardingService
 from gateway.storage.tables import application_documents, applications, audit_events, events, merchants
+from settlement.domain.ledger import EntryKind
 from tests.onboarding_support import JPEG, PNG, AlipayStandIn, Clock, form
 from tests.unit.onboarding.conftest import APPLICANT, OPERATOR, make_service
 
@@ -220,6 +221,39 @@ def test_an_unknown_rail_answer_leaves_the_attempt_open(service: OnboardingServi
     with pytest.raises(ChannelUnavailable):
         service.start_verification(APPLICANT, app.id, amount=42)
     assert service.confirm_verification(APPLICANT, app.id, 42)[0].account_state is AccountState.VERIFIED
+
+
+def _verification_cost(service: OnboardingService, attempt_id: str) -> dict[str, int] | None:
+    with service.uow() as uow:
+        entry = uow.ledger.get(EntryKind.VERIFICATION_TRANSFER, attempt_id)
+    return None if entry is None else {p.account.key: p.amount for p in entry.postings}
+
+
+def test_a_verification_transfer_is_booked_as_the_platform_s_cost_once(service: OnboardingService,
+                                                                       alipay: AlipayStandIn) -> None:
+    # Defect (session 6): verification transfers never reached the ledger, so the platform's balance at
+    # Alipay (channel clearing) disagreed with Alipay's account bill by every verification ever sent.
+    app = service.submit(APPLICANT, form())
+    sent = service.start_verification(APPLICANT, app.id)
+    amount = alipay.sent[-1][2]
+    assert _verification_cost(service, sent.id) == {
+        "platform:verification_transfers": amount, "platform:channel_clearing": -amount}
+    service.confirm_verification(APPLICANT, app.id, amount)
+    assert _verification_cost(service, sent.id) == {  # confirmed: the same entry, not a second one
+        "platform:verification_transfers": amount, "platform:channel_clearing": -amount}
+
+    other = service.submit(APPLICANT, form(merchant_id="lin-crafts"))
+    alipay.fail_with = TimeoutError("read timed out")
+    with pytest.raises(ChannelUnavailable):
+        service.start_verification(APPLICANT, other.id, amount=42)
+    unknown = service.get_application(other.id)
+    with service.uow() as uow:
+        attempt = uow.verifications.latest(other.id)
+    assert attempt is not None and unknown.application.account_state is AccountState.VERIFYING
+    assert _verification_cost(service, attempt.id) is None  # the rail did not say the money left
+    service.confirm_verification(APPLICANT, other.id, 42)  # it arrived: now it is known to have left
+    assert _verification_cost(service, attempt.id) == {
+        "platform:verification_transfers": 42, "platform:channel_clearing": -42}
 
 
 def test_plans_and_deposits(service: OnboardingService, clock: Clock) -> None:
