@@ -1,5 +1,6 @@
 """`cashier demo` (what `make demo` runs): the real gateway on embedded SQLite with the built-in Alipay
-sandbox, walked through step by step over real gRPC and HTTP, then left serving until Ctrl-C."""
+sandbox, walked through step by step over real gRPC and HTTP, ending with the day's settlement, then left
+serving until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date
 from decimal import Decimal
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -23,15 +25,24 @@ from grpc_status import rpc_status
 
 from cashier.v1 import cashier_service_pb2 as svc
 from cashier.v1 import cashier_service_pb2_grpc as svc_grpc
+from cashier.v1 import merchant_pb2 as mpb
 from cashier.v1 import merchant_service_pb2 as msvc
 from cashier.v1 import merchant_service_pb2_grpc as msvc_grpc
 from cashier.v1 import onboarding_pb2 as opb
 from cashier.v1 import payment_pb2 as pb
 from cashier.v1 import refund_pb2
-from gateway.config import load_settings
+from cashier.v1 import settlement_service_pb2 as spb
+from cashier.v1 import settlement_service_pb2_grpc as spb_grpc
+from channels.contract.payouts import PayoutRail
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.domain.merchants import SettlementPlan
 from gateway.domain.money import format_minor
 from gateway.domain.onboarding.audit import Actor, ActorKind
 from gateway.runtime import RunningGateway, start
+from gateway.storage.engine import make_engine
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
+from settlement.service.run import RunReport
+from settlement.service.run import run as settlement_run
 
 MERCHANT = "tea-house"
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -98,6 +109,9 @@ APPLICANTS = (
 ACCOUNTS = {a.logon_id: a.legal_name for a in APPLICANTS}
 #: What each merchant sells first, once onboarded.
 FIRST_SALES = {MERCHANT: ("Jasmine tea, 100 g", 1280), "lin-pottery": ("Celadon tea cup", 4800)}
+#: The platform's fee, 0.60 %, on each built-in channel: a `[settlement.fees]` table must name every channel
+#: loaded, so another channel plugin installed stops the demo's start-up naming it.
+FEES = {"mobile": 60, "pc": 60, "shared_link": 60}
 
 
 #: Local stand-ins for payment rails, registered by the distribution that ships them (the Alipay sandbox is
@@ -245,6 +259,7 @@ def run_demo(workdir: str, *, exit_after: bool = False, grpc_address: str = "127
         "database": {"url": f"sqlite:///{root / 'cashier.db'}"},
         "logging": {"level": "WARNING"},
         "channels": {"alipay": dict(alipay.channel_table)},
+        "settlement": {"fees": FEES},
     })
     step(2, "Start the gateway on embedded SQLite (migrations run on first start)")
     try:
@@ -253,6 +268,11 @@ def run_demo(workdir: str, *, exit_after: bool = False, grpc_address: str = "127
         alipay.stop()
         print(f"cannot bind {grpc_address} and {http_address} ({exc}); is another gateway running? "
               "Choose other ports with --grpc and --http.")
+        return 1
+    except ConfigError as exc:
+        alipay.stop()
+        print(f"cannot start the gateway: {exc}. The demo charges its fee on the built-in channels; "
+              "CASHIER_LOAD_CHANNELS=mobile,pc,shared_link,alipay_payouts runs it with those alone.")
         return 1
     try:
         return _walk(running, alipay.url, exit_after)
@@ -413,6 +433,12 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
             print("  " + line)
     print(f"health: {httpx.get(f'{running.http_url}/healthz').json()}")
 
+    try:
+        _settle(running, sandbox_url, now, refund, md, (("authorization", f"Bearer {operator}"),))
+    except grpc.RpcError as err:
+        print(f"settlement stopped: {err.code().name}: {err.details()}")
+        return 1
+
     if exit_after:
         print("\nDemo finished (--exit).")
         return 0
@@ -426,3 +452,123 @@ def _walk(running: RunningGateway, sandbox_url: str, exit_after: bool) -> int:
     stopping.wait()
     print("stopping…")
     return 0
+
+
+# --- the day's settlement ----------------------------------------------------------------------------------
+
+STATEMENT_COLUMNS = ("pending", "available", "deposit", "in transit", "total")
+
+
+def _yuan(fen: int) -> str:
+    return format_minor(fen, "CNY").removesuffix(" CNY")
+
+
+def _rate(bps: int) -> str:
+    return f"{bps // 100}.{bps % 100:02d} %"
+
+
+def _balances(b: spb.Balances) -> str:
+    return (f"pending {_yuan(b.pending)}, available {_yuan(b.available)}, deposit {_yuan(b.deposit)}, "
+            f"in transit {_yuan(b.payouts_in_transit)}: {format_minor(b.total, 'CNY')} owed in all")
+
+
+def _cells(b: spb.Balances) -> list[str]:
+    return [_yuan(v) for v in (b.pending, b.available, b.deposit, b.payouts_in_transit, b.total)]
+
+
+def _kind(kind: spb.LedgerEntryKind) -> str:
+    return spb.LedgerEntryKind.Name(kind).removeprefix("LEDGER_ENTRY_KIND_").lower().replace("_", " ")
+
+
+def _settle(running: RunningGateway, sandbox_url: str, paid: pb.Payment, refund: refund_pb2.Refund,
+            app: tuple[tuple[str, str], ...], operator: tuple[tuple[str, str], ...]) -> None:
+    """The day ends: what tea-house is owed, the settlement run for the day its money is due (paid through the
+    sandbox's transfer), and what it is owed after, with its statement. The trading app reads over
+    SettlementService, the operator reads the plan over MerchantService, as they would."""
+    settings = running.gateway.settings
+    calendar = settings.settlement.calendar()
+    day = calendar.settlement_day(paid.paid_time.ToDatetime(tzinfo=UTC))
+    own = {paid.name.rsplit("/", 1)[-1], refund.name.rsplit("/", 1)[-1]}
+    with grpc.insecure_channel(running.grpc_target) as channel:
+        settlement = spb_grpc.SettlementServiceStub(channel)
+        merchants = msvc_grpc.MerchantServiceStub(channel)
+
+        step(17, "What tea-house is owed tonight: ListLedgerEntries and GetBalance")
+        entries = settlement.ListLedgerEntries(spb.ListLedgerEntriesRequest(
+            parent=f"merchants/{MERCHANT}", start_date=day.isoformat(), end_date=day.isoformat(), page_size=100),
+            metadata=app, timeout=30).ledger_entries
+        for entry in (e for e in entries if e.reference in own):
+            print(f"   {_kind(entry.kind):<14} {entry.reference}  pending {_yuan(entry.change.pending):>6}")
+        balance = settlement.GetBalance(spb.GetBalanceRequest(name=f"merchants/{MERCHANT}/balance"),
+                                        metadata=app, timeout=30).balance.balances
+        print(f"GetBalance: {_balances(balance)}")
+        print(f"   (fee {_rate(FEES[paid.channel])} rounded half up to the fen; the refund gave its share "
+              "of the fee back, pro rata)")
+
+        step(18, "The settlement run for the day the money is due, paid by Alipay transfer")
+        schedule = merchants.GetSettlementSchedule(msvc.GetSettlementScheduleRequest(
+            name=f"merchants/{MERCHANT}/settlementSchedule"), metadata=operator, timeout=30).schedule
+        plan = SettlementPlan.T0 if schedule.plan == mpb.SETTLEMENT_PLAN_T0 else SettlementPlan.T15
+        run_date = calendar.available_on(day, plan)
+        print(f"{MERCHANT} is on {mpb.SettlementPlan.Name(schedule.plan)} (GetSettlementSchedule): the money "
+              f"taken on {day.isoformat()} is due in the run for {run_date.isoformat()}.\n"
+              f"`cashier settle run --date {run_date.isoformat()}` runs it once that day is over; the demo "
+              "runs the same run now")
+        earlier = [p for p in settlement.ListPayouts(spb.ListPayoutsRequest(parent=f"merchants/{MERCHANT}"),
+                                                     metadata=app, timeout=30).payouts
+                   if p.run_date == run_date.isoformat()]
+        if earlier:
+            print(f"(an earlier demo ran it already and paid {earlier[0].name}: running it again pays nothing "
+                  "twice, and the money taken since waits for a later run; delete the demo's folder to start over)")
+        report = _run(settings, running.gateway.payout_rails[0], run_date)
+        print(f"released {format_minor(report.released_amount, 'CNY')} from pending to available "
+              f"(ledger entries: {report.released_entries})")
+        for m in report.merchants:
+            print(f"{m.merchant_id}: payout {m.payout_id or '-'} of {format_minor(m.amount, 'CNY')} in "
+                  f"{m.parts or 0} transfer(s) → {m.state}")
+            if m.payout_id:
+                for t in _transfers(sandbox_url, m.payout_id):
+                    print(f"   Alipay's transfer order {t['order_id']}: {t['trans_amount']} CNY to "
+                          f"{t['payee_identity']} (\"{t['payee_name']}\"), {t['status']}")
+
+        step(19, "After the run: GetBalance, ListPayouts and GetStatement")
+        after = settlement.GetBalance(spb.GetBalanceRequest(name=f"merchants/{MERCHANT}/balance"),
+                                      metadata=app, timeout=30).balance.balances
+        print(f"GetBalance: {_balances(after)}")
+        for p in settlement.ListPayouts(spb.ListPayoutsRequest(parent=f"merchants/{MERCHANT}", page_size=3),
+                                        metadata=app, timeout=30).payouts:
+            print(f"ListPayouts: {p.name}  run {p.run_date}  {format_minor(p.amount, p.currency_code)}  "
+                  f"{spb.PayoutState.Name(p.state)}, {p.part_count} part(s)")
+        statement = settlement.GetStatement(spb.GetStatementRequest(
+            name=f"merchants/{MERCHANT}/statement", start_date=day.isoformat(), end_date=run_date.isoformat()),
+            metadata=app, timeout=30).statement
+        _print_statement(statement, day, run_date)
+
+
+def _run(settings: Settings, rail: PayoutRail, run_date: date) -> RunReport:
+    """The run as `cashier settle run --date` makes it (settlement/cli.py): a database connection of its own,
+    the `[settlement]` rules and calendar, the payout rail (the gateway's: the Alipay payouts plugin)."""
+    engine = make_engine(settings.database.url, pool_size=1)
+    try:
+        return settlement_run(SqlUnitOfWorkFactory(engine, group_commit=False), rail, run_date,
+                              settings.settlement.payout_rules, calendar=settings.settlement.calendar())
+    finally:
+        engine.dispose()
+
+
+def _transfers(sandbox_url: str, payout_id: str) -> list[dict[str, Any]]:
+    """The payout's transfers as Alipay records them (the sandbox's transfers; their out_biz_no is the payout
+    id and the part's number)."""
+    transfers = httpx.get(f"{sandbox_url}/sandbox/transfers", timeout=10).json()["transfers"]
+    return [t for t in transfers if str(t["out_biz_no"]).startswith(f"{payout_id}_")]
+
+
+def _print_statement(statement: spb.Statement, start: date, end: date) -> None:
+    rows = [("opening", statement.opening)]
+    rows += [(f"{_kind(m.kind)} ({m.entry_count})", m.change) for m in statement.movements]
+    rows += [("closing", statement.closing)]
+    width = max(len(label) for label, _ in rows)
+    print(f"statement of {MERCHANT}, {start.isoformat()} to {end.isoformat()} ({statement.currency_code}):")
+    print("   " + " ".ljust(width) + "".join(c.rjust(12) for c in STATEMENT_COLUMNS))
+    for label, balances in rows:
+        print("   " + label.ljust(width) + "".join(c.rjust(12) for c in _cells(balances)))

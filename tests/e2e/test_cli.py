@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,57 @@ def test_demo_walks_through_and_exits(tmp_path: Path) -> None:
                      "currency_code: 'USD' is not accepted", "closing an unpaid one: PAYMENT_STATE_CLOSED", "is SUCCEEDED and can no longer be closed",
                      'cashier_rpc_calls_total{code="OK",method="CreatePayment"} 8.0', "Demo finished"):
         assert expected in out, f"missing {expected!r} in:\n{out}"
+    _demo_settled_the_day(out, tmp_path / "demo" / "cashier.db")
+
+
+def _demo_settled_the_day(out: str, db: Path) -> None:
+    """Steps 17-19: tea-house's 25.90 CNY payment at 0.60 % pays round_half_up(2590 × 60 / 10000) = 16 fen of
+    fee; its 5.90 refund gives round_half_up(16 × 590 / 2590) = 4 fen of it back: 2590 − 16 − 590 + 4 = 1988 fen
+    owed, pending until the run for the day it is due pays it through the sandbox's transfer."""
+    assert "GetBalance: pending 19.88, available 0.00, deposit 0.00, in transit 0.00: 19.88 CNY owed in all" in out
+    for kind, change in (("payment", "25.90"), ("fee", "-0.16"), ("refund", "-5.90"), ("fee returned", "0.04")):
+        assert re.search(rf"^   {kind} +(pay|ref)_\w+  pending +{re.escape(change)}$", out, re.M), (kind, out)
+    dates = re.search(r"SETTLEMENT_PLAN_T15 \(GetSettlementSchedule\): the money taken on (\S+) is due in the run "
+                      r"for (\S+)\.", out)
+    assert dates, out
+    taken, due = date.fromisoformat(dates[1]), date.fromisoformat(dates[2])
+    assert due - taken == timedelta(days=15)  # T+15 in calendar days: the plan in effect on the day taken
+    assert "released 19.88 CNY from pending to available (ledger entries: 1)" in out
+    paid = re.search(r"^tea-house: payout (po_\w+) of 19\.88 CNY in 1 transfer\(s\) → PAID\n"
+                     r"   Alipay's transfer order (\d{16,}): 19\.88 CNY to finance@teahouse\.example "
+                     r"\(\"Fuzhou Lin's Tea House Co\., Ltd\.\"\), SUCCESS$", out, re.M)
+    assert paid, out
+    payout_id, order_id = paid[1], paid[2]
+    # What the run booked, in the demo's database: the payout PAID for the due date, its one part carrying the
+    # order id Alipay answered the transfer with.
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        payout = conn.execute(text("SELECT merchant_id, run_date, amount, state FROM payouts WHERE payout_id = :p"),
+                              {"p": payout_id}).one()
+        parts = conn.execute(text("SELECT amount, state, rail_reference FROM payout_parts WHERE payout_id = :p"),
+                             {"p": payout_id}).all()
+    engine.dispose()
+    assert tuple(payout) == ("tea-house", due.isoformat(), 1988, "PAID")
+    assert [tuple(p) for p in parts] == [(1988, "PAID", order_id)]
+    after = out[out.index("── 19."):]
+    assert "GetBalance: pending 0.00, available 0.00, deposit 0.00, in transit 0.00: 0.00 CNY owed in all" in after
+    assert (f"ListPayouts: merchants/tea-house/payouts/{payout_id}  run {due.isoformat()}  19.88 CNY  "
+            "PAYOUT_STATE_PAID, 1 part(s)") in after
+    assert f"statement of tea-house, {taken.isoformat()} to {due.isoformat()} (CNY):" in after
+    # Each row: pending, available, deposit, in transit, total; the closing is the opening plus every movement.
+    rows = {m[1]: m[2].split() for m in re.finditer(r"^   ([a-z ]+?(?: \(\d+\))?) {2,}(-?\d+\.\d\d(?: +-?\d+\.\d\d){4})$",
+                                                     after, re.M)}
+    assert rows == {
+        "opening": ["0.00", "0.00", "0.00", "0.00", "0.00"],
+        "payment (1)": ["25.90", "0.00", "0.00", "0.00", "25.90"],
+        "fee (1)": ["-0.16", "0.00", "0.00", "0.00", "-0.16"],
+        "refund (1)": ["-5.90", "0.00", "0.00", "0.00", "-5.90"],
+        "fee returned (1)": ["0.04", "0.00", "0.00", "0.00", "0.04"],
+        "funds released (1)": ["-19.88", "19.88", "0.00", "0.00", "0.00"],
+        "payout sent (1)": ["0.00", "-19.88", "0.00", "19.88", "0.00"],
+        "payout confirmed (1)": ["0.00", "0.00", "0.00", "-19.88", "-19.88"],
+        "closing": ["0.00", "0.00", "0.00", "0.00", "0.00"],
+    }, after
 
 
 def test_a_rule_naming_an_unknown_channel_stops_start_up(tmp_path: Path) -> None:
