@@ -1,6 +1,7 @@
 """The gateway's plugin manager (as datasette's plugins.py): load the ``cashier.channels`` and
-``cashier.plugins`` entry points, collect the channels and the payout rails, and call plugins' lifecycle hooks
-one implementation at a time. The hooks it knows are the contract's (channels/contract/hookspecs.py).
+``cashier.plugins`` entry points, collect the channels, the payout rails and the statement sources, and call
+plugins' lifecycle hooks one implementation at a time. The hooks it knows are the contract's
+(channels/contract/hookspecs.py).
 
 There is no global manager: every caller (the server, the CLI, each test) makes its own.
 """
@@ -19,6 +20,7 @@ import channels
 from channels.contract import hookspecs
 from channels.contract.payouts import PayoutRail
 from channels.contract.protocol import Channel
+from channels.contract.statements import StatementSource
 
 ENTRY_POINT_GROUP = "cashier.channels"
 # Plugins that add no channel and only react to the lifecycle (e.g. the buyer follow-up message).
@@ -124,24 +126,40 @@ def collect_channels_by_plugin(
 def collect_payout_rails(pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]]) -> list[PayoutRail]:
     """Ask every plugin for its payout rails (cashier_register_payout_rails), checked as channels are: each
     satisfies the protocol, names are unique, and a failure names its plugin. Sorted by name."""
-    found: dict[str, PayoutRail] = {}
-    for impl in pm.hook.cashier_register_payout_rails.get_hookimpls():
+    return _collect_named(pm, "cashier_register_payout_rails", config, PayoutRail, "payout", "payout rail")
+
+
+def collect_statement_sources(
+    pm: pluggy.PluginManager, config: Mapping[str, Mapping[str, Any]]
+) -> list[StatementSource]:
+    """Ask every plugin for its statement sources (cashier_register_statement_sources), checked as payout rails
+    are: each satisfies the protocol, names are unique, and a failure names its plugin. Sorted by name."""
+    return _collect_named(pm, "cashier_register_statement_sources", config, StatementSource, "statement",
+                          "statement source")
+
+
+def _collect_named(pm: pluggy.PluginManager, hook: str, config: Mapping[str, Mapping[str, Any]],
+                   protocol: Any, kind: str, noun: str) -> list[Any]:
+    """`protocol` is a runtime-checkable Protocol (mypy accepts no protocol class as a `type[T]`)."""
+    found: dict[str, Any] = {}
+    # Each implementation is called on its own (not through pm.hook) so that a failure names its plugin.
+    for impl in getattr(pm.hook, hook).get_hookimpls():
         plugin_name = plugin_display_name(pm, impl.plugin)
         try:
             result = impl.function(**{name: {"config": config}[name] for name in impl.argnames})
         except Exception as exc:
-            raise PluginError(f"payout plugin {plugin_name!r} failed to register its payout rails: {exc}") from exc
+            raise PluginError(f"{kind} plugin {plugin_name!r} failed to register its {noun}s: {exc}") from exc
         if result is None:
             continue
         if not isinstance(result, list | tuple):
-            raise PluginError(f"plugin {plugin_name!r} returned {type(result).__name__}, "
-                              "not a list of payout rails")
-        for rail in result:
-            if not isinstance(rail, PayoutRail):
-                raise PluginError(f"plugin {plugin_name!r} returned {rail!r}, which is not a PayoutRail")
-            if rail.name in found:
-                raise PluginError(f"plugin {plugin_name!r} registers payout rail {rail.name!r} twice")
-            found[rail.name] = rail
+            raise PluginError(f"plugin {plugin_name!r} returned {type(result).__name__}, not a list of {noun}s")
+        for item in result:
+            if not isinstance(item, protocol):
+                raise PluginError(f"plugin {plugin_name!r} returned {item!r}, which is not a {protocol.__name__}")
+            name = item.name
+            if name in found:
+                raise PluginError(f"plugin {plugin_name!r} registers {noun} {name!r} twice")
+            found[name] = item
     return [found[name] for name in sorted(found)]
 
 

@@ -8,8 +8,9 @@ change its own aggregates without breaking a plugin: it hands plugins the frozen
 Modules: ``protocol`` (the Channel protocol, its optional capabilities, Offer/Decline/Outcome/results),
 ``hookspecs`` (the pluggy hooks), ``views`` (PaymentView, MerchantView, RefundView), ``actions`` (what the
 buyer's client is told to do), ``client`` (Platform, Scenario, ClientInfo), ``versions`` (app versions),
-``money`` (formatting amounts), ``qr`` (QR code images) and ``payouts`` (the PayoutRail protocol: transfers
-to an account, for onboarding's account verification and settlement's payouts).
+``money`` (formatting amounts), ``qr`` (QR code images), ``payouts`` (the PayoutRail protocol: transfers
+to an account, for onboarding's account verification and settlement's payouts) and ``statements`` (the
+StatementSource protocol: a rail's daily statements, for settlement's reconciliation).
 
 Gateway code imports the submodules, not this package: this package also loads ``hookspecs`` (pluggy).
 """
@@ -47,6 +48,13 @@ from channels.contract.protocol import (
     RouteRequest,
     StatusQuerier,
 )
+from channels.contract.statements import (
+    LineKind,
+    StatementKind,
+    StatementLine,
+    StatementNotReady,
+    StatementSource,
+)
 from channels.contract.states import PaymentState, RefundState
 from channels.contract.versions import Version, parse_version
 from channels.contract.views import MerchantView, PaymentView, RefundView
@@ -61,4 +69,6 @@ __all__ = [
     # Payout rails (payouts.py)
     "PayoutRail", "Refusal", "RefusalReason", "TRANSFER_NOT_FOUND", "TransferAnswer", "TransferOutcome",
     "TransferPurpose", "TransferRequest",
+    # Statement sources (statements.py)
+    "LineKind", "StatementKind", "StatementLine", "StatementNotReady", "StatementSource",
 ]

@@ -16,6 +16,7 @@ import pluggy
 if TYPE_CHECKING:
     from channels.contract.payouts import PayoutRail
     from channels.contract.protocol import Channel
+    from channels.contract.statements import StatementSource
     from channels.contract.views import MerchantView, PaymentView, RefundView
 
 hookspec = pluggy.HookspecMarker("cashier")
@@ -67,6 +68,22 @@ def cashier_register_payout_rails(config: Mapping[str, Mapping[str, Any]]) -> li
     register nothing, e.g. when its configuration is missing. Raising stops start-up with the plugin's name
     in the error, so raise only for configuration that is present and wrong (payouts asked of an Alipay app
     in key mode, which cannot transfer, is one).
+    """
+
+
+@hookspec
+def cashier_register_statement_sources(config: Mapping[str, Mapping[str, Any]]) -> list[StatementSource] | None:
+    """Called by settlement's reconciliation (its job and ``cashier reconcile statement``), once per run before
+    any statement is read, for the rails that keep their own record of what moved: each gives a day's trades
+    and its account movements as ``channels.contract.StatementLine`` values.
+
+    ``config`` is what ``cashier_register_channels`` gets: a channel name mapped to its ``[channels.<name>]``
+    table, so a statement source may share its payment channels' table (the Alipay one reads
+    ``[channels.alipay]``, in key or certificate mode).
+
+    Return a list of objects satisfying ``channels.contract.StatementSource``, or ``None`` (or an empty list)
+    to register nothing, e.g. when its configuration is missing. Raising stops the run with the plugin's name
+    in the error, so raise only for configuration that is present and wrong.
     """
 
 

@@ -5,6 +5,10 @@ We recognise the detail file by its column header, not its name: zip entry names
 the UTF-8 flag, which Python reads as cp437 mojibake. Lines starting with ``#`` are header and footer
 notes; text cells carry a trailing TAB (so spreadsheets keep long numbers as text) and are trimmed.
 The 25 columns are checked by name, so a layout change fails loudly instead of shifting amounts.
+
+:func:`iter_trade_bill_rows` streams: it inflates and decodes the member a line at a time, so a bill of a
+million lines never sits in memory as rows or as text; :func:`iter_bill_member` is that reader, shared with
+the account bill (:mod:`channels.alipay.rail.account_bills`).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,8 +53,14 @@ DETAIL_COLUMNS: tuple[str, ...] = (
     "备注",
 )
 
-#: Refuse absurd archives before inflating them (a daily bill of a busy merchant is a few MB).
+#: Refuse absurd archives before inflating them (a daily bill of a busy merchant is a few MB; a million lines
+#: of the account bill about 250 MB). The size a member declares bounds what zipfile inflates from it.
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
+#: No line of Alipay's bills comes near this; a longer one is refused before it is held.
+MAX_LINE_CHARS = 64 * 1024
+#: GB18030 is a superset of GBK, so rare characters in subjects still decode. UTF-8 is a fallback for
+#: re-exported files; the header check, not decoding success, decides which reading is right.
+ENCODINGS = ("gb18030", "utf-8-sig")
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,8 @@ class TradeBillRow:
     service_fee_fen: int  # sign as in the file (unconfirmed by public sources)
     profit_share_fen: int
     remark: str
+    #: The row's line in the detail CSV (1-based), for messages about it.
+    line_no: int = 0
 
     @property
     def is_refund(self) -> bool:
@@ -93,21 +107,130 @@ class TradeBill:
     notes: tuple[str, ...]
 
 
-def parse_trade_bill_zip(data: bytes) -> TradeBill:
-    """Find the detail CSV in the archive and parse it."""
+def parse_trade_bill_zip(data: bytes, *, max_member_bytes: int = MAX_MEMBER_BYTES) -> TradeBill:
+    """Find the detail CSV in the archive and parse it, every row and note at once (see
+    :func:`iter_trade_bill_rows` for a day too big to hold)."""
+    notes: list[str] = []
+    rows = tuple(_trade_rows(data, max_member_bytes, notes))
+    return TradeBill(rows=rows, notes=tuple(notes))
+
+
+def iter_trade_bill_rows(data: bytes, *, max_member_bytes: int = MAX_MEMBER_BYTES) -> Iterator[TradeBillRow]:
+    """The detail rows of a trade bill archive, one at a time, read from the zip member as a stream.
+
+    Raises :class:`BillFormatError` (a ``ValueError``) naming the line and column of what cannot be read;
+    rows before it have been yielded already.
+    """
+    return _trade_rows(data, max_member_bytes, None)
+
+
+def _trade_rows(data: bytes, max_member_bytes: int, notes: list[str] | None) -> Iterator[TradeBillRow]:
+    lines = iter_bill_member(
+        data, lambda cells: cells[:1] == [DETAIL_COLUMNS[0]],
+        "bill archive has no trade detail CSV (header starting with 支付宝交易号)",
+        max_member_bytes=max_member_bytes, notes=notes,
+    )
+    _line_no, header = next(lines)  # iter_bill_member yields the header first, or raises
+    _check_header(header)
+    for line_no, cells in lines:
+        yield _row(cells, line_no)
+
+
+def iter_bill_member(
+    data: bytes,
+    is_header: Callable[[list[str]], bool],
+    missing: str,
+    *,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+    notes: list[str] | None = None,
+) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, trimmed cells)`` of the archive member whose column header passes ``is_header``: the
+    header first, then every data row; ``#`` notes and blank lines are skipped (appended to ``notes`` when
+    given). The member is inflated and decoded as it is read, a line at a time.
+
+    Raises :class:`BillFormatError` with ``missing`` when no member has such a header, and when the archive is
+    not a zip, a member declares more than ``max_member_bytes``, or a line cannot be decoded or is too long.
+    """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise BillFormatError("bill archive is not a zip file") from None
     with archive:
         for info in archive.infolist():
-            if info.is_dir() or info.file_size > MAX_MEMBER_BYTES:
+            if info.is_dir():
                 continue
-            raw = archive.read(info)
-            for text in _decodings(raw):
-                if _header_row(text) is not None:
-                    return parse_trade_bill_csv(text)
-    raise BillFormatError("bill archive has no trade detail CSV (header starting with 支付宝交易号)")
+            if info.file_size > max_member_bytes:
+                raise BillFormatError(f"bill archive member of {info.file_size} bytes is over the limit of "
+                                      f"{max_member_bytes} bytes")
+            for encoding in ENCODINGS:
+                found = yield from _member_rows(archive, info, encoding, is_header, notes)
+                if found:
+                    return
+    raise BillFormatError(missing)
+
+
+def _member_rows(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    encoding: str,
+    is_header: Callable[[list[str]], bool],
+    notes: list[str] | None,
+) -> Generator[tuple[int, list[str]], None, bool]:
+    """Rows of one member read as ``encoding`` if its header passes; returns (as the generator's value)
+    whether it did."""
+    seen_notes: list[str] = []
+    line_no = 0
+    try:
+        with archive.open(info) as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
+            reader = csv.reader(_bounded_lines(text, lambda: reader.line_num))
+            header = None
+            try:
+                for cells in reader:
+                    if _blank(cells) or _note(cells, seen_notes):
+                        continue
+                    header = [cell.strip() for cell in cells]
+                    break
+            except UnicodeDecodeError:
+                return False  # not this encoding (or not text at all)
+            if header is None or not is_header(header):
+                return False
+            if notes is not None:
+                notes.extend(seen_notes)
+            yield reader.line_num, header
+            try:
+                for cells in reader:
+                    line_no = reader.line_num
+                    stripped = [cell.strip() for cell in cells]
+                    if not any(stripped) or (stripped[0][:1] == "#" and _note(cells, notes)):
+                        continue
+                    yield line_no, stripped
+            except UnicodeDecodeError:
+                raise BillFormatError(f"bill line {reader.line_num + 1} is not {encoding} text") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        # A corrupt, truncated, encrypted or oddly compressed member: name what broke, never guess.
+        raise BillFormatError(f"bill archive cannot be read after line {line_no}: {type(exc).__name__}") from None
+    except csv.Error as exc:
+        raise BillFormatError(f"bill line {line_no + 1}: {exc}") from None
+    return True
+
+
+def _bounded_lines(text: io.TextIOWrapper, line_num: Callable[[], int]) -> Iterator[str]:
+    while line := text.readline(MAX_LINE_CHARS + 1):
+        if len(line) > MAX_LINE_CHARS:
+            raise BillFormatError(f"bill line {line_num() + 1} is longer than {MAX_LINE_CHARS} characters")
+        yield line
+
+
+def _blank(cells: list[str]) -> bool:
+    return not cells or all(not cell.strip() for cell in cells)
+
+
+def _note(cells: list[str], notes: list[str] | None) -> bool:
+    if not cells[0].lstrip().startswith("#"):
+        return False
+    if notes is not None:
+        notes.append(",".join(cells).strip().lstrip("#"))
+    return True
 
 
 def parse_trade_bill_csv(text: str) -> TradeBill:
@@ -130,27 +253,6 @@ def parse_trade_bill_csv(text: str) -> TradeBill:
     if not header_seen:
         raise BillFormatError("bill CSV has no column header")
     return TradeBill(rows=tuple(rows), notes=tuple(notes))
-
-
-def _decodings(raw: bytes) -> list[str]:
-    # GB18030 is a superset of GBK, so rare characters in subjects still decode. UTF-8 is a fallback
-    # for re-exported files; the header check, not decoding success, decides which reading is right.
-    texts = []
-    for encoding in ("gb18030", "utf-8-sig"):
-        try:
-            texts.append(raw.decode(encoding))
-        except UnicodeDecodeError:
-            continue
-    return texts
-
-
-def _header_row(text: str) -> list[str] | None:
-    for cells in csv.reader(io.StringIO(text)):
-        if not cells or cells[0].lstrip().startswith("#"):
-            continue
-        stripped = [cell.strip() for cell in cells]
-        return stripped if stripped and stripped[0] == DETAIL_COLUMNS[0] else None
-    return None
 
 
 def _check_header(cells: list[str]) -> None:
@@ -195,6 +297,7 @@ def _row(cells: list[str], line_no: int) -> TradeBillRow:
             raise BillFormatError(f"bill line {line_no}: {DETAIL_COLUMNS[index]} is not a time") from None
 
     return TradeBillRow(
+        line_no=line_no,
         trade_no=cells[0],
         out_trade_no=cells[1],
         business_type=cells[2],

@@ -73,6 +73,11 @@ APP_PAY_METHOD = "alipay.trade.app.pay"
 _SECONDS = "%Y-%m-%d %H:%M:%S"
 
 #: Why a transfer is refused before anything is sent when the app signs in public-key mode.
+#: A day's bill of a busy platform zips to tens of MB (a million account lines inflate to about 250 MB).
+MAX_BILL_DOWNLOAD_BYTES = 200 * 1024 * 1024
+#: The whole download, not one read: a server dripping a byte a second must not hold a settlement job.
+BILL_DOWNLOAD_SECONDS = 300.0
+
 TRANSFER_NEEDS_CERTIFICATE_MODE = (
     "alipay.fund.trans.uni.transfer needs certificate mode: Alipay refuses transfers signed in public-key "
     "mode (isv.missing-app-cert-sn); configure app_cert_file, alipay_cert_file and alipay_root_cert_file "
@@ -358,12 +363,40 @@ class AlipayClient:
 
     def download_trade_bill(self, bill_download_url: str) -> TradeBill:
         """Fetch the bill zip from a fresh ``bill_download_url`` and parse its detail CSV."""
+        return parse_trade_bill_zip(self.download_bill(bill_download_url))
+
+    def download_bill(
+        self,
+        bill_download_url: str,
+        *,
+        max_bytes: int = MAX_BILL_DOWNLOAD_BYTES,
+        timeout: float = BILL_DOWNLOAD_SECONDS,
+    ) -> bytes:
+        """The bill archive's bytes from a fresh ``bill_download_url`` (it lives about 30 s: call at once).
+
+        Bounded before it is held: more than ``max_bytes`` (announced or received) or longer than ``timeout``
+        seconds in all raises :class:`BillDownloadError`, as do a network error and an HTTP status but 200.
+        The message never carries the URL, whose token grants the download.
+        """
         if urlsplit(bill_download_url).scheme not in ("http", "https"):
             raise ParameterError("bill_download_url", "must be an http(s) URL")
+        deadline = time.monotonic() + timeout
+        chunks: list[bytes] = []
+        received = 0
         try:
-            response = self._http.get(bill_download_url)
+            with self._http.stream("GET", bill_download_url, timeout=min(timeout, 60.0)) as response:
+                if response.status_code != 200:
+                    raise BillDownloadError(f"bill download answered HTTP {response.status_code}")
+                announced = response.headers.get("content-length", "")
+                if announced.isdigit() and int(announced) > max_bytes:
+                    raise BillDownloadError(f"bill archive of {announced} bytes is over the limit of {max_bytes}")
+                for chunk in response.iter_bytes():
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise BillDownloadError(f"bill archive is over the limit of {max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        raise BillDownloadError(f"bill download took longer than {timeout:g} s")
+                    chunks.append(chunk)
         except httpx.TransportError as exc:
             raise BillDownloadError(f"bill download failed: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise BillDownloadError(f"bill download answered HTTP {response.status_code}")
-        return parse_trade_bill_zip(response.content)
+        return b"".join(chunks)

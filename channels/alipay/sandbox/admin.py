@@ -131,7 +131,8 @@ class AdminApi:
             self.sandbox.faults.reset()
         elif request.method == "POST":
             try:
-                self.sandbox.faults.update(json.loads(await request.body() or b"{}"))
+                self.sandbox.faults.update(json.loads(await request.body() or b"{}"),
+                                           now=self.sandbox.config.clock())
             except (ValueError, FaultError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(self.sandbox.faults.snapshot())

@@ -1,6 +1,9 @@
 """Bills: alipay.data.dataservice.bill.downloadurl.query, and the short-lived links it hands out.
 
-The archive itself (Alipay's layout) is built by :mod:`.bill_file`.
+``bill_type=trade`` (the trades made through the API) is built by :mod:`.bill_file`, ``signcustomer`` (every
+movement of the merchant's balance) by :mod:`.account_bill_file`, both from what :mod:`.bill_book` says the
+merchant's trades and transfers were, planted differences included. A period with nothing in it answers
+``isp.bill_not_exist``, as for a period not over yet when ``strict_bill_date`` is set (Alipay: T+1).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from .account_bill_file import build_account_zip, has_movements, movements
+from .bill_book import billed_trades, successful_transfers
 from .bill_file import bill_rows, build_zip
 from .calls import BusinessError, Call, text
 from .values import parse_time
@@ -64,17 +69,26 @@ def bill_url(sandbox: Sandbox, call: Call) -> dict[str, Any]:
     today = call.now.replace(hour=0, minute=0, second=0)
     # T+1 when strict: the whole period must be over before today; otherwise it need only have begun.
     available = end <= today if sandbox.config.strict_bill_date else start <= call.now
-    if bill_type != "trade" or not available:
+    if not available:
         raise BusinessError("isp.bill_not_exist", "账单不存在")
+    seller_id = call.app.seller_id
     with sandbox.store.lock:
-        trades = [t for t in sandbox.store.trades.values() if t.seller_id == call.app.seller_id]
-        rows = bill_rows(trades, start, end)
-    if not rows:
+        app_ids = {a.app_id for a in sandbox.store.apps.values() if a.seller_id == seller_id}
+        trades = billed_trades([t for t in sandbox.store.trades.values() if t.seller_id == seller_id], app_ids,
+                               seller_id, sandbox.faults.bill_differences, sandbox.config.service_fee_bps)
+        if bill_type == "trade":
+            rows = bill_rows(trades, start, end)
+            built = build_zip(seller_id, label, rows, start, end, call.now) if rows else None
+        else:
+            moved = movements(trades, successful_transfers(sandbox.store.transfers.values(), app_ids))
+            built = (build_account_zip(seller_id, label, moved, start, end, call.now)
+                     if has_movements(moved, start, end) else None)
+    if built is None:
         raise BusinessError("isp.bill_not_exist", "账单不存在")
-    filename, data = build_zip(call.app.seller_id, label, rows, start, end, call.now)
+    filename, data = built
     token = sandbox.bill_links.add(filename, data, sandbox.config.bill_url_ttl)
     query = urlencode({
-        "bizType": "trade",
+        "bizType": bill_type,
         "userId": f"{call.app.seller_id}0156",
         "fileType": "csv.zip",
         "bizDates": label,

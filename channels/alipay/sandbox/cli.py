@@ -106,6 +106,8 @@ _KEY_ORIGIN = {
 @click.option("--notify-refunds/--no-notify-refunds", default=False, show_default=True,
               help="Also notify after refunds (trade_status_sync with refund_fee).")
 @click.option("--strict-bill-date", is_flag=True, help="Serve bills T+1 only, as Alipay does.")
+@click.option("--service-fee-bps", default=60, show_default=True, type=click.IntRange(0, 10_000),
+              help="Alipay's service fee (服务费) in the bills, in basis points of each paid trade (60 = 0.6 %).")
 @click.option("--write-config", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the gateway's [channels.alipay] table (for the first --app) to this TOML file; "
                    "the sandbox's public key goes beside it as alipay_public_key.pem.")
@@ -118,7 +120,7 @@ _KEY_ORIGIN = {
                    "refused with PAYEE_USER_INFO_ERROR, as Alipay does.")
 def sandbox_command(host: str, port: int, apps: tuple[str, ...], key_file: Path | None, time_scale: float,
                     state_file: Path | None, public_url: str | None, notify_refunds: bool,
-                    strict_bill_date: bool, write_config: Path | None, cert_mode: bool,
+                    strict_bill_date: bool, service_fee_bps: int, write_config: Path | None, cert_mode: bool,
                     accounts: tuple[str, ...]) -> None:
     """Run a local stand-in for Alipay's gateway (https://openapi.alipay.com/gateway.do).
 
@@ -144,6 +146,7 @@ def sandbox_command(host: str, port: int, apps: tuple[str, ...], key_file: Path 
         public_url=public_url,
         notify_refunds=notify_refunds,
         strict_bill_date=strict_bill_date,
+        service_fee_bps=service_fee_bps,
         certificate_apps=tuple(a.app_id for a in app_options) if cert_mode else (),
         accounts=dict(_parse_account(a) for a in accounts),
     )

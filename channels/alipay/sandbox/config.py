@@ -33,8 +33,16 @@ class SandboxConfig:
     # Alipay serves a day's bill from the next day on (T+1); the sandbox serves today's too unless strict.
     strict_bill_date: bool = False
     bill_url_ttl: float = 30.0
+    # Alipay's service fee (服务费) on each paid trade, in basis points of its amount (60 = 0.6 %, the common
+    # rate), rounded half up to the fen; refunds give it back pro rata (bill_book.py says how exactly).
+    service_fee_bps: int = 60
     clock: Callable[[], datetime] = beijing_now
     # Apps (of ``apps``) in certificate mode: the sandbox issues each an app certificate for its key.
     certificate_apps: tuple[str, ...] = ()
     # Alipay accounts: logon id -> the holder's name, which a transfer's payee_info.name must match.
     accounts: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bps = self.service_fee_bps
+        if isinstance(bps, bool) or not isinstance(bps, int) or not 0 <= bps <= 10_000:
+            raise ValueError("service_fee_bps: whole basis points from 0 to 10000 (60 = 0.6 %)")

@@ -1,12 +1,27 @@
 """Misbehaviour switches, changed at run time through ``POST /sandbox/faults``.
 
 Counters are "the next N times"; ``-1`` (or JSON ``true``) means every time, ``0`` (or ``false``) off.
+
+``bill_differences`` plants differences in the bills (trade and signcustomer alike) for reconciliation
+tests; it stays until replaced, cleared (``{"bill_differences": {}}``) or reset (``DELETE``)::
+
+    {"bill_differences": {
+        "drop": ["T1"],                          # trades (out_trade_no) left out of the bills
+        "amount": {"T2": "12.34"},               # a trade billed at another amount (yuan); its fee stays
+        "fee": {"T3": "0.99"},                   # a trade charged another service fee (yuan, 0 allowed)
+        "extra": [{"out_trade_no": "X1", "total_amount": "8.00",   # a paid trade the gateway never made
+                   "gmt_payment": "2024-01-02 10:00:00",           # optional: when the fault is set
+                   "app_id": "2021...", "subject": "..."}]}}       # optional: every app's bills
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from .values import AmountError, fen_to_yuan, fmt_time, new_trade_no, parse_time, yuan_to_fen
 
 COUNTERS = (
     "drop_notifications",
@@ -70,6 +85,94 @@ def _refusal_rules(value: Any) -> list[dict[str, Any]]:
     return rules
 
 
+@dataclass(frozen=True)
+class ExtraTrade:
+    """A paid trade only the bills know of."""
+
+    out_trade_no: str
+    amount_fen: int
+    gmt_payment: datetime
+    trade_no: str  # made when the fault is set, so every download of the bill names the same trade
+    app_id: str = ""  # "" = in the bills of every app
+    subject: str = "sandbox planted trade"
+
+
+@dataclass(frozen=True)
+class BillDifferences:
+    drop: frozenset[str] = frozenset()
+    amounts: dict[str, int] = field(default_factory=dict)
+    fees: dict[str, int] = field(default_factory=dict)
+    extras: tuple[ExtraTrade, ...] = ()
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "drop": sorted(self.drop),
+            "amount": {k: fen_to_yuan(v) for k, v in self.amounts.items()},
+            "fee": {k: fen_to_yuan(v) for k, v in self.fees.items()},
+            "extra": [{"out_trade_no": e.out_trade_no, "total_amount": fen_to_yuan(e.amount_fen),
+                       "gmt_payment": fmt_time(e.gmt_payment), "trade_no": e.trade_no, "app_id": e.app_id,
+                       "subject": e.subject} for e in self.extras],
+        }
+
+
+def _out_trade_no(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        raise FaultError(f"{where}: an out_trade_no (1-64 characters)")
+    return value
+
+
+def _fen(where: str, value: Any, min_fen: int) -> int:
+    try:
+        return yuan_to_fen(value, min_fen=min_fen)
+    except AmountError:
+        raise FaultError(f"{where}: a yuan amount with at most 2 decimals, e.g. \"12.34\"") from None
+
+
+def _bill_differences(value: Any, now: datetime) -> BillDifferences:
+    if value is None:
+        return BillDifferences()
+    if not isinstance(value, dict):
+        raise FaultError("bill_differences: expected {drop, amount, fee, extra}")
+    unknown = set(value) - {"drop", "amount", "fee", "extra"}
+    if unknown:
+        raise FaultError(f"bill_differences: unknown keys {sorted(unknown)}")
+    drop, amounts, fees = value.get("drop", []), value.get("amount", {}), value.get("fee", {})
+    if not isinstance(drop, list) or not isinstance(amounts, dict) or not isinstance(fees, dict):
+        raise FaultError("bill_differences: drop is a list, amount and fee map out_trade_no to yuan")
+    extras = value.get("extra", [])
+    if not isinstance(extras, list) or len(extras) > 1000:
+        raise FaultError("bill_differences.extra: a list (at most 1000) of {out_trade_no, total_amount, ...}")
+    return BillDifferences(
+        drop=frozenset(_out_trade_no("bill_differences.drop", v) for v in drop),
+        amounts={_out_trade_no("bill_differences.amount", k): _fen(f"bill_differences.amount.{k}", v, 1)
+                 for k, v in amounts.items()},
+        fees={_out_trade_no("bill_differences.fee", k): _fen(f"bill_differences.fee.{k}", v, 0)
+              for k, v in fees.items()},
+        extras=tuple(_extra(index, extra, now) for index, extra in enumerate(extras)),
+    )
+
+
+def _extra(index: int, extra: Any, now: datetime) -> ExtraTrade:
+    where = f"bill_differences.extra[{index}]"
+    if not isinstance(extra, dict):
+        raise FaultError(f"{where}: expected {{out_trade_no, total_amount[, gmt_payment, app_id, subject]}}")
+    unknown = set(extra) - {"out_trade_no", "total_amount", "gmt_payment", "app_id", "subject"}
+    if unknown:
+        raise FaultError(f"{where}: unknown keys {sorted(unknown)}")
+    try:
+        paid = parse_time(extra["gmt_payment"]) if "gmt_payment" in extra else now
+    except (TypeError, ValueError):
+        raise FaultError(f"{where}.gmt_payment: yyyy-MM-dd HH:mm:ss (Beijing time)") from None
+    app_id, subject = extra.get("app_id", ""), extra.get("subject", "sandbox planted trade")
+    if not isinstance(app_id, str) or not isinstance(subject, str) or len(subject) > 256:
+        raise FaultError(f"{where}: app_id and subject are text")
+    return ExtraTrade(
+        out_trade_no=_out_trade_no(f"{where}.out_trade_no", extra.get("out_trade_no")),
+        amount_fen=_fen(f"{where}.total_amount", extra.get("total_amount"), 1),
+        gmt_payment=paid, trade_no=new_trade_no(paid), app_id=app_id, subject=subject,
+    )
+
+
 class Faults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -82,11 +185,15 @@ class Faults:
             self.system_errors: list[dict[str, Any]] = []
             self.timeouts: list[dict[str, Any]] = []
             self.transfer_refusals: list[dict[str, Any]] = []
+            self.bill_differences = BillDifferences()
 
-    def update(self, doc: Any) -> None:
+    def update(self, doc: Any, *, now: datetime | None = None) -> None:
+        """Apply a faults document; ``now`` (the sandbox's clock) is when a planted extra trade was paid
+        unless it says."""
         if not isinstance(doc, dict):
             raise FaultError("expected a JSON object")
-        known = {*COUNTERS, "delay_notifications", "system_error", "timeout", "transfer_refusal"}
+        known = {*COUNTERS, "delay_notifications", "system_error", "timeout", "transfer_refusal",
+                 "bill_differences"}
         unknown = set(doc) - known
         if unknown:
             raise FaultError(f"unknown faults {sorted(unknown)}; known: {sorted(known)}")
@@ -101,6 +208,10 @@ class Faults:
         )
         timeouts = _method_rules("timeout", doc["timeout"], ("seconds",)) if doc.get("timeout") else None
         refusals = _refusal_rules(doc["transfer_refusal"]) if doc.get("transfer_refusal") else None
+        differences = (
+            _bill_differences(doc["bill_differences"], now or datetime.now().astimezone())
+            if "bill_differences" in doc else None
+        )
         with self._lock:
             self.counters.update(counters)
             if delay is not None:
@@ -111,16 +222,21 @@ class Faults:
                 self.timeouts = timeouts
             if refusals is not None:
                 self.transfer_refusals = refusals
+            if differences is not None:
+                self.bill_differences = differences
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {
+            snapshot = {
                 **self.counters,
                 "delay_notifications": self.delay_notifications,
                 "system_error": [dict(r) for r in self.system_errors],
                 "timeout": [dict(r) for r in self.timeouts],
                 "transfer_refusal": [dict(r) for r in self.transfer_refusals],
             }
+            if self.bill_differences != BillDifferences():  # shown only while some are planted
+                snapshot["bill_differences"] = self.bill_differences.public()
+            return snapshot
 
     def take(self, name: str) -> bool:
         """Consume one use of a counter switch; True when the fault applies now."""
