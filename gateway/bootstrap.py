@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from channels.contract.payouts import PayoutRail
 from channels.contract.protocol import Channel
+from channels.contract.statements import StatementSource
 from gateway.api.server import create_server
 from gateway.config import ConfigError, Settings
 from gateway.jobs import Job, JobRunner, counts
@@ -27,6 +28,7 @@ from gateway.plugins import (
     PluggyLifecycleHooks,
     collect_channels_by_plugin,
     collect_payout_rails,
+    collect_statement_sources,
     list_plugins,
     make_plugin_manager,
     start_plugins,
@@ -51,7 +53,7 @@ from gateway.storage import migrate
 from gateway.storage.engine import make_engine
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from gateway.web.app import create_app, create_ops_app
-from settlement.service.statements import SettlementQueries
+from settlement.service.reconcile import SettlementOperations, reconcile_job
 
 log = logging.getLogger("cashier.bootstrap")
 #: How often `cashier serve` purges expired idempotency keys and delivered events.
@@ -77,8 +79,10 @@ class Gateway:
     watches: WatchService
     directory: ChannelDirectory
     idempotency: IdempotencyService
-    settlement: SettlementQueries
+    settlement: SettlementOperations  # SettlementQueries, and Reconcile
     payout_rails: list[PayoutRail] = field(default_factory=list)
+    # The rails' daily statements, for settlement's reconciliation (cashier_register_statement_sources).
+    statement_sources: list[StatementSource] = field(default_factory=list)
     _origins: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def database_ok(self) -> bool:
@@ -102,10 +106,11 @@ class Gateway:
         """Release what the channels and payout rails hold (their connection pools), then the database."""
         _close_channels(self.channels)
         _close_channels(self.payout_rails)
+        _close_channels(self.statement_sources)
         self.engine.dispose()
 
 
-def _close_channels(channels: Sequence[Channel | PayoutRail]) -> None:
+def _close_channels(channels: Sequence[Channel | PayoutRail | StatementSource]) -> None:
     for channel in channels:
         close = getattr(channel, "close", None)
         if callable(close):
@@ -169,6 +174,11 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         # Every loaded channel's fee rate, decided once here (gateway/config.py's SettlementSettings).
         fees = settings.settlement.fee_schedule([c.name for c in channels])
         rails = collect_payout_rails(pm, settings.channels)
+        try:
+            sources = collect_statement_sources(pm, settings.channels)
+        except Exception:
+            _close_channels(rails)
+            raise
     except Exception:
         _close_channels(channels)
         raise
@@ -216,8 +226,9 @@ def bootstrap(settings: Settings, *, plugins: tuple[object, ...] = (), run_migra
         watches=watches,
         directory=directory,
         idempotency=IdempotencyService(uow),
-        settlement=SettlementQueries(uow),
+        settlement=SettlementOperations(uow, sources, settings.settlement.reconcile.options),
         payout_rails=rails,
+        statement_sources=sources,
         _origins=origins,
     )
 
@@ -354,4 +365,13 @@ def background_jobs(gateway: Gateway, extra: Sequence[Job] = ()) -> JobRunner:
     registered by the caller. Started by the caller (gateway/runtime.py), stopped before the gateway closes."""
     return JobRunner(gateway.metrics.observe_job_run, gateway.metrics.observe_job_success).register(
         recover_payments_job(gateway), recover_refunds_job(gateway), webhooks_job(gateway), hooks_job(gateway),
-        *purge_jobs(gateway), *extra)
+        *purge_jobs(gateway), *settlement_jobs(gateway), *extra)
+
+
+def settlement_jobs(gateway: Gateway) -> list[Job]:
+    """Reconciliation of yesterday's statements (`[settlement.reconcile]`), when a plugin registered a statement
+    source."""
+    if not gateway.statement_sources:
+        return []
+    return [reconcile_job(gateway.settlement.settlement_uow, gateway.statement_sources,
+                          gateway.settings.settlement.reconcile.options)]

@@ -8,7 +8,7 @@ import os
 import re
 import tomllib
 from collections.abc import Collection
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,6 +28,8 @@ from settlement.domain.calendar import (
 )
 from settlement.domain.fees import MAX_BPS, MAX_CHANNELS, FeeSchedule, RefundFeePolicy
 from settlement.domain.payouts import ALIPAY_MAX_TRANSFER, ALIPAY_MIN_TRANSFER, PayoutRules
+from settlement.domain.reconciliation import MAX_WINDOW
+from settlement.domain.reconciliation import Options as ReconcileOptions
 
 
 class ConfigError(ValueError):
@@ -258,6 +260,38 @@ class OnboardingSettings(_Section):
     retention_days: int = Field(90, ge=1, le=3650)
 
 
+class ReconcileSettings(_Section):
+    """`[settlement.reconcile]`: reconciliation with the rails' statements (settlement/domain/reconciliation.py).
+
+    The daily job fetches yesterday's statements after `fetch_after` (China time; Alipay's bills are usually
+    ready before 9:00, not promised), tries again every `every_seconds` until both are in, and flags
+    STATEMENT_NOT_READY once one is still missing after `flag_after`. A movement within `window_seconds` of
+    the day's boundary on the other side of it is EXPECTED, not a difference. `alipay_fee_bps`, Alipay's
+    contracted rate, is optional: when set, a trade whose bill fee is not round-half-up(amount × bps / 10000)
+    is a FEE_DIFFERENCE."""
+
+    alipay_fee_bps: int | None = Field(None, strict=True, ge=0, le=MAX_BPS)
+    fetch_after: str = "09:30"
+    flag_after: str = "12:00"
+    every_seconds: float = Field(600.0, ge=10, le=86_400)
+    window_seconds: int = Field(900, strict=True, ge=0, le=int(MAX_WINDOW.total_seconds()))
+
+    @field_validator("fetch_after", "flag_after")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        try:
+            parse_cutoff(value)
+        except InvalidArgument:
+            raise ValueError('must be "HH:MM", 00:00 to 23:59 (China time)') from None
+        return value
+
+    @property
+    def options(self) -> ReconcileOptions:
+        return ReconcileOptions(window=timedelta(seconds=self.window_seconds), fee_bps=self.alipay_fee_bps,
+                                fetch_after=parse_cutoff(self.fetch_after), flag_after=parse_cutoff(self.flag_after),
+                                every_seconds=self.every_seconds)
+
+
 class SettlementSettings(_Section):
     """`[settlement]`: the deposit, the platform's fees, what a refund does with them, and the daily cut-off.
 
@@ -291,6 +325,7 @@ class SettlementSettings(_Section):
     max_transfer: int = Field(5_000_000, strict=True, ge=2 * ALIPAY_MIN_TRANSFER, le=ALIPAY_MAX_TRANSFER)
     # Days a merchant's balance may stay negative (with no deposit left to cover it) before an operator is told.
     negative_days: int = Field(7, strict=True, ge=1, le=366)
+    reconcile: ReconcileSettings = ReconcileSettings()
 
     @field_validator("fees")
     @classmethod

@@ -8,7 +8,10 @@
 - `cashier settle statement --merchant M --from D --to D [--csv]`: a merchant's statement for a period
   (settlement/service/statements.py), or every entry of it as CSV;
 - `cashier settle run --date YYYY-MM-DD`: the settlement run for a date (settlement/service/run.py), with a
-  progress bar and a summary table. Both are click's (`click.progressbar`, plain columns): click is already
+  progress bar and a summary table;
+- `cashier reconcile statement [FILE] --date YYYY-MM-DD [--kind trades|account|both]` (group `reconcile`, its
+  own entry point): a day's statements against the ledger (settlement/service/reconcile.py), fetched from each
+  statement source, or read from a bill file downloaded by hand; a progress bar, then a summary table. Both are click's (`click.progressbar`, plain columns): click is already
   the CLI's library, so the run needs no second terminal library (rich is in the environment only as
   import-linter's dependency, tqdm not at all).
 """
@@ -272,3 +275,115 @@ def run_command(run_date: datetime) -> None:
     if errors:
         raise click.ClickException(f"{len(errors)} merchants could not be settled (see the log): "
                                    f"{', '.join(errors[:MAX_SHOWN])}; running again resumes them")
+
+
+# --- cashier reconcile ---------------------------------------------------------------------------------------
+
+MAX_FILE_BYTES = 512 * 1024 * 1024  # a bill of a few million lines, zipped; bounded before it is read
+EXIT_DIFFERENCES, EXIT_NOT_READY = 1, 3
+
+
+@click.group()
+def reconcile() -> None:
+    """Reconciliation with the channel's statements (`cashier reconcile statement`)."""
+
+
+@contextmanager
+def _statement_sources(settings: Any) -> Iterator[list[Any]]:
+    """The statement sources the gateway would use (plugins started as for `cashier serve`), closed after."""
+    from gateway.plugins import collect_statement_sources, make_plugin_manager, start_plugins
+
+    allow = os.environ.get("CASHIER_LOAD_CHANNELS")
+    pm = make_plugin_manager(allow=None if allow is None else {n.strip() for n in allow.split(",") if n.strip()})
+    start_plugins(pm, settings.plugins)
+    sources = collect_statement_sources(pm, settings.channels)
+    try:
+        if not sources:
+            raise click.ClickException("no statement source is installed (the Alipay statements plugin needs "
+                                       "[channels.alipay])")
+        yield sources
+    finally:
+        for source in sources:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()
+
+
+def _report_table(report: Any) -> None:
+    from settlement.domain.reconciliation import DIFFERENCES, Bucket
+
+    click.echo(f"{report.day.isoformat()} {report.statement_kind} statement of {report.source}: {report.lines} "
+               f"lines, {_yuan(report.statement_total)} CNY")
+    header = ("bucket", "count", "statement (CNY)", "ours (CNY)")
+    rows = [(b.value, str(report.total(b).count), _yuan(report.total(b).theirs), _yuan(report.total(b).ours))
+            for b in Bucket]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        click.echo("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                             for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+    for d in report.differences[:MAX_SHOWN]:
+        ours = "-" if d.ours is None else _yuan(d.ours)
+        theirs = "-" if d.theirs is None else _yuan(d.theirs)
+        fee = "" if d.expected_fee is None else f" fee {_yuan(d.theirs_fee)} (contracted {_yuan(d.expected_fee)})"
+        click.echo(f"  {d.bucket.value} {d.kind} {d.reference or '#' + d.channel_reference}: ours {ours}, "
+                   f"statement {theirs}{fee}")
+    found = sum(report.total(b).count for b in DIFFERENCES)
+    if found > MAX_SHOWN:
+        click.echo(f"  … {found - MAX_SHOWN} more (`cashier flags list`)")
+    click.echo(f"unexplained, held in suspense: {_yuan(report.unexplained)} CNY")
+
+
+@reconcile.command("statement")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--date", "day", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The statement's day (China time, 00:00-24:00), over already.")
+@click.option("--kind", type=click.Choice(["trades", "account", "both"]), default=None,
+              help="Which statement: trades (payments and refunds), account (every movement of the platform's "
+                   "balance) or both (the default, trades first). With FILE: trades or account, required.")
+def statement_command(file: str | None, day: datetime, kind: str | None) -> None:
+    """Reconcile a day's statements with the ledger: fetched from each statement source, or read from FILE (a
+    bill downloaded by hand, e.g. Alipay's zip). Prints a table per statement: each bucket's count and
+    amounts, then the differences. Safe to run again: the report is redone, nothing is booked twice.
+
+    Exit status: 0 when every line matched or is EXPECTED (crosses the day boundary); 1 when differences were
+    found (each is flagged: `cashier flags list`) or on an error; 3 when a statement is not ready yet (try
+    again later)."""
+    from channels.contract.statements import StatementKind, StatementNotReady
+    from settlement.service.reconcile import KINDS
+    from settlement.service.reconcile import reconcile as reconcile_day
+
+    settings = click.get_current_context().find_root().obj.settings()
+    the_day: date = day.date()
+    if file is not None and kind not in ("trades", "account"):
+        raise click.UsageError("--kind: trades or account, to say which statement FILE is")
+    kinds = KINDS if kind in (None, "both") else (StatementKind(kind.upper()),)
+    data = None
+    if file is not None:
+        if os.path.getsize(file) > MAX_FILE_BYTES:
+            raise click.ClickException(f"FILE: larger than {MAX_FILE_BYTES} bytes")
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    options = settings.settlement.reconcile.options
+    clean = True
+    with _statement_sources(settings) as sources, _units_of_work() as uow:
+        if data is not None and len(sources) != 1:
+            raise click.ClickException("FILE is read by the one statement source installed; installed: "
+                                       + ", ".join(s.name for s in sources))
+        for source in sources:
+            for statement_kind in kinds:
+                lines = source.read_file(data, statement_kind) if data is not None \
+                    else source.lines(the_day, statement_kind)
+                try:
+                    with click.progressbar(lines, label=f"reading {statement_kind.value.lower()} lines",
+                                           show_pos=True) as bar:
+                        report = reconcile_day(uow, source, the_day, statement_kind, options, lines=bar)
+                except StatementNotReady as exc:
+                    click.echo(f"the {statement_kind.value} statement of {the_day.isoformat()} from {source.name} "
+                               f"is not ready: {exc}", err=True)
+                    raise SystemExit(EXIT_NOT_READY) from None
+                except ValueError as exc:
+                    raise click.ClickException(f"the {statement_kind.value} statement cannot be read: {exc}") from None
+                _report_table(report)
+                clean = clean and report.clean
+    if not clean:
+        raise SystemExit(EXIT_DIFFERENCES)

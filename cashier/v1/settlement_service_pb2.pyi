@@ -45,6 +45,23 @@ class PayoutState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAYOUT_STATE_FAILED: _ClassVar[PayoutState]
     PAYOUT_STATE_UNKNOWN: _ClassVar[PayoutState]
     PAYOUT_STATE_PARKED: _ClassVar[PayoutState]
+
+class StatementKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STATEMENT_KIND_UNSPECIFIED: _ClassVar[StatementKind]
+    STATEMENT_KIND_TRADES: _ClassVar[StatementKind]
+    STATEMENT_KIND_ACCOUNT: _ClassVar[StatementKind]
+
+class ReconciliationBucket(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECONCILIATION_BUCKET_UNSPECIFIED: _ClassVar[ReconciliationBucket]
+    RECONCILIATION_BUCKET_MATCHED: _ClassVar[ReconciliationBucket]
+    RECONCILIATION_BUCKET_MISSING_OURS: _ClassVar[ReconciliationBucket]
+    RECONCILIATION_BUCKET_MISSING_THEIRS: _ClassVar[ReconciliationBucket]
+    RECONCILIATION_BUCKET_AMOUNT_DIFFERENCE: _ClassVar[ReconciliationBucket]
+    RECONCILIATION_BUCKET_FEE_DIFFERENCE: _ClassVar[ReconciliationBucket]
+    RECONCILIATION_BUCKET_EXPECTED: _ClassVar[ReconciliationBucket]
+    RECONCILIATION_BUCKET_OTHER: _ClassVar[ReconciliationBucket]
 LEDGER_ACCOUNT_UNSPECIFIED: LedgerAccount
 LEDGER_ACCOUNT_PENDING: LedgerAccount
 LEDGER_ACCOUNT_AVAILABLE: LedgerAccount
@@ -72,6 +89,17 @@ PAYOUT_STATE_PAID: PayoutState
 PAYOUT_STATE_FAILED: PayoutState
 PAYOUT_STATE_UNKNOWN: PayoutState
 PAYOUT_STATE_PARKED: PayoutState
+STATEMENT_KIND_UNSPECIFIED: StatementKind
+STATEMENT_KIND_TRADES: StatementKind
+STATEMENT_KIND_ACCOUNT: StatementKind
+RECONCILIATION_BUCKET_UNSPECIFIED: ReconciliationBucket
+RECONCILIATION_BUCKET_MATCHED: ReconciliationBucket
+RECONCILIATION_BUCKET_MISSING_OURS: ReconciliationBucket
+RECONCILIATION_BUCKET_MISSING_THEIRS: ReconciliationBucket
+RECONCILIATION_BUCKET_AMOUNT_DIFFERENCE: ReconciliationBucket
+RECONCILIATION_BUCKET_FEE_DIFFERENCE: ReconciliationBucket
+RECONCILIATION_BUCKET_EXPECTED: ReconciliationBucket
+RECONCILIATION_BUCKET_OTHER: ReconciliationBucket
 
 class Balances(_message.Message):
     __slots__ = ("pending", "available", "deposit", "payouts_in_transit", "total")
@@ -262,3 +290,73 @@ class RunSettlementRequest(_message.Message):
 class RunSettlementResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ReconciliationTotal(_message.Message):
+    __slots__ = ("bucket", "count", "statement_amount", "our_amount")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    OUR_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    bucket: ReconciliationBucket
+    count: int
+    statement_amount: int
+    our_amount: int
+    def __init__(self, bucket: _Optional[_Union[ReconciliationBucket, str]] = ..., count: _Optional[int] = ..., statement_amount: _Optional[int] = ..., our_amount: _Optional[int] = ...) -> None: ...
+
+class ReconciliationItem(_message.Message):
+    __slots__ = ("bucket", "line_kind", "reference", "channel_reference", "merchant_id", "our_amount", "statement_amount", "statement_fee", "expected_fee")
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    LINE_KIND_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    MERCHANT_ID_FIELD_NUMBER: _ClassVar[int]
+    OUR_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FEE_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_FEE_FIELD_NUMBER: _ClassVar[int]
+    bucket: ReconciliationBucket
+    line_kind: str
+    reference: str
+    channel_reference: str
+    merchant_id: str
+    our_amount: int
+    statement_amount: int
+    statement_fee: int
+    expected_fee: int
+    def __init__(self, bucket: _Optional[_Union[ReconciliationBucket, str]] = ..., line_kind: _Optional[str] = ..., reference: _Optional[str] = ..., channel_reference: _Optional[str] = ..., merchant_id: _Optional[str] = ..., our_amount: _Optional[int] = ..., statement_amount: _Optional[int] = ..., statement_fee: _Optional[int] = ..., expected_fee: _Optional[int] = ...) -> None: ...
+
+class ReconciliationReport(_message.Message):
+    __slots__ = ("date", "kind", "source", "line_count", "statement_amount", "totals", "differences", "unexplained_amount", "clean")
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    LINE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCES_FIELD_NUMBER: _ClassVar[int]
+    UNEXPLAINED_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CLEAN_FIELD_NUMBER: _ClassVar[int]
+    date: str
+    kind: StatementKind
+    source: str
+    line_count: int
+    statement_amount: int
+    totals: _containers.RepeatedCompositeFieldContainer[ReconciliationTotal]
+    differences: _containers.RepeatedCompositeFieldContainer[ReconciliationItem]
+    unexplained_amount: int
+    clean: bool
+    def __init__(self, date: _Optional[str] = ..., kind: _Optional[_Union[StatementKind, str]] = ..., source: _Optional[str] = ..., line_count: _Optional[int] = ..., statement_amount: _Optional[int] = ..., totals: _Optional[_Iterable[_Union[ReconciliationTotal, _Mapping]]] = ..., differences: _Optional[_Iterable[_Union[ReconciliationItem, _Mapping]]] = ..., unexplained_amount: _Optional[int] = ..., clean: _Optional[bool] = ...) -> None: ...
+
+class ReconcileRequest(_message.Message):
+    __slots__ = ("date", "kind")
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    date: str
+    kind: StatementKind
+    def __init__(self, date: _Optional[str] = ..., kind: _Optional[_Union[StatementKind, str]] = ...) -> None: ...
+
+class ReconcileResponse(_message.Message):
+    __slots__ = ("reports",)
+    REPORTS_FIELD_NUMBER: _ClassVar[int]
+    reports: _containers.RepeatedCompositeFieldContainer[ReconciliationReport]
+    def __init__(self, reports: _Optional[_Iterable[_Union[ReconciliationReport, _Mapping]]] = ...) -> None: ...

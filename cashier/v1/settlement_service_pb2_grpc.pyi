@@ -70,6 +70,13 @@ class SettlementServiceStub:
     checking the caller and the date it answers FAILED_PRECONDITION (RUN_FROM_CLI), naming the command that
     runs it: `cashier settle run --date YYYY-MM-DD`, safe to repeat and to resume. Operators.
     """
+    Reconcile: _grpc.UnaryUnaryMultiCallable[_settlement_service_pb2.ReconcileRequest, _settlement_service_pb2.ReconcileResponse]
+    """Reconciles a day's statements of the channel (fetched from each statement source: Alipay's trade and
+    account bills) with the ledger, and returns the report per statement, as `cashier reconcile statement`
+    prints it. Safe to repeat: the report is redone, nothing is booked twice; each real difference is flagged
+    for an operator and its unexplained fen held in the suspense account. A statement the channel does not
+    have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. Operators.
+    """
 
 @_typing.type_check_only
 class SettlementServiceAsyncStub(SettlementServiceStub):
@@ -112,6 +119,13 @@ class SettlementServiceAsyncStub(SettlementServiceStub):
     waiting on Alipay) that belongs in a process of its own, not in a gRPC worker's threads and memory. After
     checking the caller and the date it answers FAILED_PRECONDITION (RUN_FROM_CLI), naming the command that
     runs it: `cashier settle run --date YYYY-MM-DD`, safe to repeat and to resume. Operators.
+    """
+    Reconcile: _aio.UnaryUnaryMultiCallable[_settlement_service_pb2.ReconcileRequest, _settlement_service_pb2.ReconcileResponse]  # type: ignore[assignment]
+    """Reconciles a day's statements of the channel (fetched from each statement source: Alipay's trade and
+    account bills) with the ledger, and returns the report per statement, as `cashier reconcile statement`
+    prints it. Safe to repeat: the report is redone, nothing is booked twice; each real difference is flagged
+    for an operator and its unexplained fen held in the suspense account. A statement the channel does not
+    have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. Operators.
     """
 
 class SettlementServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -188,6 +202,19 @@ class SettlementServiceServicer(metaclass=_abc_1.ABCMeta):
         waiting on Alipay) that belongs in a process of its own, not in a gRPC worker's threads and memory. After
         checking the caller and the date it answers FAILED_PRECONDITION (RUN_FROM_CLI), naming the command that
         runs it: `cashier settle run --date YYYY-MM-DD`, safe to repeat and to resume. Operators.
+        """
+
+    @_abc_1.abstractmethod
+    def Reconcile(
+        self,
+        request: _settlement_service_pb2.ReconcileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_settlement_service_pb2.ReconcileResponse, _abc.Awaitable[_settlement_service_pb2.ReconcileResponse]]:
+        """Reconciles a day's statements of the channel (fetched from each statement source: Alipay's trade and
+        account bills) with the ledger, and returns the report per statement, as `cashier reconcile statement`
+        prints it. Safe to repeat: the report is redone, nothing is booked twice; each real difference is flagged
+        for an operator and its unexplained fen held in the suspense account. A statement the channel does not
+        have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. Operators.
         """
 
 def add_SettlementServiceServicer_to_server(servicer: SettlementServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -6,11 +6,15 @@ import re
 from datetime import date
 
 from cashier.v1 import settlement_service_pb2 as spb
-from gateway.api.convert import timestamp
+from channels.contract.statements import StatementKind
+from gateway.api.convert import enum_maps, timestamp
 from gateway.domain.errors import Violations
 from gateway.domain.validation import MERCHANT_ID
+from settlement.domain import reconciliation as rec
 from settlement.domain.accounts import Account, AccountKind
 from settlement.domain.ledger import EntryKind
+from settlement.domain.reconciliation import Bucket, Item
+from settlement.domain.reconciliation import Report as ReconciliationReport
 from settlement.service.statements import Balances, LedgerLine, PayoutRow, Statement
 
 CURRENCY = "CNY"
@@ -122,3 +126,38 @@ def statement_to_proto(statement: Statement) -> spb.Statement:
         movements=[spb.StatementMovement(kind=_kind(m.kind), entry_count=m.entries,
                                          change=balances_to_proto(m.change)) for m in statement.movements],
         closing=balances_to_proto(statement.closing), currency_code=CURRENCY)
+
+
+# --- reconciliation (Reconcile) -----------------------------------------------------------------------------
+
+STATEMENT_KIND_IN = {spb.STATEMENT_KIND_TRADES: (StatementKind.TRADES,),
+                     spb.STATEMENT_KIND_ACCOUNT: (StatementKind.ACCOUNT,),
+                     spb.STATEMENT_KIND_UNSPECIFIED: (StatementKind.TRADES, StatementKind.ACCOUNT)}
+STATEMENT_KIND_OUT = {rec.TRADES: spb.STATEMENT_KIND_TRADES, rec.ACCOUNT: spb.STATEMENT_KIND_ACCOUNT}
+_, BUCKET_OUT = enum_maps(spb.ReconciliationBucket, "RECONCILIATION_BUCKET_", Bucket)
+
+
+def statement_kinds_from(v: Violations, field: str, kind: int) -> tuple[StatementKind, ...]:
+    """The statements a request names; unspecified is both, trades first."""
+    if kind not in STATEMENT_KIND_IN:
+        v.add(field, "must be STATEMENT_KIND_TRADES, STATEMENT_KIND_ACCOUNT or unspecified (both)")
+        return ()
+    return STATEMENT_KIND_IN[kind]  # type: ignore[index]
+
+
+def _item_to_proto(item: Item) -> spb.ReconciliationItem:
+    return spb.ReconciliationItem(
+        bucket=BUCKET_OUT[item.bucket], line_kind=item.kind, reference=item.reference,
+        channel_reference=item.channel_reference, merchant_id=item.merchant_id, our_amount=item.ours,
+        statement_amount=item.theirs, statement_fee=item.theirs_fee, expected_fee=item.expected_fee)
+
+
+def reconciliation_to_proto(report: ReconciliationReport) -> spb.ReconciliationReport:
+    return spb.ReconciliationReport(
+        date=report.day.isoformat(), kind=STATEMENT_KIND_OUT.get(report.statement_kind, spb.STATEMENT_KIND_UNSPECIFIED),
+        source=report.source, line_count=report.lines, statement_amount=report.statement_total,
+        totals=[spb.ReconciliationTotal(bucket=BUCKET_OUT[b], count=report.total(b).count,
+                                        statement_amount=report.total(b).theirs, our_amount=report.total(b).ours)
+                for b in Bucket],
+        differences=[_item_to_proto(d) for d in report.differences], unexplained_amount=report.unexplained,
+        clean=report.clean)

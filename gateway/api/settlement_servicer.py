@@ -10,6 +10,10 @@ RunSettlement runs nothing here: a run sends one transfer per merchant through t
 Alipay for each, a job for a process of its own (`cashier settle run`, resumable and safe to repeat), not for
 a gRPC worker's threads and memory. It checks the caller and the date, then answers FAILED_PRECONDITION
 (RUN_FROM_CLI) naming the command.
+
+Reconcile does run here, for operators: it fetches a day's statements (one download each) and reconciles
+them set-based in the database (settlement/service/reconcile.py), whose memory stays bounded whatever the
+statement's size. A statement not ready yet is FAILED_PRECONDITION (STATEMENT_NOT_READY).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from gateway.api import settlement_convert as sc
 from gateway.api.interceptor import current_principal
 from gateway.domain.errors import FailedPrecondition, PermissionDenied, Violations
 from gateway.domain.merchants import Principal, PrincipalKind
+from settlement.service.reconcile import SettlementOperations
 from settlement.service.statements import SettlementQueries
 
 
@@ -99,3 +104,15 @@ class SettlementServicer(spb_grpc.SettlementServiceServicer):
         raise FailedPrecondition(
             f"a settlement run is a long job and is not run inside the gateway: run `cashier settle run --date "
             f"{day.isoformat()}` (safe to repeat and to resume; it pays nothing twice)", reason="RUN_FROM_CLI")
+
+    def Reconcile(self, request: spb.ReconcileRequest, context: grpc.ServicerContext) -> spb.ReconcileResponse:
+        if current_principal().kind is not PrincipalKind.OPERATOR:
+            raise PermissionDenied("reconciliation needs operator credentials", reason="WRONG_CREDENTIALS")
+        v = Violations()
+        day = sc.date_from(v, "date", request.date)
+        kinds = sc.statement_kinds_from(v, "kind", request.kind)
+        v.raise_if_any()
+        if not isinstance(self.queries, SettlementOperations):
+            raise FailedPrecondition("this gateway reconciles no statements", reason="NO_STATEMENT_SOURCE")
+        reports = self.queries.reconcile(day, kinds)
+        return spb.ReconcileResponse(reports=[sc.reconciliation_to_proto(r) for r in reports])

@@ -34,6 +34,18 @@ class FlagKind(enum.Enum):
     # A merchant's available balance has stayed negative `[settlement] negative_days` or more, no deposit left
     # to cover it (payment id "neg_<date it went negative>").
     NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
+    # Reconciliation with a rail's statement (settlement/service/reconcile.py), one per difference (payment id:
+    # our reference, or "#" and the rail's, cut to 30): on the statement, not in our ledger; in our ledger, not
+    # on the statement; another amount; another fee than `[settlement.reconcile] alipay_fee_bps`; a movement
+    # of the platform's account nothing of ours explains (also "rcn_<day>_<kind>" counting differences beyond
+    # the first 100 of a run).
+    RECONCILIATION_MISSING_OURS = "RECONCILIATION_MISSING_OURS"
+    RECONCILIATION_MISSING_THEIRS = "RECONCILIATION_MISSING_THEIRS"
+    RECONCILIATION_AMOUNT_DIFFERENCE = "RECONCILIATION_AMOUNT_DIFFERENCE"
+    RECONCILIATION_FEE_DIFFERENCE = "RECONCILIATION_FEE_DIFFERENCE"
+    RECONCILIATION_OTHER = "RECONCILIATION_OTHER"
+    # A day's statement still missing after `[settlement.reconcile] flag_after` (payment id "stmt_<day>_<kind>").
+    STATEMENT_NOT_READY = "STATEMENT_NOT_READY"
 
 
 def new_flag_id(at: datetime) -> str:

@@ -391,6 +391,8 @@ ledger_entries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("kind", "reference", name="uq_ledger_entries_kind_reference"),
     Index("ix_ledger_entries_merchant_day", "merchant_id", "settlement_day", "entry_id"),
+    # Reconciliation finds a day's payments and refunds of every merchant (migration 0017).
+    Index("ix_ledger_entries_day_kind", "settlement_day", "kind"),
 )
 
 # The postings of each entry (signed fen, debit > 0: settlement/domain/accounts.py), under the entry's
@@ -461,4 +463,92 @@ negative_balances = Table(
     Column("merchant_id", String(40), primary_key=True),
     Column("since", Date, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# --- Reconciliation with the rail's statements (settlement/domain/reconciliation.py, settlement/storage/) ----
+
+# One row per (statement day, statement kind, source): the latest run's state and report. `totals` holds per
+# bucket [count, fen on the statement, fen of ours]; `runs` numbers the runs (a run's suspense entries carry
+# it); `run_id` names the staging rows of the run in progress (state RUNNING) or last finished.
+reconciliations = Table(
+    "reconciliations", metadata,
+    Column("reconciliation_id", Integer, primary_key=True, autoincrement=True),
+    Column("day", Date, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("runs", Integer, nullable=False),
+    Column("run_id", String(40), nullable=False),
+    Column("lines", BigInteger, nullable=False),
+    Column("statement_total", BigInteger, nullable=False),
+    Column("unexplained", BigInteger, nullable=False),
+    Column("totals", JSON, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("day", "kind", "source", name="uq_reconciliations_day"),
+)
+
+# What a reconciliation found that is not MATCHED (differences and EXPECTED), replaced by each run of the day.
+# `suspense` is the fen booked against suspense for the item so far (reconciliation_difference entries), so a
+# run books only the change. ours / theirs NULL: no movement of ours / no line.
+reconciliation_items = Table(
+    "reconciliation_items", metadata,
+    Column("reconciliation_id", Integer, primary_key=True),
+    Column("item_key", String(100), primary_key=True),
+    Column("bucket", String(20), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("channel_reference", String(64), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("ours", BigInteger, nullable=True),
+    Column("theirs", BigInteger, nullable=True),
+    Column("theirs_fee", BigInteger, nullable=False),
+    Column("expected_fee", BigInteger, nullable=True),
+    Column("occurred_at", UTCDateTime, nullable=True),
+    Column("suspense", BigInteger, nullable=False),
+    Index("ix_reconciliation_items_reference", "reconciliation_id", "kind", "reference"),
+)
+
+# Staging, emptied at the end of each run: the statement's lines as read (in batches), our movements of the
+# day and its window, and every line or movement in its bucket. Keyed by the run, so concurrent runs never mix.
+reconciliation_lines = Table(
+    "reconciliation_lines", metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("channel_reference", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Index("ix_reconciliation_lines_reference", "run_id", "kind", "reference"),
+)
+
+reconciliation_ours = Table(
+    "reconciliation_ours", metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("reference", String(64), primary_key=True),
+    Column("merchant_id", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    # "ledger": an entry of ours; "verification": a verification transfer sent, booked when the rail shows it.
+    Column("origin", String(16), nullable=False),
+)
+
+reconciliation_results = Table(
+    "reconciliation_results", metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("item_key", String(100), primary_key=True),
+    Column("bucket", String(20), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("channel_reference", String(64), nullable=False),
+    Column("merchant_id", String(64), nullable=False),
+    Column("ours", BigInteger, nullable=True),
+    Column("theirs", BigInteger, nullable=True),
+    Column("theirs_fee", BigInteger, nullable=False),
+    Column("expected_fee", BigInteger, nullable=True),
+    Column("occurred_at", UTCDateTime, nullable=True),
+    Column("origin", String(16), nullable=False),
 )

@@ -31,6 +31,7 @@ from gateway.storage.verification_attempts import SqlVerificationRepository
 from settlement.storage.backfill import SqlLedgerBackfill
 from settlement.storage.ledger import SqlLedgerRepository
 from settlement.storage.payouts import SqlPayoutRepository
+from settlement.storage.reconciliation import SqlReconciliationRepository
 from settlement.storage.release import SqlReleaseRepository
 from settlement.storage.statements import SqlStatementRepository
 
@@ -41,7 +42,7 @@ _REPOSITORIES = ("payments", "idempotency", "merchants", "access", "refunds", "e
                  "merchant_setup",
                  # settlement (settlement/storage): the ledger, appended to in the transaction of its cause
                  "ledger", "ledger_backfill", "ledger_release", "settlement_payouts",
-                 "settlement_statements")
+                 "settlement_statements", "reconciliations")
 
 
 R = TypeVar("R")
@@ -134,6 +135,7 @@ class SqlUnitOfWork:
     ledger_release = _Repository(SqlReleaseRepository)
     settlement_payouts = _Repository(SqlPayoutRepository)
     settlement_statements = _Repository(SqlStatementRepository)
+    reconciliations = _Repository(SqlReconciliationRepository)
 
     def __exit__(self, *exc: Any) -> None:
         assert self._conn is not None

@@ -26,6 +26,7 @@ How money flows (debit ← credit):
 - deposit applied:   merchant deposit ← merchant available (covers a negative available balance)
 - verification transfer: verification cost ← channel clearing
 - Alipay service fee:    Alipay fee cost ← channel clearing (from the bills)
+- reconciliation difference: suspense ← channel clearing, or the reverse (settlement/domain/reconciliation.py)
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class EntryKind(enum.Enum):
     DEPOSIT_APPLIED = "deposit_applied"
     VERIFICATION_TRANSFER = "verification_transfer"
     ALIPAY_SERVICE_FEE = "alipay_service_fee"
+    # What reconciliation with the rail's statement cannot place: suspense against channel clearing.
+    RECONCILIATION_DIFFERENCE = "reconciliation_difference"
 
 
 class LedgerBug(ValueError):
@@ -276,3 +279,18 @@ def verification_transfer(merchant_id: str, verification_id: str, amount: int) -
 def alipay_service_fee(reference: str, amount: int, merchant_id: str = "") -> JournalEntry:
     return _move(EntryKind.ALIPAY_SERVICE_FEE, reference, merchant_id,
                  accounts.ALIPAY_SERVICE_FEES, accounts.CHANNEL_CLEARING, amount, "amount")
+
+
+# --- reconciliation (settlement/domain/reconciliation.py) ---------------------------------------------
+
+def reconciliation_difference(reference: str, unexplained: int, merchant_id: str = "") -> JournalEntry:
+    """Fen reconciliation cannot place, against suspense: `unexplained` is ours minus the rail's (signed).
+    Positive (the ledger expected more than the rail shows): suspense ← channel clearing, so that clearing
+    agrees with the rail and suspense, debit-normal, reads positive. Negative (the rail shows more): the
+    reverse, channel clearing ← suspense. A later run books the change since (its own reference), which
+    returns suspense to zero once the difference is resolved."""
+    if type(unexplained) is int and unexplained < 0:
+        return _move(EntryKind.RECONCILIATION_DIFFERENCE, reference, merchant_id,
+                     accounts.CHANNEL_CLEARING, accounts.SUSPENSE, -unexplained, "unexplained")
+    return _move(EntryKind.RECONCILIATION_DIFFERENCE, reference, merchant_id,
+                 accounts.SUSPENSE, accounts.CHANNEL_CLEARING, unexplained, "unexplained")

@@ -3,7 +3,10 @@ settlement/storage, built by gateway/storage/unit_of_work.py)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
 
 from gateway.service.onboarding_ports import (
     AuditRepository,
@@ -11,6 +14,7 @@ from gateway.service.onboarding_ports import (
     SettlementPlanRepository,
 )
 from gateway.service.ports import UnitOfWork
+from settlement.domain.reconciliation import Report, Rules
 from settlement.service.ledger_ports import LedgerBackfillRepository, LedgerRepository
 from settlement.service.payout_ports import PayoutRepository, ReleaseRepository
 
@@ -37,8 +41,36 @@ class SettlementUnitOfWork(UnitOfWork, Protocol):
     @property
     def settlement_payouts(self) -> PayoutRepository: ...
 
+    @property
+    def reconciliations(self) -> ReconciliationRepository: ...
+
     def __enter__(self) -> SettlementUnitOfWork: ...
 
 
 class SettlementUnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = False) -> SettlementUnitOfWork: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReconciliationRun:
+    """A run of one day's reconciliation of one statement (settlement/service/reconcile.py)."""
+
+    reconciliation_id: int
+    run_id: str  # names the run's staging rows
+    day: date
+    kind: str  # TRADES or ACCOUNT
+    source: str
+
+
+class ReconciliationRepository(Protocol):
+    def begin(self, day: date, kind: str, source: str, at: datetime) -> ReconciliationRun: ...
+
+    def stage(self, run: ReconciliationRun, rows: Sequence[tuple[Any, ...]]) -> None:
+        """A batch of the statement's lines (tuples in settlement/storage/reconciliation.LINE_COLUMNS' order)."""
+
+    def finish(self, run: ReconciliationRun, rules: Rules, at: datetime) -> Report:
+        """Classify the staged lines against our movements, book and record, in the caller's transaction."""
+
+    def abandon(self, run: ReconciliationRun) -> None: ...
+
+    def report(self, day: date, kind: str, source: str) -> Report | None: ...

@@ -1,0 +1,193 @@
+"""Reconciliation over the real database (SQLite and PostgreSQL): a statement with planted differences (a trade
+missing on each side, an amount difference, a fee difference) finds each one and nothing else, agrees with the
+domain's reference classification, books Alipay's fees and the unexplained fen against suspense, and a second
+run books nothing twice; a difference fixed since leaves the report and suspense."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from channels.contract.statements import LineKind, StatementKind, StatementLine, StatementNotReady
+from gateway.storage.tables import flags, ledger_entries, reconciliation_lines, reconciliation_results
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
+from settlement.domain import accounts
+from settlement.domain import reconciliation as rec
+from settlement.domain.reconciliation import Bucket, Movement, Options
+from settlement.service import ledger
+from settlement.service.reconcile import reconcile, reconcile_job
+from tests.settlement.storage_support import add_payment, add_refund
+
+DAY = date(2026, 10, 8)
+MORNING = datetime(2026, 10, 8, 1, 0, tzinfo=UTC)  # 09:00 China time
+LAST_SECOND = datetime(2026, 10, 8, 15, 59, 59, tzinfo=UTC)  # 23:59:59 China time
+OPTIONS = Options(fee_bps=60)
+
+
+class FakeAlipay:
+    """A double for Alipay's statements: the lines of each (day, kind) it has."""
+
+    name = "alipay"
+
+    def __init__(self, statements: dict[tuple[date, StatementKind], list[StatementLine]]):
+        self.statements = statements
+
+    def lines(self, day: date, kind: StatementKind) -> Iterator[StatementLine]:
+        if (day, kind) not in self.statements:
+            raise StatementNotReady(f"no {kind.value} bill for {day.isoformat()} yet")
+        yield from self.statements[(day, kind)]
+
+    def read_file(self, data: bytes, kind: StatementKind) -> Iterator[StatementLine]:
+        raise NotImplementedError
+
+
+def line(kind: LineKind, reference: str, amount: int, fee: int = 0, at: datetime = MORNING) -> StatementLine:
+    return StatementLine(kind, reference, f"2026100822{reference}", amount, fee, at + timedelta(seconds=3))
+
+
+def trades() -> list[StatementLine]:
+    return [
+        line(LineKind.PAYMENT, "pay_a", 1_000, 6),
+        line(LineKind.REFUND, "ref_a", -300),
+        line(LineKind.PAYMENT, "pay_c", 3_001, 18),  # ours is 3,000
+        line(LineKind.PAYMENT, "pay_d", 5_000, 40),  # 60 bps of 5,000 is 30
+        line(LineKind.PAYMENT, "pay_x", 700, 4),  # not ours
+    ]  # pay_b (ours) is missing; pay_e (23:59:59) is billed the next day
+
+
+@pytest.fixture
+def booked(engine: Engine, uow: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
+    with engine.begin() as conn:
+        for payment_id, amount in (("pay_a", 1_000), ("pay_b", 2_000), ("pay_c", 3_000), ("pay_d", 5_000)):
+            add_payment(conn, "shop", payment_id, amount, paid_at=MORNING)
+        add_payment(conn, "shop", "pay_e", 800, paid_at=LAST_SECOND)
+        add_refund(conn, "shop", "pay_a", "ref_a", 300, at=MORNING + timedelta(hours=1))
+    ledger.backfill(uow)
+    return uow
+
+
+def buckets(report: rec.Report) -> dict[Bucket, list[str]]:
+    return {b: sorted(d.reference for d in report.differences if d.bucket is b) for b in rec.DIFFERENCES
+            if report.total(b).count}
+
+
+def test_planted_differences_are_each_found_and_nothing_else(booked: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    source = FakeAlipay({(DAY, StatementKind.TRADES): trades()})
+    report = reconcile(booked, source, DAY, StatementKind.TRADES, OPTIONS)
+    assert buckets(report) == {Bucket.MISSING_THEIRS: ["pay_b"], Bucket.MISSING_OURS: ["pay_x"],
+                               Bucket.AMOUNT_DIFFERENCE: ["pay_c"], Bucket.FEE_DIFFERENCE: ["pay_d"]}
+    assert report.total(Bucket.MATCHED).count == 2 and report.total(Bucket.EXPECTED).count == 1
+    assert report.lines == 5 and report.statement_total == 1_000 - 300 + 3_001 + 5_000 + 700
+    assert sum(t.theirs for t in report.totals.values()) == report.statement_total
+    assert not report.clean
+    # The SQL agrees with the domain's reference classification of the same lines and movements.
+    ours = [Movement(rec.PAYMENT, p, "shop", a, MORNING) for p, a in
+            (("pay_a", 1_000), ("pay_b", 2_000), ("pay_c", 3_000), ("pay_d", 5_000))]
+    ours += [Movement(rec.PAYMENT, "pay_e", "shop", 800, LAST_SECOND),
+             Movement(rec.REFUND, "ref_a", "shop", -300, MORNING + timedelta(hours=1))]
+    lines = [rec.Line(rec.value(x.kind), x.reference, x.channel_reference, x.amount, x.fee, x.occurred_at)
+             for x in trades()]
+    expected = rec.report_of(rec.classify(lines, ours, OPTIONS.rules(DAY, rec.TRADES)), OPTIONS.rules(DAY, rec.TRADES),
+                             "alipay")
+    assert report.totals == expected.totals
+    assert report.unexplained == expected.unexplained == 2_000 + (3_000 - 3_001) + (0 - 700)
+    with booked() as tx:
+        raw = tx.ledger.balances()
+        assert tx.ledger.total() == 0
+    # Suspense holds exactly the unexplained fen; Alipay's fees of the matched trades are booked from the bill.
+    assert accounts.SUSPENSE.balance(raw[accounts.SUSPENSE]) == report.unexplained
+    assert accounts.ALIPAY_SERVICE_FEES.balance(raw[accounts.ALIPAY_SERVICE_FEES]) == 6 + 18 + 40
+    with engine.connect() as conn:
+        raised = sorted(conn.execute(select(flags.c.kind, flags.c.payment_id)).all())
+        staged = [conn.execute(select(func.count()).select_from(t)).scalar_one()
+                  for t in (reconciliation_lines, reconciliation_results)]
+    assert raised == [("RECONCILIATION_AMOUNT_DIFFERENCE", "pay_c"), ("RECONCILIATION_FEE_DIFFERENCE", "pay_d"),
+                      ("RECONCILIATION_MISSING_OURS", "pay_x"), ("RECONCILIATION_MISSING_THEIRS", "pay_b")]
+    assert staged == [0, 0]  # the run's staging rows are gone
+
+
+def entries(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(ledger_entries)).scalar_one())
+
+
+def test_a_second_run_gives_the_same_report_and_books_nothing(booked: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    source = FakeAlipay({(DAY, StatementKind.TRADES): trades()})
+    first = reconcile(booked, source, DAY, StatementKind.TRADES, OPTIONS)
+    count = entries(engine)
+    again = reconcile(booked, source, DAY, StatementKind.TRADES, OPTIONS)
+    assert entries(engine) == count
+    assert (again.totals, again.unexplained, again.differences) == (first.totals, first.unexplained, first.differences)
+    assert again.fees_booked == again.suspense_entries == 0
+    with booked() as tx:
+        assert tx.ledger.total() == 0
+        assert tx.reconciliations.report(DAY, "TRADES", "alipay") == again
+
+
+def test_a_difference_fixed_since_leaves_the_report_and_suspense(booked: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    source = FakeAlipay({(DAY, StatementKind.TRADES): trades()})
+    reconcile(booked, source, DAY, StatementKind.TRADES, OPTIONS)
+    with engine.begin() as conn:  # the payment we had missed is found and booked
+        add_payment(conn, "shop", "pay_x", 700, paid_at=MORNING)
+    ledger.backfill(booked)
+    report = reconcile(booked, source, DAY, StatementKind.TRADES, OPTIONS)
+    assert Bucket.MISSING_OURS not in buckets(report)
+    assert report.unexplained == 2_000 - 1
+    with booked() as tx:
+        raw = tx.ledger.balances()
+    assert accounts.SUSPENSE.balance(raw[accounts.SUSPENSE]) == 2_000 - 1
+
+
+def test_the_next_day_bills_the_last_second_and_a_missing_neighbour_is_reported(
+        booked: SqlUnitOfWorkFactory) -> None:
+    next_day = DAY + timedelta(days=1)
+    source = FakeAlipay({(DAY, StatementKind.TRADES): trades(), (next_day, StatementKind.TRADES): [
+        line(LineKind.PAYMENT, "pay_e", 800, 5, at=LAST_SECOND)]})  # 00:00:02 China time on the next day
+    reconcile(booked, source, DAY, StatementKind.TRADES, OPTIONS)
+    report = reconcile(booked, source, next_day, StatementKind.TRADES, OPTIONS)
+    assert report.clean and report.total(Bucket.EXPECTED).count == 1
+    # Billed on neither day: reported by the next day's run as missing.
+    empty = FakeAlipay({(DAY, StatementKind.TRADES): trades(), (next_day, StatementKind.TRADES): [
+        line(LineKind.PAYMENT, "pay_z", 1, 0, at=LAST_SECOND + timedelta(hours=2))]})
+    report = reconcile(booked, empty, next_day, StatementKind.TRADES, OPTIONS)
+    assert buckets(report) == {Bucket.MISSING_THEIRS: ["pay_e"], Bucket.MISSING_OURS: ["pay_z"]}
+
+
+def test_a_statement_not_ready_writes_nothing(booked: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    count = entries(engine)
+    with pytest.raises(StatementNotReady):
+        reconcile(booked, FakeAlipay({}), DAY, StatementKind.TRADES, OPTIONS)
+    assert entries(engine) == count
+    with booked() as tx:
+        assert tx.reconciliations.report(DAY, "TRADES", "alipay") is None
+
+
+def test_an_unreadable_line_abandons_the_run_naming_it(booked: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    bad = StatementLine(LineKind.PAYMENT, "p" * 65, "", 1, 0, MORNING)
+    with pytest.raises(ValueError, match="statement line 2: reference"):
+        reconcile(booked, FakeAlipay({(DAY, StatementKind.TRADES): [trades()[0], bad]}), DAY,
+                  StatementKind.TRADES, OPTIONS)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(reconciliation_lines)).scalar_one() == 0
+
+
+def test_the_job_waits_for_fetch_after_then_reconciles_yesterday_until_both_are_in(
+        booked: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    clock = [datetime(2026, 10, 9, 1, 0, tzinfo=UTC)]  # 09:00 China time: before fetch_after (09:30)
+    source = FakeAlipay({(DAY, StatementKind.TRADES): trades()})
+    job = reconcile_job(booked, [source], OPTIONS, now=lambda: clock[0])
+    assert job.run_once() == {}
+    clock[0] = datetime(2026, 10, 9, 2, 0, tzinfo=UTC)  # 10:00: the trade bill is in, the account bill not yet
+    assert job.run_once() == {"reconciled": 1, "not_ready": 1, "differences": 4, "failed": 0, "done_before": 0}
+    clock[0] = datetime(2026, 10, 9, 4, 30, tzinfo=UTC)  # 12:30: still missing, an operator is told once
+    job.run_once()
+    source.statements[(DAY, StatementKind.ACCOUNT)] = []
+    clock[0] = datetime(2026, 10, 9, 5, 0, tzinfo=UTC)
+    assert job.run_once()["reconciled"] == 1
+    assert job.run_once() == {"reconciled": 0, "not_ready": 0, "differences": 0, "failed": 0, "done_before": 2}
+    with engine.connect() as conn:
+        waiting = conn.execute(select(flags.c.payment_id).where(flags.c.kind == "STATEMENT_NOT_READY")).scalars().all()
+    assert waiting == ["stmt_2026-10-08_ACC"]
