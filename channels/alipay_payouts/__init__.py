@@ -59,4 +59,4 @@ def cashier_register_payout_rails(config: Mapping[str, Mapping[str, Any]]) -> li
         log.info("payout rail alipay not registered: [channels.alipay] is in key mode, and Alipay accepts "
                  "transfers only in certificate mode (app_cert_file, alipay_cert_file, alipay_root_cert_file)")
         return []
-    return [AlipayPayoutRail(settings.client(), titles)]
+    return [AlipayPayoutRail(settings.client(), titles, account=settings.credentials.app_id)]

@@ -82,9 +82,11 @@ class AlipayPayoutRail:
 
     name = "alipay"
 
-    def __init__(self, client: AlipayClient, titles: dict[TransferPurpose, str] | None = None):
+    def __init__(self, client: AlipayClient, titles: dict[TransferPurpose, str] | None = None, account: str = ""):
         client.require_certificate_mode()
         self.client = client
+        #: The paying app's id: Alipay de-duplicates out_biz_no per app, and only that app can be asked.
+        self.account = account
         self.titles = {**DEFAULT_TITLES, **(titles or {})}
 
     def transfer(self, request: TransferRequest) -> TransferAnswer:

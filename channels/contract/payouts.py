@@ -130,6 +130,11 @@ class PayoutRail(Protocol):
     should raise for a rail's answer: a timeout or an unverifiable answer is UNKNOWN. The caller treats an
     exception as UNKNOWN too, so raising never turns into a false success or refusal. A ``close()`` method,
     if the rail has one, is called when the gateway stops (to release a connection pool), as for channels.
+
+    An ``account`` attribute (text), if the rail has one, names the account it pays from when a rail's
+    de-duplication of ``out_biz_no`` holds per account (Alipay: per app). Settlement records it on each
+    payout and never asks another account about a transfer, nor sends it again from another account: the
+    other account would not know the transfer and would pay it a second time.
     """
 
     @property

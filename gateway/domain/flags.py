@@ -44,6 +44,10 @@ class FlagKind(enum.Enum):
     RECONCILIATION_AMOUNT_DIFFERENCE = "RECONCILIATION_AMOUNT_DIFFERENCE"
     RECONCILIATION_FEE_DIFFERENCE = "RECONCILIATION_FEE_DIFFERENCE"
     RECONCILIATION_OTHER = "RECONCILIATION_OTHER"
+    # A payout part whose answer is unknown, while the payout rail now pays from another account than the one
+    # that sent it (Alipay de-duplicates out_biz_no per app): neither asked about nor sent again there, since a
+    # new app would not know the transfer and would pay it twice (payment id: the payout id).
+    PAYOUT_RAIL_CHANGED = "PAYOUT_RAIL_CHANGED"
     # A day's statement still missing after `[settlement.reconcile] flag_after` (payment id "stmt_<day>_<kind>").
     STATEMENT_NOT_READY = "STATEMENT_NOT_READY"
 

@@ -438,6 +438,9 @@ payouts = Table(
     Column("failures", Integer, nullable=False),
     Column("payee_logon_id", String(100), nullable=False),
     Column("payee_name", String(128), nullable=False),
+    # The payout rail's account that sends it ("rail:account", e.g. alipay:<app id>; migration 0018): Alipay
+    # de-duplicates out_biz_no per app, so a part is asked about, or sent again, only through that account.
+    Column("rail_account", String(100), nullable=False, server_default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("merchant_id", "run_date", name="uq_payouts_merchant_run_date"),

@@ -30,6 +30,8 @@ class Payout:
     failures: int  # the merchant's failed runs so far, this one included
     payee_logon_id: str
     payee_name: str
+    #: The rail account that sends it (`run.rail_account`); "" for payouts made before it was recorded.
+    rail_account: str = ""
 
 
 @dataclass(frozen=True, slots=True)

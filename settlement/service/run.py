@@ -145,10 +145,17 @@ def _position(tx: SettlementUnitOfWork, merchant_id: str, run_date: date) -> tup
     return position, latest.failures if latest is not None else 0
 
 
+def rail_account(rail: PayoutRail) -> str:
+    """Which account of which rail pays: `name:account` when the rail says (channels/contract/payouts.py:
+    Alipay's app id), else the rail's name."""
+    account = getattr(rail, "account", "")
+    return f"{rail.name}:{account}"[:100] if account else rail.name
+
+
 def open_payout(uow: SettlementUnitOfWorkFactory, merchant_id: str, run_date: date, rules: PayoutRules,
-                now: Callable[[], datetime]) -> tuple[Payout | None, str]:
-    """Step a: this run's payout of the merchant, found (with its state) or created ("CREATED"), or None
-    with why nothing is paid."""
+                now: Callable[[], datetime], account: str = "") -> tuple[Payout | None, str]:
+    """Step a: this run's payout of the merchant, found (with its state) or created ("CREATED") to be sent
+    from `account` (`rail_account`), or None with why nothing is paid."""
     with uow(write=True) as tx:
         if not tx.settlement_payouts.lock_merchant(merchant_id):
             return None, "NO_MERCHANT"
@@ -185,7 +192,7 @@ def open_payout(uow: SettlementUnitOfWorkFactory, merchant_id: str, run_date: da
         if payee is None:
             tx.commit()
             return None, "NO_ACCOUNT"
-        payout = Payout(new_payout_id(), merchant_id, run_date, decision.amount, "SENT", failures, *payee)
+        payout = Payout(new_payout_id(), merchant_id, run_date, decision.amount, "SENT", failures, *payee, account)
         parts = [PayoutPart(payout.payout_id, n, rules_.transfer_reference(payout.payout_id, n), amount, "SENT")
                  for n, amount in enumerate(decision.parts, start=1)]
         tx.ledger.append([ledger.payout_sent(merchant_id, p.out_biz_no, p.amount) for p in parts],
@@ -346,20 +353,36 @@ def _payout_state(parts: list[PayoutPart], payout: Payout, rules: PayoutRules) -
 
 def settle_payout(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, payout: Payout, rules: PayoutRules,
                   now: Callable[[], datetime], *, fresh: bool) -> str:
-    """Steps b and c for every open part of `payout`; returns the payout's state after."""
+    """Steps b and c for every open part of `payout`; returns the payout's state after. Parts sent from
+    another account than the rail's now are left as they are, and flagged: that account alone knows them."""
     with uow() as tx:
         parts = [p for p in tx.settlement_payouts.parts(payout.payout_id) if p.state in OPEN]
         current = tx.settlement_payouts.by_id(payout.payout_id)
     state = current.state if current is not None else payout.state
+    account = rail_account(rail)
+    if parts and payout.rail_account and payout.rail_account != account:
+        _flag_rail_changed(uow, payout, account, now())
+        return state
     for part in parts:
         answer = _ask(rail, payout, part, fresh=fresh and part.state == "SENT")
         state = record_answer(uow, payout, part, answer, rules, now, rail.name)
     return state
 
 
+def _flag_rail_changed(uow: SettlementUnitOfWorkFactory, payout: Payout, account: str, at: datetime) -> None:
+    with uow(write=True) as tx:
+        tx.flags.raise_flag(Flag.raise_(
+            FlagKind.PAYOUT_RAIL_CHANGED, merchant_id=payout.merchant_id, payment_id=payout.payout_id, channel="",
+            now=at, detail=(f"payout {payout.payout_id} was sent from {payout.rail_account} and its answer is not "
+                            f"known; the payout rail now pays from {account}, which cannot know that transfer, so "
+                            f"it is neither asked about nor sent again: configure {payout.rail_account} again to "
+                            "settle it, or ask Alipay about its out_biz_no")))
+        tx.commit()
+
+
 def pay_merchant(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, merchant_id: str, run_date: date,
                  rules: PayoutRules, *, now: Callable[[], datetime] = _utc_now) -> MerchantResult:
-    payout, why = open_payout(uow, merchant_id, run_date, rules, now)
+    payout, why = open_payout(uow, merchant_id, run_date, rules, now, rail_account(rail))
     if payout is None:
         return MerchantResult(merchant_id, state=why)
     # A payout found rather than created may have been sent by a run that crashed: ask before sending.

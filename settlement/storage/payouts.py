@@ -19,7 +19,7 @@ from settlement.service.payout_ports import Payout, PayoutPart
 
 def _payout(row: Any) -> Payout:
     return Payout(row.payout_id, row.merchant_id, row.run_date, int(row.amount), row.state, int(row.failures),
-                  row.payee_logon_id, row.payee_name)
+                  row.payee_logon_id, row.payee_name, row.rail_account)
 
 
 class SqlPayoutRepository:
@@ -64,7 +64,8 @@ class SqlPayoutRepository:
         self.conn.execute(insert(payouts).values(
             payout_id=payout.payout_id, merchant_id=payout.merchant_id, run_date=payout.run_date,
             amount=payout.amount, state=payout.state, failures=payout.failures,
-            payee_logon_id=payout.payee_logon_id, payee_name=payout.payee_name, created_at=at, updated_at=at))
+            payee_logon_id=payout.payee_logon_id, payee_name=payout.payee_name, rail_account=payout.rail_account,
+            created_at=at, updated_at=at))
         if parts:
             self.conn.execute(insert(payout_parts), [
                 {"payout_id": p.payout_id, "part": p.part, "out_biz_no": p.out_biz_no, "amount": p.amount,

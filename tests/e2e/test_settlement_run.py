@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select, text
 
 import channels.alipay_payouts
+from channels.alipay_payouts.rail import AlipayPayoutRail
 from channels.contract import PayoutRail, TransferOutcome, TransferPurpose, TransferRequest
 from gateway.cli import CashierGroup, Context
 from gateway.plugins import collect_payout_rails, make_plugin_manager
@@ -254,6 +255,35 @@ def test_an_unknown_answer_is_settled_by_the_query(world: World, rail: PayoutRai
     again = settle(uow, rail, date(2026, 11, 30))  # the same run again: asks, never sends a second time
     assert states(again) == {shop: "PAID"}
     assert balances(uow, shop) == {"pending": 0, "available": 0, "payouts_in_transit": 0}
+    assert [(fen, status) for _, fen, status in transferred(world, engine, shop)] == [(7_952, "SUCCESS")]
+    assert_balanced(engine)
+
+
+def test_an_unknown_payout_is_never_asked_about_or_sent_from_another_app(
+        world: World, rail: PayoutRail, uow: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    # Defect (session 6): a part whose answer was unknown was asked about through whatever app was configured at
+    # the next run; Alipay de-duplicates out_biz_no per app, so a new app answers "no such transfer" and the
+    # run sent the payout again: paid twice.
+    shop = add_merchant(world, engine, (date(2026, 1, 1), "T0"))
+    pay(uow, shop, 8_000, 48, date(2026, 11, 30))
+    world.admin.post("/sandbox/faults", json={"timeout": {"method": TRANSFER, "count": 1, "seconds": 2}})
+    try:
+        assert states(settle(uow, rail, date(2026, 11, 30))) == {shop: "UNKNOWN"}
+    finally:
+        world.admin.delete("/sandbox/faults")
+    with engine.connect() as conn:
+        sent_from = conn.execute(select(payouts.c.rail_account).where(payouts.c.merchant_id == shop)).scalar_one()
+    assert sent_from == f"alipay:{rail.account}" and rail.account  # type: ignore[attr-defined]
+
+    other_app = AlipayPayoutRail(rail.client, account="2021009999999999")  # type: ignore[attr-defined]
+    assert states(settle(uow, other_app, date(2026, 11, 30))) == {shop: "UNKNOWN"}
+    assert len(transferred(world, engine, shop)) == 1  # neither asked nor sent from the other app
+    with engine.connect() as conn:
+        flagged = conn.execute(select(flags.c.detail).where(flags.c.kind == "PAYOUT_RAIL_CHANGED",
+                                                            flags.c.merchant_id == shop)).scalars().all()
+    assert len(flagged) == 1 and sent_from in flagged[0]
+
+    assert states(settle(uow, rail, date(2026, 11, 30))) == {shop: "PAID"}  # the sending app settles it
     assert [(fen, status) for _, fen, status in transferred(world, engine, shop)] == [(7_952, "SUCCESS")]
     assert_balanced(engine)
 
