@@ -234,6 +234,8 @@ def _summary(report: RunReport) -> None:
                              for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip())
     if report.release_skipped:
         click.echo(f"nothing released (an operator is flagged): {report.release_skipped}")
+    if report.deposits_released:
+        click.echo(f"deposits given back to available: {_yuan(report.deposits_released)} CNY")
     counts: dict[str, int] = {}
     for m in report.merchants:
         counts[m.state] = counts.get(m.state, 0) + 1

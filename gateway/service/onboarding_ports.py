@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from gateway.domain.merchants import Merchant, SettlementPlan
@@ -102,6 +102,9 @@ class DepositRepository(Protocol):
         """Newest first."""
 
     def save(self, deposit: Deposit, expected: DepositState) -> bool: ...
+
+    def releasing_due(self, day: date, limit: int) -> list[Deposit]:
+        """Deposits RELEASING whose `release_on` is `day` or earlier (the settlement run gives them back)."""
 
 
 class AuditRepository(Protocol):

@@ -5,6 +5,7 @@ Lock order: gateway/storage/__init__.py; written after the merchant's row is loc
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -43,6 +44,11 @@ class SqlDepositRepository:
 
     def of_merchant(self, merchant_id: str) -> list[Deposit]:
         stmt = select(deposits).where(deposits.c.merchant_id == merchant_id).order_by(deposits.c.deposit_id.desc())
+        return [_deposit(row) for row in self.conn.execute(stmt)]
+
+    def releasing_due(self, day: date, limit: int) -> list[Deposit]:
+        stmt = (select(deposits).where(deposits.c.state == DepositState.RELEASING.value, deposits.c.release_on <= day)
+                .order_by(deposits.c.merchant_id, deposits.c.deposit_id).limit(limit))
         return [_deposit(row) for row in self.conn.execute(stmt)]
 
     def save(self, deposit: Deposit, expected: DepositState) -> bool:

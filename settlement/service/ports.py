@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from gateway.service.onboarding_ports import (
     AuditRepository,
+    DepositRepository,
     MerchantSetupRepository,
     SettlementPlanRepository,
 )
@@ -43,6 +44,9 @@ class SettlementUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def reconciliations(self) -> ReconciliationRepository: ...
+
+    @property
+    def deposits(self) -> DepositRepository: ...
 
     def __enter__(self) -> SettlementUnitOfWork: ...
 

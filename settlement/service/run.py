@@ -36,7 +36,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 from channels.contract.payouts import (
@@ -52,7 +52,7 @@ from gateway.domain.events import MERCHANT_SETTLEMENT_PLAN_CHANGED, PAYOUT_FAILE
 from gateway.domain.flags import Flag, FlagKind
 from gateway.domain.merchants import SettlementPlan
 from gateway.domain.onboarding.audit import Actor, ActorKind, AuditEvent
-from gateway.domain.onboarding.settlement import PlanChange, next_settlement_day
+from gateway.domain.onboarding.settlement import DepositState, PlanChange, next_settlement_day
 from settlement.domain import accounts, ledger
 from settlement.domain import payouts as rules_
 from settlement.domain.calendar import Calendar, WorkingDaysUnknown, plan_in_effect
@@ -97,6 +97,7 @@ class RunReport:
     resumed: list[MerchantResult] = field(default_factory=list)  # earlier runs' payouts settled by this one
     # Why nothing was released (working days unknown for the run's dates), "" when the release ran.
     release_skipped: str = ""
+    deposits_released: int = 0  # fen of deposits given back to available (released on or before the run date)
 
     def total(self, state: str) -> int:
         return sum(m.amount for m in self.merchants if m.state == state)
@@ -390,6 +391,36 @@ def pay_merchant(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, merchant_id
     return MerchantResult(merchant_id, payout.payout_id, payout.amount, state, len(_parts(uow, payout)))
 
 
+def release_deposits(uow: SettlementUnitOfWorkFactory, run_date: date, now: Callable[[], datetime]) -> int:
+    """Deposits whose release was scheduled (RELEASING: the merchant left T+0, and T+15 is in effect by
+    `release_on`) and is due by the run date go back to the merchant: deposit → available, paid out with the
+    rest by this run. One transaction per deposit, its merchant's row locked first (the lock order); a
+    deposit another run released meanwhile is skipped (a conditional UPDATE). Returns the fen released."""
+    released = 0
+    while True:
+        with uow() as tx:
+            due = tx.deposits.releasing_due(run_date, BATCH)
+        if not due:
+            return released
+        for deposit in due:
+            with uow(write=True) as tx:
+                at = now()
+                tx.settlement_payouts.lock_merchant(deposit.merchant_id)
+                done = replace(deposit, state=DepositState.RELEASED, released_at=at)
+                if tx.deposits.save(done, DepositState.RELEASING):
+                    tx.ledger.append([ledger.deposit_released(deposit.merchant_id, deposit.id, deposit.amount)],
+                                     settlement_day=run_date, at=at)
+                    tx.audit.add(AuditEvent.create(
+                        actor=Actor(ActorKind.SYSTEM, "settlement"), action="deposit.released", now=at,
+                        subject=f"merchants/{deposit.merchant_id}/deposits/{deposit.id}",
+                        merchant_id=deposit.merchant_id, before={"state": deposit.state.value},
+                        after={"state": done.state.value, "amount": deposit.amount}))
+                    released += deposit.amount
+                tx.commit()
+        if len(due) < BATCH:
+            return released
+
+
 # --- the run ---------------------------------------------------------------------------------------------
 
 def run(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, run_date: date, rules: PayoutRules, *,
@@ -409,6 +440,7 @@ def run(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, run_date: date, rule
         # operator, and still pay out what is already available.
         report.release_skipped = str(exc)
         _flag_holidays(uow, exc, now())
+    report.deposits_released = release_deposits(uow, run_date, now)
     with uow() as tx:
         left_open = tx.settlement_payouts.open_payouts(run_date)
     resumed = {p.merchant_id for p in left_open if p.run_date == run_date}

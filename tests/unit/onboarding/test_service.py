@@ -3,7 +3,8 @@ writes (the change, its audit row and its events in one transaction)."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +22,10 @@ from gateway.domain.onboarding.settlement import DepositState
 from gateway.domain.onboarding.verification import AttemptState
 from gateway.service.onboarding import OnboardingService
 from gateway.storage.tables import application_documents, applications, audit_events, events, merchants
+from settlement.domain import accounts
 from settlement.domain.ledger import EntryKind
+from settlement.service.ports import SettlementUnitOfWorkFactory
+from settlement.service.run import release_deposits
 from tests.onboarding_support import JPEG, PNG, AlipayStandIn, Clock, form
 from tests.unit.onboarding.conftest import APPLICANT, OPERATOR, make_service
 
@@ -254,6 +258,34 @@ def test_a_verification_transfer_is_booked_as_the_platform_s_cost_once(service: 
     service.confirm_verification(APPLICANT, other.id, 42)  # it arrived: now it is known to have left
     assert _verification_cost(service, attempt.id) == {
         "platform:verification_transfers": 42, "platform:channel_clearing": -42}
+
+
+def _deposit_and_available(service: OnboardingService, merchant_id: str) -> tuple[int, int]:
+    with service.uow() as uow:
+        raw = uow.ledger.balances(merchant_id)
+    deposit, available = accounts.deposit(merchant_id), accounts.available(merchant_id)
+    return deposit.balance(raw.get(deposit, 0)), available.balance(raw.get(available, 0))
+
+
+def test_a_scheduled_release_gives_the_deposit_back_in_the_run_of_its_day(service: OnboardingService,
+                                                                          clock: Clock) -> None:
+    # Defect (session 6): a release scheduled for when T+15 is back in effect (RELEASING) was never carried
+    # out: the deposit stayed held in the ledger, and in GetBalance, for ever.
+    approved(service)
+    deposit = service.record_deposit(OPERATOR, "tea-house", 2_000_000, "BANK-0002")
+    service.set_plan(OPERATOR, "tea-house", SettlementPlan.T0)
+    clock.advance(days=1)  # T+0 in effect: the deposit is needed until T+15 is back
+    scheduled, _ = service.release_deposit(OPERATOR, "tea-house", deposit.id)
+    assert scheduled.state is DepositState.RELEASING and scheduled.release_on is not None
+    assert _deposit_and_available(service, "tea-house") == (2_000_000, 0)
+
+    uow = cast(SettlementUnitOfWorkFactory, service.uow)
+    assert release_deposits(uow, scheduled.release_on - timedelta(days=1), clock) == 0  # not yet due
+    assert release_deposits(uow, scheduled.release_on, clock) == 2_000_000
+    assert _deposit_and_available(service, "tea-house") == (0, 2_000_000)  # paid out by this run
+    assert service.list_deposits("tea-house")[0].state is DepositState.RELEASED
+    assert release_deposits(uow, scheduled.release_on, clock) == 0  # a second run gives nothing back twice
+    assert actions(service, merchant_id="tea-house")[-1] == "deposit.released"
 
 
 def test_plans_and_deposits(service: OnboardingService, clock: Clock) -> None:
