@@ -196,13 +196,14 @@ class RefundService:
         before its event (the lock order in gateway/storage): the amount back to the buyer, then the fee's
         share (fees.fee_returned, on the cumulative amount refunded: `payment` was read under its lock,
         before this refund counted). A payment that succeeded before settlement existed has no rate stored
-        and gave no fee, so it gives none back. `released` is False: no settlement run moves funds to
-        available yet, so every refund still comes out of pending; the run, once it exists, must tell this
-        booking whether the payment's funds were released."""
+        and gave no fee, so it gives none back. A refund of money a settlement run has released comes out of
+        available (netted from the next payout, or from the deposit); otherwise out of pending, with the
+        payment's money still there."""
         fee = fee_for(payment.amount, payment.fee_bps or 0)
         share = fee_returned(self.refund_fee, payment_amount=payment.amount, fee=fee,
                              refunded_before=payment.refunded_amount, refund_amount=refund.amount)
-        uow.ledger.append(book_refund(refund.merchant_id, refund.id, refund.amount, share, released=False),
+        released = uow.ledger.released(refund.merchant_id, payment.id)
+        uow.ledger.append(book_refund(refund.merchant_id, refund.id, refund.amount, share, released=released),
                           settlement_day=settlement_day(refund.updated_at, self.cutoff), at=refund.updated_at)
 
     # --- settle what is pending ------------------------------------------------------------------------

@@ -43,6 +43,9 @@ class LedgerRepository(Protocol):
 
     def get(self, kind: EntryKind, reference: str) -> JournalEntry | None: ...
 
+    def released(self, merchant_id: str, payment_id: str) -> bool:
+        """Whether a settlement run has released the settlement day of the payment's money to available."""
+
     def balances(self, merchant_id: str | None = None) -> dict[Account, int]:
         """Raw sums of postings per account (debit positive), summed in the database."""
 

@@ -85,6 +85,16 @@ class SqlLedgerRepository:
         return JournalEntry(kind, reference, row.merchant_id,
                             tuple(Posting(Account.from_key(line.account), int(line.amount)) for line in lines))
 
+    def released(self, merchant_id: str, payment_id: str) -> bool:
+        # A release entry carries the settlement day it releases (settlement/storage/release.py): one for the
+        # payment's day, found through (merchant, day), the index every statement of a period uses.
+        e, paid = ledger_entries, ledger_entries.alias("paid")
+        day = (select(paid.c.settlement_day).where(paid.c.kind == EntryKind.PAYMENT_SUCCEEDED.value,
+                                                   paid.c.reference == payment_id).scalar_subquery())
+        return self.conn.execute(select(literal(1)).where(
+            e.c.merchant_id == merchant_id, e.c.settlement_day == day,
+            e.c.kind == EntryKind.FUNDS_RELEASED.value).limit(1)).first() is not None
+
     def balances(self, merchant_id: str | None = None) -> dict[Account, int]:
         """Raw sums of postings per account (debit positive; `Account.balance` gives the read sign), in one
         SUM … GROUP BY. With `merchant_id`: that merchant's own accounts only."""

@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ from gateway.domain.merchants import Principal, PrincipalKind
 from gateway.domain.refunds import NewRefund
 from gateway.runtime import RunningGateway
 from gateway.service.refunds import RefundPayment, RefundService
+from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from settlement.domain.calendar import settlement_day
+from settlement.service.run import release_due
 from tests.e2e.test_concurrency import run_together
 from tests.e2e.test_payment_completion import _last_body, pay_at_alipay, wait_for_state
 from tests.e2e.test_refunds import get_payment, paid_payment, refund
@@ -39,6 +41,7 @@ from tests.support import CashierClient, cashier_cli, make_settings, running_gat
 RATE = 60  # bps on the mobile channel: 0.60 %
 CLEARING, REVENUE = "platform:channel_clearing", "platform:fee_revenue"
 PENDING = "merchant:shop-1:pending"
+AVAILABLE = "merchant:shop-1:available"
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
@@ -237,6 +240,26 @@ def test_a_partial_then_a_full_refund_give_the_fee_back_pro_rata(app: CashierCli
     }
     # Refunded in full with its fee given back: the merchant, the platform and Alipay's clearing are square.
     assert account_sums(gateway) == {CLEARING: 0, PENDING: 0, REVENUE: 0}
+    the_operator_finds_the_ledger_whole(gateway)
+
+
+def test_a_refund_after_its_payment_was_released_comes_out_of_available(app: CashierClient, alipay: LocalAlipay,
+                                                                       gateway: RunningGateway) -> None:
+    # Defect (session 6): every refund came out of pending, booked on its own day; a refund of money already
+    # released (or paid out) then waited for its own day's release, 15 days under T+15, while the merchant
+    # went on being paid, instead of being netted from the next payout.
+    payment = paid_payment(app, alipay, 1_000)
+    day = query(gateway, "SELECT settlement_day FROM ledger_entries WHERE kind = 'payment_succeeded' "
+                         "AND reference = :p", p=payment_id(payment))[0][0]
+    day = day if isinstance(day, date) else date.fromisoformat(str(day))
+    released, amount = release_due(SqlUnitOfWorkFactory(gateway.gateway.engine), day + timedelta(days=15))
+    assert (released, amount) == (1, 994)  # the payment less its 6 fen fee, now available
+    first = refund(app, payment, "R-1", 250)
+    assert booked(gateway, first.name.rsplit("/", 1)[1]) == {
+        "refund_succeeded": [(AVAILABLE, 250), (CLEARING, -250)],
+        "fee_returned": [(REVENUE, 2), (AVAILABLE, -2)],
+    }
+    assert account_sums(gateway)[AVAILABLE] == -(994 - 248)  # owed: 746 fen, paid by the next payout
     the_operator_finds_the_ledger_whole(gateway)
 
 
