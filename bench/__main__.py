@@ -28,6 +28,7 @@ import grpc
 from bench import chart, fill, procstat, report, rsa
 from bench import gateway as gw
 from bench import notify as notifications
+from bench import settlement as settlement_bench
 from bench.load import LoadResult, LoadSettings, run_load
 from bench.payload import MERCHANT_ID, Requests, channel_of, create_payment_request
 from cashier.v1 import cashier_service_pb2 as svc
@@ -37,6 +38,7 @@ DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results"
 READY_TIMEOUT = 60.0
 SIGNED_LABEL = "echo + RSA2 signature"
 GET_LABEL = "GetPayment"
+SMOKE_SETTLEMENT = ([2000], 20)  # payments, merchants
 READ_NAMES = 300  # payments the GetPayment load reads in turn: the newest, made by the CreatePayment window
 
 
@@ -77,13 +79,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                             "uvicorn/Starlette server")
     parts.add_argument("--notify-payments", type=int, default=12000,
                        help="PENDING payments (and signed notifications) prepared for --notify [12000]")
+    parts.add_argument("--settlement", action="store_true",
+                       help="also measure the settlement run of one day of paid payments (release, payouts "
+                            "through the local Alipay) beside a bare INSERT … SELECT, spread out and with one "
+                            "hot merchant, and its peak RSS")
+    sizes, merchants = ",".join(map(str, settlement_bench.DEFAULT_SIZES)), settlement_bench.DEFAULT_MERCHANTS
+    parts.add_argument("--settlement-sizes", type=_counts, metavar="N,N,...",
+                       help=f"payments in the day for --settlement [{sizes}; --smoke: {SMOKE_SETTLEMENT[0][0]}]")
+    parts.add_argument("--settlement-merchants", type=int, metavar="N",
+                       help=f"merchants sharing the day for --settlement [{merchants}; --smoke: {SMOKE_SETTLEMENT[1]}]")
     parts.add_argument("--all", action="store_true",
-                       help="every part: --sweep 1,4,16,64 --scale-out --growth 10000,1000000 --notify")
+                       help="every part: --sweep 1,4,16,64 --scale-out --growth 10000,1000000 --notify "
+                            "--settlement")
     args = p.parse_args(argv)
     if args.all:
         args.sweep = args.sweep or [1, 4, 16, 64]
         args.growth = args.growth or [10_000, 1_000_000]
-        args.scale_out = args.notify = True
+        args.scale_out = args.notify = args.settlement = True
+    defaults = SMOKE_SETTLEMENT if args.smoke else (list(settlement_bench.DEFAULT_SIZES),
+                                                    settlement_bench.DEFAULT_MERCHANTS)
+    if args.settlement_sizes is None:
+        args.settlement_sizes = defaults[0]
+    if args.settlement_merchants is None:
+        args.settlement_merchants = defaults[1]
     if args.smoke:
         args.duration, args.warmup, args.concurrency, args.clients = 1.0, 0.5, 4, 1
         args.notify_payments = min(args.notify_payments, 400)
@@ -93,6 +111,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error("need --notify-payments >= --concurrency")
     if args.duration <= 0 or args.warmup < 0 or args.workers < 1:
         p.error("need --duration > 0, --warmup >= 0, --workers >= 1")
+    if args.settlement and (problem := settlement_bench.check_sizes(args.settlement_sizes, args.settlement_merchants)):
+        p.error(problem)
     return args
 
 
@@ -252,6 +272,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 raise RuntimeError("--notify signs notifications with the local Alipay's key; run it without "
                                    "an [channels.alipay] table of your own in --config")
             parts["notify"] = notify(args, local, database_url, config, env, work, load)
+        if args.settlement:
+            parts["settlement"] = settlement_bench.measure(args.database, args.database_url, args.settlement_sizes,
+                                                           args.settlement_merchants, work / "settlement")
     channel = channel_of(gateway.last_response or first) or "?"
     return {
         "started_at": started.isoformat(timespec="seconds"),

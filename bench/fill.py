@@ -61,17 +61,20 @@ def fill_payments(database_url: str, start: int, stop: int, *, state: str = "SUC
         engine.dispose()
 
 
-def settle(engine: Engine) -> None:
-    """Leave the filled table as a table that grew over months would be: statistics current, nothing
+def settle(engine: Engine, tables: tuple[str, ...] = ("payments",)) -> None:
+    """Leave the filled tables as tables that grew over months would be: statistics current, nothing
     left to vacuum, the fill's pages written back. Otherwise the measured window pays for the fill
     (autovacuum, a checkpoint of a million fresh rows, SQLite's first checkpoint of a WAL of hundreds of
-    MB) instead of showing what the size alone costs."""
+    MB) instead of showing what the size alone costs. A plain engine's (the gateway's SQLite engine opens
+    a transaction even in autocommit, in which no checkpoint can run)."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if engine.dialect.name == "sqlite":
-            conn.execute(text("ANALYZE payments"))
+            for table in tables:
+                conn.execute(text(f"ANALYZE {table}"))
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
             return
-        conn.execute(text("VACUUM (ANALYZE) payments"))
+        for table in tables:
+            conn.execute(text(f"VACUUM (ANALYZE) {table}"))
         try:
             conn.execute(text("CHECKPOINT"))  # superuser or pg_checkpoint; the bench's default URL is both
         except DBAPIError as exc:

@@ -159,7 +159,31 @@ def parts_text(record: dict[str, Any]) -> str:
         for key in ("baseline", "gateway"):
             if n[key]["errors"]:
                 out.append(f"{n[key]['label']} errors: {n[key]['errors']}")
+    if "settlement" in record:
+        out += ["", *settlement_text(record["settlement"])]
     return "\n".join(out)
+
+
+SETTLEMENT_TARGETS = "targets: release/baseline <= 3x, hot/spread >= 0.70 (release), peak RSS <= 300 MB"
+
+
+def settlement_text(part: dict[str, Any]) -> list[str]:
+    """One row per size and distribution: the fill, the baseline, the run's parts, the ratios, the peak RSS."""
+    rows: list[tuple[str, ...]] = [("", "fill s", "baseline s", "release s", "payouts s", "refresh s", "run s",
+                                    "release/baseline", "run/baseline", "payments/s (release)", "peak RSS MiB")]
+    for size in part["sizes"]:
+        for key in ("spread", "hot"):
+            c = size[key]
+            rows.append((c["label"], f"{c['fill_s'] + c['ledger_fill_s']:.1f}", f"{c['baseline_s']:.3f}",
+                         f"{c['release_s']:.3f}", f"{c['payouts_s']:.2f}", f"{c['refresh_s']:.3f}",
+                         f"{c['run_s']:.2f}", f"{c['ratio_release_to_baseline']:.2f}",
+                         f"{c['ratio_run_to_baseline']:.1f}", f"{c['payments_per_s_release']:.0f}",
+                         f"{c['peak_rss_mb']:.0f}"))
+    lines = [f"settlement run for {part['day']}, {part['merchants']:,} merchants on T+0, each paid through the "
+             "local Alipay (certificate mode); baseline: one INSERT … SELECT of the release's rows:", *_rows(rows)]
+    lines += [f"hot/spread throughput at {s['payments']:,}: release {s['hot_to_spread_release']:.2f}, "
+              f"whole run {s['hot_to_spread_run']:.2f}" for s in part["sizes"]]
+    return [*lines, SETTLEMENT_TARGETS]
 
 
 def write_text(directory: Path, name: str, stamp: str, text: str) -> Path:

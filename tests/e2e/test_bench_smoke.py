@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT
+from tests.unit.test_bench_settlement import assert_sane
 
 TIMEOUT = 240
 
@@ -44,8 +45,10 @@ def _settled_group(pgid: int, seconds: float = 5.0) -> list[int]:
 def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> None:
     # Its own process group, so that whatever it starts (servers, their workers, the clients) can be
     # found and ended even if the bench itself fails to clean up.
-    # Every further part at a tiny size: a sweep of two points, scale-out, growth, notification ingestion.
-    parts = ["--sweep", "1,2", "--scale-out", "--growth", "50,100", "--notify", "--notify-payments", "40"]
+    # Every further part at a tiny size: a sweep of two points, scale-out, growth, notification ingestion, and
+    # settlement at --smoke's size (2,000 payments, 20 merchants).
+    parts = ["--sweep", "1,2", "--scale-out", "--growth", "50,100", "--notify", "--notify-payments", "40",
+             "--settlement"]
     bench = subprocess.Popen([sys.executable, "-m", "bench", "--smoke", *parts, "--output", str(tmp_path)],
                              cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True)
@@ -99,7 +102,9 @@ def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> N
     assert notify["gateway"]["errors"] == {} and notify["baseline"]["errors"] == {}
     # Every notification the gateway acknowledged moved a payment and wrote its event.
     assert notify["payments_succeeded"] == notify["events_written"] >= notify["gateway"]["ok"]
-    for heading in ("sweep (", "scale-out:", "growth:", "notification ingestion", "gateway peak RSS"):
+    assert_sane(record["settlement"], 2000, 20)
+    for heading in ("sweep (", "scale-out:", "growth:", "notification ingestion", "gateway peak RSS",
+                    "settlement run for ", "hot/spread throughput at 2,000: ", "targets: "):
         assert any(line.startswith(heading) for line in lines), (heading, out)
     svg = (tmp_path / "latest.svg").read_text()
     assert svg.startswith("<svg") and "p99 latency" in svg and "echo (bare grpcio)" in svg
