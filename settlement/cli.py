@@ -373,9 +373,10 @@ def statement_command(file: str | None, day: datetime, kind: str | None) -> None
                                        + ", ".join(s.name for s in sources))
         for source in sources:
             for statement_kind in kinds:
-                lines = source.read_file(data, statement_kind) if data is not None \
-                    else source.lines(the_day, statement_kind)
                 try:
+                    # Inside the try: a source may ask the rail for the statement as soon as lines are asked for.
+                    lines = source.read_file(data, statement_kind) if data is not None \
+                        else source.lines(the_day, statement_kind)
                     with click.progressbar(lines, label=f"reading {statement_kind.value.lower()} lines",
                                            show_pos=True) as bar:
                         report = reconcile_day(uow, source, the_day, statement_kind, options, lines=bar)
