@@ -62,6 +62,9 @@ class Paid:
     body: bytes
     refunded: int = 0
     refunds: list[tuple[str, int, str]] = field(default_factory=list)  # (out_refund_no, amount, refund id)
+    # Per refund id, whether the payment's day had been released when it succeeded: then it comes out of
+    # available (netted from the next payout), else out of pending.
+    released_before: dict[str, bool] = field(default_factory=dict)
 
 
 def _account(merchant_id: str, kind: str) -> str:
@@ -178,11 +181,16 @@ class LiveSettlementMachine(RuleBasedStateMachine):
         left = paid.amount - paid.refunded
         amount = data.draw(st.one_of(st.just(left), st.integers(1, left)), label="refund")
         out_refund_no = self.next_key("R")
+        entries = self.live.entries()
+        day = entries[("payment_succeeded", payment_id)][1]
+        released = any(kind == "funds_released" and merchant == paid.merchant_id and on == day
+                       for (kind, _), (merchant, on, _) in entries.items())
         done = self.live.gateway.refunds.refund(RefundPayment(self.live.principal, NewRefund(
             paid.merchant_id, payment_id, out_refund_no, amount)))
         assert done.state is RefundState.SUCCEEDED, done
         paid.refunded += amount
         paid.refunds.append((out_refund_no, amount, done.id))
+        paid.released_before[done.id] = released
         event("full refund" if paid.refunded == paid.amount else "partial refund")
 
     @precondition(lambda self: bool(self.payments))
@@ -356,7 +364,8 @@ class LiveSettlementMachine(RuleBasedStateMachine):
             back = refunded = 0
             before = 0
             for _, amount, refund_id in paid.refunds:
-                assert entries[("refund_succeeded", refund_id)][2] == {pending: amount, CLEARING: -amount}
+                side = _account(paid.merchant_id, "available") if paid.released_before[refund_id] else pending
+                assert entries[("refund_succeeded", refund_id)][2] == {side: amount, CLEARING: -amount}
                 share = entries.get(("fee_returned", refund_id), ("", None, {}))[2].get(REVENUE, 0)
                 assert share == fee_returned(RefundFeePolicy.PRO_RATA, payment_amount=paid.amount, fee=paid.fee,
                                              refunded_before=before, refund_amount=amount)
