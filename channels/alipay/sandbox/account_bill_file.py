@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .bill_book import BilledTrade
-from .bill_file import TEXT, cn_date, csv_line, zip_members
+from .bill_file import TEXT, bill_archive, cn_date, csv_line
 from .store import Transfer
 from .values import fen_to_yuan, fmt_time, mask_logon_id
 
@@ -144,9 +144,5 @@ def build_account_zip(seller_id: str, label: str, moved: list[Movement], start: 
                       now: datetime) -> tuple[str, bytes]:
     """Return ``(<PID>0156_<label>.csv.zip, bytes)``; ``label`` is ``YYYYMMDD`` or ``YYYYMM``."""
     account = f"{seller_id}0156"
-    stem = f"{account}_{label}"
-    members = {
-        f"{stem}_账务明细.csv": render_detail(account, start, end, moved, now),
-        f"{stem}_账务明细(汇总).csv": render_summary(account, start, end, moved, now),
-    }
-    return f"{stem}.csv.zip", zip_members(members, now)
+    return bill_archive(account, label, "账务明细", render_detail(account, start, end, moved, now),
+                        render_summary(account, start, end, moved, now), now)

@@ -152,11 +152,15 @@ def build_zip(seller_id: str, label: str, rows: list[BillRow], start: datetime, 
               now: datetime) -> tuple[str, bytes]:
     """Return ``(<PID>0156_<label>.csv.zip, bytes)``; ``label`` is ``YYYYMMDD`` or ``YYYYMM``."""
     account = f"{seller_id}0156"
+    return bill_archive(account, label, "业务明细", render_detail(account, start, end, rows, now),
+                        render_summary(account, start, end, rows, now), now)
+
+
+def bill_archive(account: str, label: str, title: str, detail: str, summary: str, now: datetime) -> tuple[str, bytes]:
+    """Alipay's archive of one bill: ``<account>_<label>.csv.zip`` holding ``…_<title>.csv`` (the detail) and
+    ``…_<title>(汇总).csv`` (the summary)."""
     stem = f"{account}_{label}"
-    members = {
-        f"{stem}_业务明细.csv": render_detail(account, start, end, rows, now),
-        f"{stem}_业务明细(汇总).csv": render_summary(account, start, end, rows, now),
-    }
+    members = {f"{stem}_{title}.csv": detail, f"{stem}_{title}(汇总).csv": summary}
     return f"{stem}.csv.zip", zip_members(members, now)
 
 
