@@ -26,6 +26,7 @@ How money flows (debit ← credit):
 - deposit applied:   merchant deposit ← merchant available (covers a negative available balance)
 - verification transfer: verification cost ← channel clearing
 - Alipay service fee:    Alipay fee cost ← channel clearing (from the bills)
+- Alipay fee returned:   channel clearing ← Alipay fee cost (given back with a refund, from the trade bill)
 - reconciliation difference: suspense ← channel clearing, or the reverse (settlement/domain/reconciliation.py)
 """
 
@@ -61,6 +62,8 @@ class EntryKind(enum.Enum):
     DEPOSIT_APPLIED = "deposit_applied"
     VERIFICATION_TRANSFER = "verification_transfer"
     ALIPAY_SERVICE_FEE = "alipay_service_fee"
+    # The share of Alipay's fee it gives back with a refund (the trade bill's negative fee on a refund line).
+    ALIPAY_SERVICE_FEE_RETURNED = "alipay_service_fee_returned"
     # What reconciliation with the rail's statement cannot place: suspense against channel clearing.
     RECONCILIATION_DIFFERENCE = "reconciliation_difference"
 
@@ -279,6 +282,11 @@ def verification_transfer(merchant_id: str, verification_id: str, amount: int) -
 def alipay_service_fee(reference: str, amount: int, merchant_id: str = "") -> JournalEntry:
     return _move(EntryKind.ALIPAY_SERVICE_FEE, reference, merchant_id,
                  accounts.ALIPAY_SERVICE_FEES, accounts.CHANNEL_CLEARING, amount, "amount")
+
+
+def alipay_service_fee_returned(refund_id: str, amount: int, merchant_id: str = "") -> JournalEntry:
+    return _move(EntryKind.ALIPAY_SERVICE_FEE_RETURNED, refund_id, merchant_id,
+                 accounts.CHANNEL_CLEARING, accounts.ALIPAY_SERVICE_FEES, amount, "amount")
 
 
 # --- reconciliation (settlement/domain/reconciliation.py) ---------------------------------------------

@@ -10,6 +10,13 @@ as the lines are. A line and a movement are the same when their kind and referen
 id, refund id, out_biz_no); the first line of a (kind, reference) matches, a second one is MISSING_OURS (the
 rail counted it twice).
 
+The account statement names a refund only by its trade, and shows the fee Alipay gives back with a refund as a
+FEE line of the payment: there refunds and fees are matched per payment and day. A REFUND line with no
+reference is read under its payment's (`line_reference`), the day's REFUND lines, and FEE lines, of one
+reference are summed into one line (`collapse`), and ours are of the same shape: the day's refunds of a
+payment summed, and its fee net of the fee given back with its refunds (storage stages them so). The trade
+statement matches refunds by their own number.
+
 Buckets (`classify` is the reference implementation; settlement/storage/reconciliation.py does the same in
 SQL and tests hold the two to each other):
 
@@ -29,7 +36,9 @@ SQL and tests hold the two to each other):
 Money in the ledger (the journal entries reconciliation books, settlement/domain/ledger.py):
 
 - the bill is the source of truth for Alipay's service fee: every payment line of a trade statement matched
-  to a payment of ours with a fee > 0 books `alipay_service_fee` (Alipay fee cost ← channel clearing);
+  to a payment of ours with a fee > 0 books `alipay_service_fee` (Alipay fee cost ← channel clearing), and
+  every refund line matched to a refund of ours with a fee < 0 (the fee given back) books
+  `alipay_service_fee_returned` (channel clearing ← Alipay fee cost);
   a verification transfer the account statement shows books `verification_transfer`;
 - each unexplained difference (MISSING_OURS, MISSING_THEIRS, AMOUNT_DIFFERENCE, OTHER) books its
   `unexplained` amount, ours minus theirs, against SUSPENSE (`reconciliation_difference`): suspense is
@@ -94,6 +103,39 @@ def expected_fee(amount: int, bps: int) -> int:
     if type(bps) is not int or not (0 <= bps <= MAX_BPS):
         raise ValueError(f"fee_bps must be whole basis points from 0 to {MAX_BPS}")
     return round_half_up(abs(amount) * bps, BPS_DENOMINATOR)
+
+
+def line_reference(statement_kind: str, kind: str, reference: str, payment_reference: str) -> str:
+    """The reference a line is matched under: on the account statement a REFUND line with none (Alipay names
+    only the trade) is its payment's."""
+    if statement_kind == ACCOUNT and kind == REFUND and not reference:
+        return payment_reference
+    return reference
+
+
+def summed_per_payment(statement_kind: str, kind: str) -> bool:
+    """Whether lines, and ours, of `kind` are summed per reference and day on `statement_kind` (see the module)."""
+    return statement_kind == ACCOUNT and kind in (REFUND, FEE)
+
+
+def collapse(lines: Iterable[Line], statement_kind: str) -> list[Line]:
+    """The lines as they are matched: on the account statement, the REFUND lines and the FEE lines of one
+    reference summed into one (the smallest channel reference, the earliest time), where the first was."""
+    out: list[Line] = []
+    summed: dict[tuple[str, str], int] = {}
+    for line in lines:
+        key = (line.kind, line.reference)
+        if not line.reference or not summed_per_payment(statement_kind, line.kind):
+            out.append(line)
+        elif key not in summed:
+            summed[key] = len(out)
+            out.append(line)
+        else:
+            n = summed[key]
+            first = out[n]
+            out[n] = Line(first.kind, first.reference, min(first.channel_reference, line.channel_reference),
+                          first.amount + line.amount, first.fee + line.fee, min(first.occurred_at, line.occurred_at))
+    return out
 
 
 def books_suspense(statement_kind: str, kind: str) -> bool:
@@ -202,14 +244,15 @@ def item_key(kind: str, rank: int, reference: str, channel_reference: str) -> st
 def classify(lines: Iterable[Line], ours: Iterable[Movement], rules: Rules, *,
              before: Neighbour = Neighbour(), after: Neighbour = Neighbour()) -> list[Item]:
     """Every line, and every movement of ours the statement leaves unexplained, in its bucket (module
-    docstring). `ours` may hold movements of the window around the day; others are ignored. In memory: the
-    reference the SQL is checked against, and for small statements."""
+    docstring). `ours` may hold movements of the window around the day; others are ignored; on the account
+    statement its refunds and fees are per payment already. In memory: the reference the SQL is checked
+    against, and for small statements."""
     start, end, window = rules.start, rules.end, rules.window
     mine = {(m.kind, m.reference): m for m in ours
             if m.kind in OURS_ON[rules.statement_kind] and start - window <= m.occurred_at < end + window}
     seen: Counter[tuple[str, str]] = Counter()
     items = []
-    for line in lines:
+    for line in collapse(lines, rules.statement_kind):
         key = (line.kind, line.reference)
         seen[key] += 1
         rank = seen[key]

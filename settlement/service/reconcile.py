@@ -52,16 +52,17 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _row(run_id: str, number: int, line: StatementLine) -> tuple[Any, ...]:
+def _row(run_id: str, number: int, line: StatementLine, statement_kind: str) -> tuple[Any, ...]:
     """A line as a staging row, refused (ValueError naming the line and the field) when it cannot be what the
-    contract promises: the rail's file is outside input."""
+    contract promises: the rail's file is outside input. An account statement's refund line with no reference
+    is staged under its payment's (rec.line_reference)."""
     def bad(field: str, why: str) -> ValueError:
         return ValueError(f"statement line {number}: {field} {why}")
 
     kind = rec.value(line.kind)
     if kind not in _LINE_KINDS:
         raise bad("kind", f"{kind[:20]!r} is no line kind")
-    for field in ("reference", "channel_reference"):
+    for field in ("reference", "channel_reference", "payment_reference"):
         text = getattr(line, field)
         if not isinstance(text, str) or len(text) > rec.MAX_REFERENCE:
             raise bad(field, f"must be text of at most {rec.MAX_REFERENCE} characters")
@@ -72,7 +73,8 @@ def _row(run_id: str, number: int, line: StatementLine) -> tuple[Any, ...]:
         raise bad("fee", f"must be whole fen within ±{MAX_POSTING}")
     if not isinstance(line.occurred_at, datetime) or line.occurred_at.tzinfo is None:
         raise bad("occurred_at", "must be a time with its zone")
-    return (run_id, number, kind, line.reference, line.channel_reference, line.amount, line.fee, line.occurred_at)
+    reference = rec.line_reference(statement_kind, kind, line.reference, line.payment_reference)
+    return (run_id, number, kind, reference, line.channel_reference, line.amount, line.fee, line.occurred_at)
 
 
 def reconcile(uow: SettlementUnitOfWorkFactory, source: StatementSource, day: date, kind: StatementKind,
@@ -113,7 +115,7 @@ def _stage(uow: SettlementUnitOfWorkFactory, run: ReconciliationRun, lines: Iter
            on_lines: Callable[[int], None] | None) -> int:
     count = 0
     while True:
-        batch = [_row(run.run_id, count + n, line) for n, line in enumerate(islice(lines, BATCH), start=1)]
+        batch = [_row(run.run_id, count + n, line, run.kind) for n, line in enumerate(islice(lines, BATCH), start=1)]
         if not batch:
             return count
         with uow(write=True) as tx:

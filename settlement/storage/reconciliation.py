@@ -3,11 +3,14 @@ set-based statements (settlement/domain/reconciliation.py has the rules; tests h
 
 A run: `begin` (the day's row, a fresh run id), `stage` per batch of lines (an executemany each, committed by
 the caller, so a million lines never sit in memory or in one transaction), then `finish` in one write
-transaction: lock the day's row, stage our movements of the day and its window (INSERT … SELECT from the
-ledger and the sources' rows), classify every line and movement into `reconciliation_results` (two
-INSERT … SELECT with joins and a CASE), count per bucket (GROUP BY), book Alipay's fees, verification
-transfers and the change of each unexplained difference (INSERT … SELECT into the ledger, postings for the
-new entries only), replace the day's items, and empty the run's staging rows.
+transaction: lock the day's row; on the account statement sum a payment's REFUND lines, and its FEE lines,
+into one each (INSERT … SELECT … GROUP BY, the originals deleted); stage our movements of the day and its
+window (INSERT … SELECT from the ledger and the sources' rows; on the account statement in the same shape:
+refunds, and Alipay's fees net of the fee given back with refunds, summed per payment); classify every line
+and movement into `reconciliation_results` (two INSERT … SELECT with joins and a CASE), count per bucket
+(GROUP BY), book Alipay's fees and the fees it gives back, verification transfers and the change of each
+unexplained difference (INSERT … SELECT into the ledger, postings for the new entries only), replace the
+day's items, and empty the run's staging rows.
 
 Lock order (gateway/storage/__init__.py): level 5 only (the reconciliation row, then ledger entries and
 postings); the caller raises flags (level 7) after, in the same transaction.
@@ -111,6 +114,7 @@ class SqlReconciliationRepository:
         if self.conn.dialect.name == "postgresql":
             lock = lock.with_for_update()
         runs = int(self.conn.execute(lock).scalar_one()) + 1  # two runs of the day book one after the other
+        self._collapse_lines(run, rules)
         self._stage_ours(run, rules)
         before, after = self._neighbour(run, -1), self._neighbour(run, 1)
         self._classify_lines(run, rules)
@@ -139,6 +143,21 @@ class SqlReconciliationRepository:
                                           r.c.state == "RUNNING")
                           .values(state=case((r.c.finished_at.is_(None), "FAILED"), else_="DONE")))
 
+    def _collapse_lines(self, run: ReconciliationRun, rules: Rules) -> None:
+        """On the account statement, the REFUND lines and the FEE lines of one reference summed into one (as
+        rec.collapse): a new row under the negated first line number, the originals deleted."""
+        kinds = [k for k in (rec.REFUND, rec.FEE) if rec.summed_per_payment(rules.statement_kind, k)]
+        if not kinds:
+            return
+        line = reconciliation_lines
+        originals = (line.c.run_id == run.run_id, line.c.kind.in_(kinds), line.c.reference != "", line.c.line_no > 0)
+        summed = (select(line.c.run_id, -func.min(line.c.line_no), line.c.kind, line.c.reference,
+                         func.min(line.c.channel_reference), _sum(line.c.amount), _sum(line.c.fee),
+                         func.min(line.c.occurred_at))
+                  .where(*originals).group_by(line.c.run_id, line.c.kind, line.c.reference))
+        self.conn.execute(insert(line).from_select(list(LINE_COLUMNS), summed))
+        self.conn.execute(delete(line).where(*originals))
+
     def _drop_staging(self, run_id: str) -> None:
         for table in (reconciliation_lines, reconciliation_ours, reconciliation_results):
             self.conn.execute(delete(table).where(table.c.run_id == run_id))
@@ -146,7 +165,8 @@ class SqlReconciliationRepository:
     # --- our movements ----------------------------------------------------------------------------------
 
     def _stage_ours(self, run: ReconciliationRun, rules: Rules) -> None:
-        """Our movements of the day and its window, of the kinds the statement shows, into the run's staging."""
+        """Our movements of the day and its window, of the kinds the statement shows, into the run's staging
+        (on the account statement, refunds and fees per payment: `_per_payment`)."""
         lo, hi = rules.start - rules.window, rules.end + rules.window
         # A movement's settlement day is its China date moved by the cut-off (less than a day): these days hold
         # every movement of the window whatever the cut-off, and the index on (settlement_day, kind) finds them.
@@ -159,6 +179,9 @@ class SqlReconciliationRepository:
         sources = []
         for kind in (rec.PAYMENT, rec.FEE, rec.REFUND):
             if kind not in kinds:
+                continue
+            if rec.summed_per_payment(rules.statement_kind, kind):
+                sources.append(self._per_payment(run, rules, kind))
                 continue
             if kind == rec.REFUND:
                 owner = refunds
@@ -187,6 +210,42 @@ class SqlReconciliationRepository:
                 .where(va.c.rail_reference != "", va.c.created_at >= lo, va.c.created_at < hi))
         for source in sources:
             self.conn.execute(insert(reconciliation_ours).from_select(columns, source))
+
+    def _per_payment(self, run: ReconciliationRun, rules: Rules, kind: str) -> Any:
+        """Our refunds (kind REFUND) or Alipay's fees net of the fee given back with refunds (FEE) of each
+        payment, summed per payment and part of the window (the day before's, the day's, the next day's), as
+        the account statement shows them; one row per payment, the day's part first (the staging key is the
+        payment's)."""
+        lo, hi = rules.start - rules.window, rules.end + rules.window
+        first, last = rules.day - timedelta(days=1), rules.day + timedelta(days=2)
+        e, q = ledger_entries, ledger_postings
+        clearing = and_(q.c.merchant_id == e.c.merchant_id, q.c.entry_id == e.c.entry_id,
+                        q.c.account == accounts.CHANNEL_CLEARING.key)
+        by_refund = and_(refunds.c.merchant_id == e.c.merchant_id, refunds.c.refund_id == e.c.reference)
+        by_payment = and_(payments.c.merchant_id == e.c.merchant_id, payments.c.payment_id == e.c.reference)
+        paid_at: Any = func.coalesce(payments.c.paid_at, payments.c.updated_at)
+        parts: list[tuple[EntryKind, Any, Any, Any, Any]] = (
+            [(EntryKind.REFUND_SUCCEEDED, refunds, by_refund, refunds.c.payment_id, refunds.c.updated_at)]
+            if kind == rec.REFUND else
+            [(EntryKind.ALIPAY_SERVICE_FEE, payments, by_payment, e.c.reference, paid_at),
+             (EntryKind.ALIPAY_SERVICE_FEE_RETURNED, refunds, by_refund, refunds.c.payment_id, refunds.c.updated_at)])
+        # The part is a column of the union so that the GROUP BY names a column, not an expression with
+        # parameters (PostgreSQL would not see two bound copies of it as the same expression).
+        moved = union_all(*(
+            select(payment.label("reference"), e.c.merchant_id.label("merchant_id"), q.c.amount.label("amount"),
+                   at.label("at"), case((at < rules.start, -1), (at >= rules.end, 1), else_=0).label("part"))
+            .select_from(e.join(q, clearing).join(owner, joined))
+            .where(e.c.settlement_day >= first, e.c.settlement_day <= last, e.c.kind == entry.value, at >= lo, at < hi)
+            for entry, owner, joined, payment, at in parts)).subquery("moved")
+        summed = (select(moved.c.reference, func.max(moved.c.merchant_id).label("merchant_id"),
+                         _sum(moved.c.amount).label("amount"), func.min(moved.c.at).label("at"), moved.c.part)
+                  .group_by(moved.c.reference, moved.c.part).subquery("summed"))
+        first_part = func.row_number().over(partition_by=summed.c.reference,
+                                            order_by=(func.abs(summed.c.part), summed.c.part))
+        ranked = select(summed, first_part.label("n")).subquery("ranked")
+        return (select(literal(run.run_id), literal(kind), ranked.c.reference, ranked.c.merchant_id, ranked.c.amount,
+                       ranked.c.at, literal("ledger"))
+                .where(ranked.c.n == 1))
 
     def _neighbour(self, run: ReconciliationRun, days: int) -> tuple[int, bool] | None:
         """(id, reconciled) of the same statement's row for the day before (-1) or after (1), if any."""
@@ -300,8 +359,15 @@ class SqlReconciliationRepository:
                   .where(res.c.run_id == run.run_id, res.c.kind == rec.PAYMENT, res.c.origin == "ledger",
                          res.c.ours.is_not(None), res.c.theirs.is_not(None), res.c.theirs_fee > 0,
                          res.c.bucket.in_(_values(_BOOKED_BUCKETS))).subquery("fees"))
-        return self._book(EntryKind.ALIPAY_SERVICE_FEE, source, accounts.ALIPAY_SERVICE_FEES.key,
-                          accounts.CHANNEL_CLEARING.key, watermark, run.day, at)
+        booked = self._book(EntryKind.ALIPAY_SERVICE_FEE, source, accounts.ALIPAY_SERVICE_FEES.key,
+                            accounts.CHANNEL_CLEARING.key, watermark, run.day, at)
+        # The fee Alipay gives back with a refund: the refund line's fee, negative (a cost returned).
+        returned = (select(res.c.merchant_id, res.c.reference, (-res.c.theirs_fee).label("amount"))
+                    .where(res.c.run_id == run.run_id, res.c.kind == rec.REFUND, res.c.origin == "ledger",
+                           res.c.ours.is_not(None), res.c.theirs.is_not(None), res.c.theirs_fee < 0,
+                           res.c.bucket.in_(_values(_BOOKED_BUCKETS))).subquery("returned"))
+        return booked + self._book(EntryKind.ALIPAY_SERVICE_FEE_RETURNED, returned, accounts.CHANNEL_CLEARING.key,
+                                   accounts.ALIPAY_SERVICE_FEES.key, watermark, run.day, at)
 
     def _book_verifications(self, run: ReconciliationRun, rules: Rules, watermark: int, at: datetime) -> int:
         if rules.statement_kind != rec.ACCOUNT:

@@ -252,13 +252,6 @@ def test_the_command_exits_3_while_alipay_has_no_bill_yet(alipay: LocalAlipay, c
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product defect: on the ACCOUNT bill a refund is two differences and its returned fee a third. The plugin "
-    "gives the account bill's refund line no reference (Alipay names only the trade: payment_reference), which "
-    "settlement/service/reconcile.py's _row drops, so the line is MISSING_OURS and our refund MISSING_THEIRS; and "
-    "the fee Alipay gives back (the trade bill's negative refund fee, the account bill's +fee line) is never "
-    "booked (storage _book_fees books payment lines' fees only), so that line is MISSING_OURS with -3 fen in "
-    "suspense and Alipay's fee account overstated by 3 fen"))
 def test_a_day_with_a_refund_reconciles_clean_on_both_bills(
         app: CashierClient, alipay: LocalAlipay, gateway: RunningGateway, clock: Clock,
         settlement: spb_grpc.SettlementServiceStub, operator: list[tuple[str, str]]) -> None:

@@ -40,6 +40,8 @@ BUILDERS: list[tuple[EntryKind, Callable[[], JournalEntry], Account, Account]] =
      accounts.VERIFICATION_TRANSFERS, accounts.CHANNEL_CLEARING),
     (EntryKind.ALIPAY_SERVICE_FEE, lambda: ledger.alipay_service_fee("2026100822001", 4, M),
      accounts.ALIPAY_SERVICE_FEES, accounts.CHANNEL_CLEARING),
+    (EntryKind.ALIPAY_SERVICE_FEE_RETURNED, lambda: ledger.alipay_service_fee_returned("ref_1", 1, M),
+     accounts.CHANNEL_CLEARING, accounts.ALIPAY_SERVICE_FEES),
     # A difference reconciliation cannot place: our ledger expected 50 fen more than the bill showed.
     (EntryKind.RECONCILIATION_DIFFERENCE, lambda: ledger.reconciliation_difference("rcn:1:1:PAYMENT:1:pay_1", 50, M),
      accounts.SUSPENSE, accounts.CHANNEL_CLEARING),

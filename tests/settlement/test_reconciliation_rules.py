@@ -107,3 +107,23 @@ def test_only_one_statement_books_each_kind_in_suspense() -> None:
     # A verification transfer is booked when the rail says it was sent: one no bill shows is unexplained too.
     unbilled = rec.Item(Bucket.MISSING_THEIRS, rec.TRANSFER, "ver_1", ours=-37)
     assert (unbilled.unexplained(rec.TRADES), unbilled.unexplained(rec.ACCOUNT)) == (0, -37)
+
+
+def test_the_account_bill_matches_refunds_and_fees_per_payment_and_the_trade_bill_per_refund() -> None:
+    assert rec.line_reference(rec.ACCOUNT, rec.REFUND, "", "pay_a") == "pay_a"  # Alipay names only the trade
+    assert rec.line_reference(rec.TRADES, rec.REFUND, "", "pay_a") == ""
+    assert rec.line_reference(rec.ACCOUNT, rec.REFUND, "ref_1", "pay_a") == "ref_1"
+    statement = [Line(rec.PAYMENT, "pay_a", "t1", 2_000, 0, at(2)), Line(rec.FEE, "pay_a", "f1", -12, 0, at(2)),
+                 Line(rec.REFUND, "pay_a", "f2", -500, 0, at(3)), Line(rec.FEE, "pay_a", "f3", 3, 0, at(3)),
+                 Line(rec.REFUND, "pay_a", "f4", -100, 0, at(4)), Line(rec.FEE, "pay_a", "f5", 1, 0, at(4)),
+                 Line(rec.REFUND, "", "f6", -7, 0, at(5)), Line(rec.REFUND, "", "f7", -8, 0, at(5))]
+    assert rec.collapse(statement, rec.TRADES) == statement
+    assert rec.collapse(statement, rec.ACCOUNT) == [
+        statement[0], Line(rec.FEE, "pay_a", "f1", -8, 0, at(2)), Line(rec.REFUND, "pay_a", "f2", -600, 0, at(3)),
+        statement[6], statement[7]]  # lines with no reference are never summed: nothing says they belong together
+    ours = [Movement(rec.PAYMENT, "pay_a", "shop", 2_000, at(2)), Movement(rec.FEE, "pay_a", "shop", -8, at(2)),
+            Movement(rec.REFUND, "pay_a", "shop", -600, at(3))]
+    rules = Rules(DAY, rec.ACCOUNT)
+    found = sorted((i.bucket.value, i.kind, i.reference) for i in rec.classify(statement, ours, rules))
+    assert found == [("MATCHED", rec.FEE, "pay_a"), ("MATCHED", rec.PAYMENT, "pay_a"), ("MATCHED", rec.REFUND, "pay_a"),
+                     ("MISSING_OURS", rec.REFUND, ""), ("MISSING_OURS", rec.REFUND, "")]

@@ -191,3 +191,53 @@ def test_the_job_waits_for_fetch_after_then_reconciles_yesterday_until_both_are_
     with engine.connect() as conn:
         waiting = conn.execute(select(flags.c.payment_id).where(flags.c.kind == "STATEMENT_NOT_READY")).scalars().all()
     assert waiting == ["stmt_2026-10-08_ACC"]
+
+
+def test_on_the_account_bill_refunds_and_returned_fees_match_per_payment(booked: SqlUnitOfWorkFactory,
+                                                                        engine: Engine) -> None:
+    # pay_a is refunded twice; Alipay gives back part of its fee with each refund (the trade bill's negative
+    # fee), and its account bill names each refund only by the trade, its fee given back as a FEE line of pay_a.
+    with engine.begin() as conn:
+        add_refund(conn, "shop", "pay_a", "ref_a2", 100, at=MORNING + timedelta(hours=2))
+    ledger.backfill(booked)
+    later = MORNING + timedelta(hours=1)
+    paid = {"pay_a": (1_000, 6), "pay_b": (2_000, 12), "pay_c": (3_000, 18), "pay_d": (5_000, 30)}
+    refunded = {"ref_a": (-300, -2, later), "ref_a2": (-100, -1, later + timedelta(hours=1))}
+    trade_bill = [line(LineKind.PAYMENT, p, a, f) for p, (a, f) in paid.items()]
+    trade_bill += [line(LineKind.REFUND, r, a, f, at=t) for r, (a, f, t) in refunded.items()]
+    account_bill = []
+    for p, (amount, fee) in paid.items():
+        account_bill += [line(LineKind.PAYMENT, p, amount), line(LineKind.FEE, p, -fee)]
+    for n, (amount, fee, t) in enumerate(refunded.values()):
+        account_bill += [StatementLine(LineKind.REFUND, "", f"f{n}", amount, 0, t, payment_reference="pay_a"),
+                         StatementLine(LineKind.FEE, "pay_a", f"g{n}", -fee, 0, t)]
+    account_bill.append(StatementLine(LineKind.REFUND, "", "f9", -50, 0, later, payment_reference="pay_x"))
+    source = FakeAlipay({(DAY, StatementKind.TRADES): trade_bill, (DAY, StatementKind.ACCOUNT): account_bill})
+
+    report = reconcile(booked, source, DAY, StatementKind.TRADES, OPTIONS)
+    assert report.clean and report.fees_booked == 4 + 2  # four fees charged, two given back
+    account = reconcile(booked, source, DAY, StatementKind.ACCOUNT, OPTIONS)
+    assert buckets(account) == {Bucket.MISSING_OURS: ["pay_x"]}  # a refund of a trade not ours, by its trade
+    assert account.total(Bucket.MATCHED).count == 4 + 4 + 1  # payments, fees net per payment, pay_a's refunds
+    assert account.lines == 4 + 4 + 1 + 1 and account.statement_total == sum(x.amount for x in account_bill)
+    assert account.unexplained == 0  # a refund is the trade bill's to hold in suspense
+    with booked() as tx:
+        raw = tx.ledger.balances()
+        assert tx.ledger.total() == 0
+    assert accounts.ALIPAY_SERVICE_FEES.balance(raw[accounts.ALIPAY_SERVICE_FEES]) == 6 + 12 + 18 + 30 - 3
+    assert accounts.SUSPENSE.balance(raw.get(accounts.SUSPENSE, 0)) == 0
+    # The SQL agrees with the domain's reference classification, ours as the account bill shows them.
+    ours = [Movement(rec.PAYMENT, p, "shop", a, MORNING) for p, (a, _) in paid.items()]
+    ours += [Movement(rec.PAYMENT, "pay_e", "shop", 800, LAST_SECOND),
+             Movement(rec.REFUND, "pay_a", "shop", -400, later), Movement(rec.FEE, "pay_a", "shop", -3, MORNING)]
+    ours += [Movement(rec.FEE, p, "shop", -f, MORNING) for p, (_, f) in paid.items() if p != "pay_a"]
+    rules = OPTIONS.rules(DAY, rec.ACCOUNT)
+    lines = [rec.Line(rec.value(x.kind), rec.line_reference(rec.ACCOUNT, rec.value(x.kind), x.reference,
+                                                             x.payment_reference),
+                      x.channel_reference, x.amount, x.fee, x.occurred_at) for x in account_bill]
+    expected = rec.report_of(rec.classify(lines, ours, rules), rules, "alipay")
+    assert (account.totals, account.unexplained) == (expected.totals, expected.unexplained)
+    # Again: the same report, nothing booked twice.
+    count = entries(engine)
+    again = reconcile(booked, source, DAY, StatementKind.ACCOUNT, OPTIONS)
+    assert (again.totals, again.unexplained, entries(engine)) == (account.totals, account.unexplained, count)
