@@ -185,3 +185,25 @@ def test_migration_0015_goes_down_and_up(engine: Engine) -> None:
     migrate.upgrade(engine)
     assert {"payouts", "payout_parts"} <= set(inspect(engine).get_table_names())
     assert migrate.current_revision(engine) == migrate.head_revision()
+
+
+def test_merchants_with_nothing_due_or_available_are_passed_over_batch_after_batch(
+        uow: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    """The release and the listing of merchants to pay go through the ledger's merchants a batch at a time:
+    whole batches with nothing due, or nothing available, give way to the merchants after them."""
+    slow = [f"shop-{n}" for n in range(4)]  # T+15, paid on the run date: nothing due yet
+    fast = ["shop-4", "shop-40", "shop-5"]  # one id a prefix of another
+    for merchant_id in slow:
+        add_merchant(engine, merchant_id)
+        pay(uow, merchant_id, f"p_{merchant_id}", 2_000, 0, date(2026, 11, 30))
+    for n, merchant_id in enumerate(fast):
+        add_merchant(engine, merchant_id, (date(2026, 1, 1), "T0"))
+        pay(uow, merchant_id, f"p_{merchant_id}", 1_000 + n, 6, date(2026, 11, 30))
+    assert release_due(uow, date(2026, 11, 30), now=lambda: NOW, batch=2) == (3, 994 + 995 + 996)
+    assert [available(uow, m) for m in slow + fast] == [(0, 2_000)] * 4 + [(994, 0), (995, 0), (996, 0)]
+    with uow() as tx:
+        assert tx.ledger_release.merchants_with_available("", 2) == ["shop-4", "shop-40"]
+        assert tx.ledger_release.merchants_with_available("shop-40", 2) == ["shop-5"]
+        assert tx.ledger_release.merchants_with_available("shop-5", 2) == []
+    assert release_due(uow, date(2026, 11, 30), now=lambda: NOW, batch=2) == (0, 0)
+    assert_balanced(engine)
