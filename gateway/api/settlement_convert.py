@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
 
 from cashier.v1 import settlement_service_pb2 as spb
 from channels.contract.statements import StatementKind
@@ -101,6 +103,17 @@ def payout_to_proto(row: PayoutRow) -> spb.Payout:
                       state=PAYOUT_STATE_OUT.get(p.state, spb.PAYOUT_STATE_UNSPECIFIED),
                       part_count=row.part_count, failures=p.failures, create_time=timestamp(row.created_at),
                       update_time=timestamp(row.updated_at))
+
+
+def payout_from_event(stored: Mapping[str, Any]) -> spb.Payout:
+    """The Payout a `payout.paid` / `payout.failed` event stored (settlement/service/run.py `_payout_event`):
+    the state the event announces (PAID; FAILED, paid again by the next run; PARKED, waiting for an
+    operator), as it stood when the event was written."""
+    return spb.Payout(name=str(stored["name"]), run_date=str(stored["run_date"]), amount=int(stored["amount"]),
+                      currency_code=str(stored.get("currency", CURRENCY)),
+                      state=PAYOUT_STATE_OUT.get(str(stored["state"]), spb.PAYOUT_STATE_UNSPECIFIED),
+                      part_count=len(stored.get("parts", ())), failures=int(stored.get("failures", 0)),
+                      update_time=timestamp(datetime.fromisoformat(str(stored["updated_at"]))))
 
 
 def _account(account: Account) -> spb.LedgerAccount:

@@ -27,6 +27,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from gateway.api.convert import payment_to_proto, refund_to_proto
+from gateway.api.settlement_convert import payout_from_event
 from gateway.domain.events import (
     APP_AUTHORIZED,
     APP_REVOKED,
@@ -77,6 +78,11 @@ def refund_data(event: Event) -> dict[str, Any] | None:
     return {"refund": to_json(refund_to_proto(refund)), "payment": _payment(event.payment)}
 
 
+def payout_data(event: Event) -> dict[str, Any] | None:
+    """{"payout": Payout}: the payout with the outcome the event announces."""
+    return {"payout": to_json(payout_from_event(event.payload["data"]["payout"]))}
+
+
 def plain_data(event: Event) -> dict[str, Any] | None:
     return dict(event.payload["data"])
 
@@ -88,17 +94,18 @@ RENDERERS: Mapping[str, Renderer] = {
     PAYMENT_CLOSED: payment_data,
     REFUND_SUCCEEDED: refund_data,
     REFUND_FAILED: refund_data,
-    # Onboarding (gateway/domain/onboarding/notices.py) and settlement (settlement/service/run.py): the `data`
-    # stored with the event, already named after the API's resources (merchants/…, apps/…); no personal data.
-    # They become cashier.v1 messages here once a Payout message exists and Merchant carries every field sent.
+    # Onboarding (gateway/domain/onboarding/notices.py): the `data` stored with the event, already named after
+    # the API's resources (merchants/…, apps/…); no personal data. They become cashier.v1 messages here once
+    # Merchant carries every field sent.
     MERCHANT_APPROVED: plain_data,
     MERCHANT_REJECTED: plain_data,
     MERCHANT_COLLECTION_ENABLED: plain_data,
     MERCHANT_SETTLEMENT_PLAN_CHANGED: plain_data,
     APP_AUTHORIZED: plain_data,
     APP_REVOKED: plain_data,
-    PAYOUT_PAID: plain_data,
-    PAYOUT_FAILED: plain_data,
+    # Settlement (settlement/service/run.py): a cashier.v1.Payout, as GetPayout answers.
+    PAYOUT_PAID: payout_data,
+    PAYOUT_FAILED: payout_data,
 }
 
 

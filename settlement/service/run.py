@@ -291,14 +291,15 @@ def record_answer(uow: SettlementUnitOfWorkFactory, payout: Payout, part: Payout
             outcome, failures = state
             if store.finish(payout.payout_id, OPEN, outcome, failures, at):
                 for app_id in tx.merchant_setup.authorized_apps(merchant_id):
-                    tx.events.add(_payout_event(payout, parts, outcome, app_id, at))
+                    tx.events.add(_payout_event(payout, parts, outcome, failures, app_id, at))
                 _flag(tx, payout, parts, outcome, rail_name, at)
         current = store.by_id(payout.payout_id)
         tx.commit()
     return current.state if current is not None else "SENT"
 
 
-def _payout_event(payout: Payout, parts: list[PayoutPart], outcome: str, app_id: str, at: datetime) -> Event:
+def _payout_event(payout: Payout, parts: list[PayoutPart], outcome: str, failures: int, app_id: str,
+                  at: datetime) -> Event:
     """payout.paid (every part paid) or payout.failed (a part failed or was refused: its money is available
     again; `retried` says whether the next run pays it, false once the merchant's payouts are parked)."""
     paid = outcome == "PAID"
@@ -313,6 +314,7 @@ def _payout_event(payout: Payout, parts: list[PayoutPart], outcome: str, app_id:
             "currency": "CNY",
             "state": outcome,
             "retried": outcome != "PARKED" and not paid,
+            "failures": failures,
             "parts": [{"part": p.part, "out_biz_no": p.out_biz_no, "amount": p.amount, "state": p.state}
                       for p in parts],
             "updated_at": at.isoformat(),

@@ -17,8 +17,10 @@ import click
 import pytest
 from alembic import command
 from click.testing import CliRunner
+from google.protobuf import json_format
 from sqlalchemy import Engine, inspect, select
 
+from cashier.v1 import settlement_service_pb2 as spb
 from channels.contract import PayoutRail
 from gateway.api.webhook_bodies import ProtobufWebhookBodies
 from gateway.cli import CashierGroup, Context
@@ -215,8 +217,8 @@ def _payout_ids(engine: Engine, merchant_id: str) -> list[str]:
                                  .order_by(payouts.c.run_date)).scalars())
 
 
-def test_payout_events_are_rendered_as_their_plain_json(world: World, rail: PayoutRail, uow: SqlUnitOfWorkFactory,
-                                                        engine: Engine) -> None:
+def test_payout_events_carry_the_payout_as_getpayout_answers_it(world: World, rail: PayoutRail,
+                                                                 uow: SqlUnitOfWorkFactory, engine: Engine) -> None:
     shop = add_merchant(world, engine, (date(2026, 1, 1), "T0"))
     app_id = add_app(engine, shop)
     pay(uow, shop, 9_000, 90, date(2026, 11, 30))
@@ -227,7 +229,12 @@ def test_payout_events_are_rendered_as_their_plain_json(world: World, rail: Payo
     assert data["payout"]["name"] == f"merchants/{shop}/payouts/{payout_id}"
     assert data["payout"]["paid_amount"] == 8_910 and data["payout"]["currency"] == "CNY"
     event = Event.create(type=kind, merchant_id=shop, app_id=app, data=data, now=NOW)
-    assert ProtobufWebhookBodies().render(event)[1] == data
+    version, body = ProtobufWebhookBodies().render(event)
+    # The webhook's data is the cashier.v1.Payout GetPayout answers, in protobuf's JSON mapping.
+    sent = json_format.ParseDict(body["payout"], spb.Payout())
+    assert version == "v1" and body["payout"]["amount"] == "8910" and body["payout"]["state"] == "PAYOUT_STATE_PAID"
+    assert (sent.name, sent.run_date, sent.amount, sent.currency_code, sent.part_count, sent.failures) == (
+        f"merchants/{shop}/payouts/{payout_id}", "2026-11-30", 8_910, "CNY", 1, 0)
 
 
 def test_migration_0016_goes_down_and_up(engine: Engine) -> None:
