@@ -28,6 +28,7 @@ import grpc
 from bench import chart, fill, procstat, report, rsa
 from bench import gateway as gw
 from bench import notify as notifications
+from bench import reconcile as reconcile_bench
 from bench import settlement as settlement_bench
 from bench.load import LoadResult, LoadSettings, run_load
 from bench.payload import MERCHANT_ID, Requests, channel_of, create_payment_request
@@ -88,20 +89,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                        help=f"payments in the day for --settlement [{sizes}; --smoke: {SMOKE_SETTLEMENT[0][0]}]")
     parts.add_argument("--settlement-merchants", type=int, metavar="N",
                        help=f"merchants sharing the day for --settlement [{merchants}; --smoke: {SMOKE_SETTLEMENT[1]}]")
+    parts.add_argument("--reconcile", action="store_true",
+                       help="also measure reconciling a day's Alipay trade bill read from a file (as `cashier "
+                            "reconcile statement FILE --kind trades`) beside parsing the file alone, and its peak RSS")
+    parts.add_argument("--reconcile-sizes", type=_counts, metavar="N,N,...",
+                       help="lines of the bill for --reconcile "
+                            f"[{','.join(map(str, reconcile_bench.DEFAULT_SIZES))}; --smoke: {reconcile_bench.SMOKE_SIZES[0]}]")
     parts.add_argument("--all", action="store_true",
                        help="every part: --sweep 1,4,16,64 --scale-out --growth 10000,1000000 --notify "
-                            "--settlement")
+                            "--settlement --reconcile")
     args = p.parse_args(argv)
     if args.all:
         args.sweep = args.sweep or [1, 4, 16, 64]
         args.growth = args.growth or [10_000, 1_000_000]
-        args.scale_out = args.notify = args.settlement = True
+        args.scale_out = args.notify = args.settlement = args.reconcile = True
     defaults = SMOKE_SETTLEMENT if args.smoke else (list(settlement_bench.DEFAULT_SIZES),
                                                     settlement_bench.DEFAULT_MERCHANTS)
     if args.settlement_sizes is None:
         args.settlement_sizes = defaults[0]
     if args.settlement_merchants is None:
         args.settlement_merchants = defaults[1]
+    if args.reconcile_sizes is None:
+        args.reconcile_sizes = reconcile_bench.SMOKE_SIZES if args.smoke else list(reconcile_bench.DEFAULT_SIZES)
     if args.smoke:
         args.duration, args.warmup, args.concurrency, args.clients = 1.0, 0.5, 4, 1
         args.notify_payments = min(args.notify_payments, 400)
@@ -275,6 +284,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.settlement:
             parts["settlement"] = settlement_bench.measure(args.database, args.database_url, args.settlement_sizes,
                                                            args.settlement_merchants, work / "settlement")
+        if args.reconcile:
+            parts["reconcile"] = reconcile_bench.measure(args.database, args.database_url, args.reconcile_sizes,
+                                                         work / "reconcile")
     channel = channel_of(gateway.last_response or first) or "?"
     return {
         "started_at": started.isoformat(timespec="seconds"),

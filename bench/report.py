@@ -161,6 +161,8 @@ def parts_text(record: dict[str, Any]) -> str:
                 out.append(f"{n[key]['label']} errors: {n[key]['errors']}")
     if "settlement" in record:
         out += ["", *settlement_text(record["settlement"])]
+    if "reconcile" in record:
+        out += ["", *reconcile_text(record["reconcile"])]
     return "\n".join(out)
 
 
@@ -184,6 +186,26 @@ def settlement_text(part: dict[str, Any]) -> list[str]:
     lines += [f"hot/spread throughput at {s['payments']:,}: release {s['hot_to_spread_release']:.2f}, "
               f"whole run {s['hot_to_spread_run']:.2f}" for s in part["sizes"]]
     return [*lines, SETTLEMENT_TARGETS]
+
+
+RECONCILE_TARGETS = "targets: reconcile/parse <= 3x, peak RSS <= 300 MB"
+
+
+def reconcile_text(part: dict[str, Any]) -> list[str]:
+    """One row per size: the fill, the parse baselines, the run's parts, the ratio, lines/s, the peak RSS."""
+    rows: list[tuple[str, ...]] = [("", "lines", "bill MiB", "fill s", "parse rows s", "parse s", "stage s",
+                                    "finish s", "reconcile s", "reconcile/parse", "lines/s", "peak RSS MiB")]
+    for c in part["sizes"]:
+        rows.append((c["label"], f"{c['lines']:,}", f"{c['bill_bytes'] / 2**20:.1f}", f"{c['fill_s']:.1f}",
+                     f"{c['parse_rows_s']:.3f}", f"{c['parse_s']:.3f}", f"{c['stage_s']:.3f}", f"{c['finish_s']:.3f}",
+                     f"{c['reconcile_s']:.3f}", f"{c['ratio_reconcile_to_parse']:.2f}", f"{c['lines_per_s']:.0f}",
+                     f"{c['peak_rss_mb']:.0f}"))
+    lines = [f"reconciliation of the {part['day']} Alipay trade bill from a file (`cashier reconcile statement FILE "
+             "--kind trades`); baseline: the same file read as statement lines (parse s; parse rows s: the rows "
+             "alone):", *_rows(rows)]
+    lines += [f"planted differences found at {c['lines']:,} lines: "
+              + ", ".join(f"{bucket} {len(refs)}" for bucket, refs in c["planted"].items()) for c in part["sizes"]]
+    return [*lines, RECONCILE_TARGETS]
 
 
 def write_text(directory: Path, name: str, stamp: str, text: str) -> Path:

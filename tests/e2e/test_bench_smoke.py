@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT
+from tests.unit.test_bench_reconcile import assert_sane as assert_reconcile_sane
 from tests.unit.test_bench_settlement import assert_sane
 
 TIMEOUT = 240
@@ -46,9 +47,9 @@ def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> N
     # Its own process group, so that whatever it starts (servers, their workers, the clients) can be
     # found and ended even if the bench itself fails to clean up.
     # Every further part at a tiny size: a sweep of two points, scale-out, growth, notification ingestion, and
-    # settlement at --smoke's size (2,000 payments, 20 merchants).
+    # settlement at --smoke's size (2,000 payments, 20 merchants), reconciliation of a 2,000-line bill.
     parts = ["--sweep", "1,2", "--scale-out", "--growth", "50,100", "--notify", "--notify-payments", "40",
-             "--settlement"]
+             "--settlement", "--reconcile"]
     bench = subprocess.Popen([sys.executable, "-m", "bench", "--smoke", *parts, "--output", str(tmp_path)],
                              cwd=ROOT, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, start_new_session=True)
@@ -103,8 +104,10 @@ def test_smoke_prints_both_rows_and_a_ratio_and_writes_json(tmp_path: Path) -> N
     # Every notification the gateway acknowledged moved a payment and wrote its event.
     assert notify["payments_succeeded"] == notify["events_written"] >= notify["gateway"]["ok"]
     assert_sane(record["settlement"], 2000, 20)
+    assert_reconcile_sane(record["reconcile"], 2000)
     for heading in ("sweep (", "scale-out:", "growth:", "notification ingestion", "gateway peak RSS",
-                    "settlement run for ", "hot/spread throughput at 2,000: ", "targets: "):
+                    "settlement run for ", "hot/spread throughput at 2,000: ", "targets: ", "reconciliation of the ",
+                    "planted differences found at 2,000 lines: "):
         assert any(line.startswith(heading) for line in lines), (heading, out)
     svg = (tmp_path / "latest.svg").read_text()
     assert svg.startswith("<svg") and "p99 latency" in svg and "echo (bare grpcio)" in svg
