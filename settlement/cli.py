@@ -9,6 +9,8 @@
   (settlement/service/statements.py), or every entry of it as CSV;
 - `cashier settle run --date YYYY-MM-DD`: the settlement run for a date (settlement/service/run.py), with a
   progress bar and a summary table;
+- `cashier settle unpark --merchant M --operator OP`: re-arm a merchant's payouts parked after
+  `max_payout_failures` failed runs (settlement/service/unpark.py), audited;
 - `cashier reconcile statement [FILE] --date YYYY-MM-DD [--kind trades|account|both]` (group `reconcile`, its
   own entry point): a day's statements against the ledger (settlement/service/reconcile.py), fetched from each
   statement source, or read from a bill file downloaded by hand; a progress bar, then a summary table. Both are click's (`click.progressbar`, plain columns): click is already
@@ -21,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
@@ -279,6 +282,32 @@ def run_command(run_date: datetime) -> None:
                                    f"{', '.join(errors[:MAX_SHOWN])}; running again resumes them")
 
 
+_OPERATOR_ID = re.compile(r"[A-Za-z0-9_.@\-]{1,64}")  # as gateway/cli_onboarding.py's --operator
+
+
+@settle.command("unpark")
+@click.option("--merchant", "merchant_id", required=True, help="The merchant id.")
+@click.option("--operator", "operator_id", envvar="CASHIER_OPERATOR", required=True, metavar="OPERATOR_ID",
+              help="Who is acting, as the audit trail records it (also CASHIER_OPERATOR).")
+def unpark_command(merchant_id: str, operator_id: str) -> None:
+    """Re-arm a merchant's payouts parked after [settlement] max_payout_failures failed runs: its failure
+    count is reset, so the next run pays it again (fix the cause, e.g. its payout account, first). Audited."""
+    from gateway.domain.onboarding.audit import Actor, ActorKind
+    from settlement.service.unpark import unpark
+
+    if not _OPERATOR_ID.fullmatch(operator_id):
+        raise click.BadParameter("1-64 letters, digits, '_', '.', '@' or '-'", param_hint="--operator")
+    if not 1 <= len(merchant_id) <= 40:
+        raise click.BadParameter("1-40 characters", param_hint="--merchant")
+    with _units_of_work() as uow:
+        try:
+            parked = unpark(uow, merchant_id, Actor(ActorKind.OPERATOR, operator_id))
+        except CashierError as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(f"un-parked the payouts of {merchant_id}: payout {parked.payout_id} ({_yuan(parked.amount)} CNY, "
+               f"{parked.failures} failed runs) re-armed with its failure count reset; the next run pays again")
+
+
 # --- cashier reconcile ---------------------------------------------------------------------------------------
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # a bill of a few million lines, zipped; bounded before it is read
@@ -347,11 +376,12 @@ def statement_command(file: str | None, day: datetime, kind: str | None) -> None
     bill downloaded by hand, e.g. Alipay's zip). Prints a table per statement: each bucket's count and
     amounts, then the differences. Safe to run again: the report is redone, nothing is booked twice.
 
-    Exit status: 0 when every line matched or is EXPECTED (crosses the day boundary); 1 when differences were
-    found (each is flagged: `cashier flags list`) or on an error; 3 when a statement is not ready yet (try
-    again later)."""
+    Exit status: 0 when every line matched or is EXPECTED (crosses the day boundary), or when nothing of ours
+    moved that day and, past [settlement.reconcile] flag_after of the next, the rail has no statement of it (the
+    day is recorded reconciled, empty); 1 when differences were found (each is flagged: `cashier flags list`)
+    or on an error; 3 when a statement is not ready yet (try again later)."""
     from channels.contract.statements import StatementKind, StatementNotReady
-    from settlement.service.reconcile import KINDS
+    from settlement.service.reconcile import KINDS, bill_overdue, quiet_day
     from settlement.service.reconcile import reconcile as reconcile_day
 
     settings = click.get_current_context().find_root().obj.settings()
@@ -381,9 +411,16 @@ def statement_command(file: str | None, day: datetime, kind: str | None) -> None
                                            show_pos=True) as bar:
                         report = reconcile_day(uow, source, the_day, statement_kind, options, lines=bar)
                 except StatementNotReady as exc:
-                    click.echo(f"the {statement_kind.value} statement of {the_day.isoformat()} from {source.name} "
-                               f"is not ready: {exc}", err=True)
-                    raise SystemExit(EXIT_NOT_READY) from None
+                    quiet = None
+                    if data is None and bill_overdue(the_day, options, datetime.now(UTC)):
+                        quiet = quiet_day(uow, source, the_day, statement_kind, options)
+                    if quiet is None:
+                        click.echo(f"the {statement_kind.value} statement of {the_day.isoformat()} from "
+                                   f"{source.name} is not ready: {exc}", err=True)
+                        raise SystemExit(EXIT_NOT_READY) from None
+                    click.echo(f"{the_day.isoformat()} {statement_kind.value} statement of {source.name}: nothing "
+                               f"moved that day and {source.name} has no bill for it; recorded reconciled, 0 lines")
+                    continue
                 except ValueError as exc:
                     raise click.ClickException(f"the {statement_kind.value} statement cannot be read: {exc}") from None
                 _report_table(report)

@@ -77,6 +77,10 @@ class PayoutRepository(Protocol):
     def finish(self, payout_id: str, from_states: tuple[str, ...], state: str, failures: int,
                at: datetime) -> bool: ...
 
+    def unpark(self, merchant_id: str, at: datetime) -> Payout | None:
+        """The merchant's latest payout, if PARKED, marked FAILED with the failure count reset (the next run
+        pays again), as it was before; None, nothing changed, when the latest payout is not parked."""
+
     def negative_since(self, merchant_id: str) -> date | None: ...
 
     def set_negative_since(self, merchant_id: str, since: date | None, at: datetime) -> None: ...

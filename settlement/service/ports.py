@@ -78,3 +78,6 @@ class ReconciliationRepository(Protocol):
     def abandon(self, run: ReconciliationRun) -> None: ...
 
     def report(self, day: date, kind: str, source: str) -> Report | None: ...
+
+    def has_movements(self, rules: Rules) -> bool:
+        """Whether the ledger has any movement of ours the statement would show, for its day and window."""

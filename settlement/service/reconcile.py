@@ -10,7 +10,9 @@ difference fixed since (a missing payment booked late) returns its fen from susp
 A statement the rail does not have yet raises StatementNotReady before anything is written. The daily job
 (`reconcile_job`) asks for yesterday's TRADES, then ACCOUNT statements (fees booked from the trade bill are
 then there for the account bill's fee lines) after `fetch_after`, again at each turn until both are in, and
-flags STATEMENT_NOT_READY once one is still missing after `flag_after`.
+flags STATEMENT_NOT_READY once one is still missing after `flag_after`, unless the ledger has no movement of
+ours the statement would show (`quiet_day`): Alipay makes no bill of a day on which nothing moved
+(``isp.bill_not_exist`` for ever), so such a day is recorded reconciled with an empty report and not asked again.
 """
 
 from __future__ import annotations
@@ -157,6 +159,28 @@ def _detail(report: ReconciliationReport, item: Item) -> str:
             f"theirs {theirs}{fee}")
 
 
+def bill_overdue(day: date, options: Options, at: datetime) -> bool:
+    """Whether `flag_after` of the day after `day` (China time) has passed: Alipay's bill of `day`, if there
+    is one, is made by then."""
+    return at.astimezone(CHINA) >= datetime.combine(day + timedelta(days=1), options.flag_after, CHINA)
+
+
+def quiet_day(uow: SettlementUnitOfWorkFactory, source: StatementSource, day: date, kind: StatementKind,
+              options: Options = DEFAULT_OPTIONS, *,
+              now: Callable[[], datetime] = _utc_now) -> ReconciliationReport | None:
+    """Record `day`'s `kind` statement as reconciled with no lines when the ledger has no movement of ours it
+    would show (in the day and its window); None, nothing written, when it has one. Asked once the rail still
+    has no statement after `flag_after`: on a day with nothing in it Alipay never makes one. A movement booked
+    after the check is reconciled against the empty statement, so it is flagged missing, never lost."""
+    with uow() as tx:
+        if tx.reconciliations.has_movements(options.rules(day, kind.value)):
+            return None
+    report = reconcile(uow, source, day, kind, options, lines=(), now=now)
+    log.info("nothing moved on %s: the %s statement of %s, which the rail does not have, is reconciled empty",
+             day.isoformat(), kind.value, source.name)
+    return report
+
+
 def flag_not_ready(uow: SettlementUnitOfWorkFactory, source: str, day: date, kind: StatementKind, detail: str,
                    at: datetime) -> None:
     with uow(write=True) as tx:
@@ -188,9 +212,14 @@ def reconcile_job(uow: SettlementUnitOfWorkFactory, sources: Sequence[StatementS
                 try:
                     report = reconcile(uow, source, day, kind, options, now=now)
                 except StatementNotReady as exc:
-                    not_ready += 1
-                    if local.time() >= options.flag_after:
+                    if bill_overdue(day, options, at):
+                        quiet = quiet_day(uow, source, day, kind, options, now=now)
+                        if quiet is not None:
+                            reconciled += 1
+                            differences += sum(quiet.total(b).count for b in rec.DIFFERENCES)
+                            continue
                         flag_not_ready(uow, source.name, day, kind, str(exc), at)
+                    not_ready += 1
                     if kind is StatementKind.TRADES:
                         break  # the account bill's fee lines need the trade bill's fees first
                     continue

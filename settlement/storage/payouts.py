@@ -98,6 +98,18 @@ class SqlPayoutRepository:
             state=state, failures=failures, updated_at=at))
         return result.rowcount == 1
 
+    def unpark(self, merchant_id: str, at: datetime) -> Payout | None:
+        """A run parks a merchant when its latest payout is PARKED and counts on from that payout's failures
+        (settlement/service/run.py `_position`), so re-arming that one row is the whole change. The caller
+        holds the merchant's row lock (`lock_merchant`), as a run does before reading it."""
+        row = self.conn.execute(select(payouts).where(payouts.c.merchant_id == merchant_id)
+                                .order_by(payouts.c.run_date.desc()).limit(1)).first()
+        if row is None or row.state != "PARKED":
+            return None
+        self.conn.execute(update(payouts).where(payouts.c.payout_id == row.payout_id, payouts.c.state == "PARKED")
+                          .values(state="FAILED", failures=0, updated_at=at))
+        return _payout(row)
+
     # --- negative balances (migration 0016): written under the merchant's row lock, so no two runs race ---
 
     def negative_since(self, merchant_id: str) -> date | None:

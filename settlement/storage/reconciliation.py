@@ -164,16 +164,27 @@ class SqlReconciliationRepository:
 
     # --- our movements ----------------------------------------------------------------------------------
 
+    def has_movements(self, rules: Rules) -> bool:
+        """Whether the ledger has any movement of ours that `rules`' statement would show, in its day and
+        window (what `_stage_ours` would stage): without one, a bill Alipay never makes has nothing to hold."""
+        return any(self.conn.execute(select(literal(1)).select_from(source.subquery()).limit(1)).first() is not None
+                   for source in self._ours("", rules))
+
     def _stage_ours(self, run: ReconciliationRun, rules: Rules) -> None:
         """Our movements of the day and its window, of the kinds the statement shows, into the run's staging
         (on the account statement, refunds and fees per payment: `_per_payment`)."""
+        columns = ["run_id", "kind", "reference", "merchant_id", "amount", "occurred_at", "origin"]
+        for source in self._ours(run.run_id, rules):
+            self.conn.execute(insert(reconciliation_ours).from_select(columns, source))
+
+    def _ours(self, run_id: str, rules: Rules) -> list[Any]:
+        """The SELECTs of `_stage_ours`, one per kind of movement, each row tagged with `run_id`."""
         lo, hi = rules.start - rules.window, rules.end + rules.window
         # A movement's settlement day is its China date moved by the cut-off (less than a day): these days hold
         # every movement of the window whatever the cut-off, and the index on (settlement_day, kind) finds them.
         first, last = rules.day - timedelta(days=1), rules.day + timedelta(days=2)
         e, q = ledger_entries, ledger_postings
         kinds = rec.OURS_ON[rules.statement_kind]
-        columns = ["run_id", "kind", "reference", "merchant_id", "amount", "occurred_at", "origin"]
         clearing = and_(q.c.merchant_id == e.c.merchant_id, q.c.entry_id == e.c.entry_id,
                         q.c.account == accounts.CHANNEL_CLEARING.key)
         sources = []
@@ -181,7 +192,7 @@ class SqlReconciliationRepository:
             if kind not in kinds:
                 continue
             if rec.summed_per_payment(rules.statement_kind, kind):
-                sources.append(self._per_payment(run, rules, kind))
+                sources.append(self._per_payment(run_id, rules, kind))
                 continue
             if kind == rec.REFUND:
                 owner = refunds
@@ -192,7 +203,7 @@ class SqlReconciliationRepository:
                 at = func.coalesce(payments.c.paid_at, payments.c.updated_at)
                 joined = and_(payments.c.merchant_id == e.c.merchant_id, payments.c.payment_id == e.c.reference)
             sources.append(
-                select(literal(run.run_id), literal(kind), e.c.reference, e.c.merchant_id, q.c.amount, at,
+                select(literal(run_id), literal(kind), e.c.reference, e.c.merchant_id, q.c.amount, at,
                        literal("ledger"))
                 .select_from(e.join(q, clearing).join(owner, joined))
                 .where(e.c.settlement_day >= first, e.c.settlement_day <= last, e.c.kind == _KINDS[kind].value,
@@ -200,18 +211,17 @@ class SqlReconciliationRepository:
         if rec.TRANSFER in kinds:
             pp, po, va = payout_parts, payouts, verification_attempts
             sources.append(
-                select(literal(run.run_id), literal(rec.TRANSFER), pp.c.out_biz_no, po.c.merchant_id,
+                select(literal(run_id), literal(rec.TRANSFER), pp.c.out_biz_no, po.c.merchant_id,
                        -pp.c.amount, pp.c.updated_at, literal("ledger"))
                 .select_from(pp.join(po, po.c.payout_id == pp.c.payout_id))
                 .where(pp.c.state == "PAID", pp.c.updated_at >= lo, pp.c.updated_at < hi))
             sources.append(
-                select(literal(run.run_id), literal(rec.TRANSFER), va.c.attempt_id, literal(""), -va.c.amount,
+                select(literal(run_id), literal(rec.TRANSFER), va.c.attempt_id, literal(""), -va.c.amount,
                        va.c.created_at, literal("verification"))
                 .where(va.c.rail_reference != "", va.c.created_at >= lo, va.c.created_at < hi))
-        for source in sources:
-            self.conn.execute(insert(reconciliation_ours).from_select(columns, source))
+        return sources
 
-    def _per_payment(self, run: ReconciliationRun, rules: Rules, kind: str) -> Any:
+    def _per_payment(self, run_id: str, rules: Rules, kind: str) -> Any:
         """Our refunds (kind REFUND) or Alipay's fees net of the fee given back with refunds (FEE) of each
         payment, summed per payment and part of the window (the day before's, the day's, the next day's), as
         the account statement shows them; one row per payment, the day's part first (the staging key is the
@@ -243,7 +253,7 @@ class SqlReconciliationRepository:
         first_part = func.row_number().over(partition_by=summed.c.reference,
                                             order_by=(func.abs(summed.c.part), summed.c.part))
         ranked = select(summed, first_part.label("n")).subquery("ranked")
-        return (select(literal(run.run_id), literal(kind), ranked.c.reference, ranked.c.merchant_id, ranked.c.amount,
+        return (select(literal(run_id), literal(kind), ranked.c.reference, ranked.c.merchant_id, ranked.c.amount,
                        ranked.c.at, literal("ledger"))
                 .where(ranked.c.n == 1))
 

@@ -6,13 +6,24 @@ run books nothing twice; a difference fixed since leaves the report and suspense
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
+import click
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine, func, select
 
 from channels.contract.statements import LineKind, StatementKind, StatementLine, StatementNotReady
-from gateway.storage.tables import flags, ledger_entries, reconciliation_lines, reconciliation_results
+from gateway.cli import CashierGroup, Context
+from gateway.storage.tables import (
+    flags,
+    ledger_entries,
+    payout_parts,
+    payouts,
+    reconciliation_lines,
+    reconciliation_results,
+)
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from settlement.domain import accounts
 from settlement.domain import reconciliation as rec
@@ -241,3 +252,93 @@ def test_on_the_account_bill_refunds_and_returned_fees_match_per_payment(booked:
     count = entries(engine)
     again = reconcile(booked, source, DAY, StatementKind.ACCOUNT, OPTIONS)
     assert (again.totals, again.unexplained, entries(engine)) == (account.totals, account.unexplained, count)
+
+
+# --- a day on which nothing moved: Alipay never makes its bill ---------------------------------------------
+
+NOON_AFTER = datetime(2026, 10, 9, 4, 30, tzinfo=UTC)  # 12:30 China time the next day: past flag_after (12:00)
+
+
+def not_ready_flags(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(flags.c.payment_id).where(flags.c.kind == "STATEMENT_NOT_READY")).scalars())
+
+
+def test_a_quiet_day_is_recorded_clean_after_flag_after_and_not_asked_again(uow: SqlUnitOfWorkFactory,
+                                                                          engine: Engine) -> None:
+    with engine.begin() as conn:  # another day's payment, outside the day's window, is not the day's movement
+        add_payment(conn, "shop", "pay_old", 1_000, paid_at=MORNING - timedelta(days=3))
+    ledger.backfill(uow)
+    clock = [datetime(2026, 10, 9, 2, 0, tzinfo=UTC)]  # 10:00: Alipay's bill may still come
+    job = reconcile_job(uow, [FakeAlipay({})], OPTIONS, now=lambda: clock[0])
+    assert job.run_once()["not_ready"] == 1
+    with uow() as tx:
+        assert tx.reconciliations.report(DAY, "TRADES", "alipay") is None
+    clock[0] = NOON_AFTER
+    assert job.run_once() == {"reconciled": 2, "not_ready": 0, "differences": 0, "failed": 0, "done_before": 0}
+    assert job.run_once() == {"reconciled": 0, "not_ready": 0, "differences": 0, "failed": 0, "done_before": 2}
+    with uow() as tx:
+        for kind in ("TRADES", "ACCOUNT"):
+            report = tx.reconciliations.report(DAY, kind, "alipay")
+            assert report is not None and report.clean
+            assert (report.lines, report.statement_total, report.unexplained) == (0, 0, 0)
+    assert not_ready_flags(engine) == []
+
+
+def test_a_day_with_a_movement_is_still_flagged_when_its_bill_is_missing(booked: SqlUnitOfWorkFactory,
+                                                                        engine: Engine) -> None:
+    job = reconcile_job(booked, [FakeAlipay({})], OPTIONS, now=lambda: NOON_AFTER)
+    assert job.run_once() == {"reconciled": 0, "not_ready": 1, "differences": 0, "failed": 0, "done_before": 0}
+    assert not_ready_flags(engine) == ["stmt_2026-10-08_TRA"]
+    with booked() as tx:
+        assert tx.reconciliations.report(DAY, "TRADES", "alipay") is None
+
+
+def test_only_a_transfer_of_the_day_keeps_the_account_bill_waiting(uow: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    with engine.begin() as conn:  # a payout paid that day: on the account bill, not on the trade bill
+        conn.execute(payouts.insert().values(
+            payout_id="po_1", merchant_id="shop", run_date=DAY, amount=500, state="PAID", failures=0,
+            payee_logon_id="shop@example.com", payee_name="Shop", created_at=MORNING, updated_at=MORNING))
+        conn.execute(payout_parts.insert().values(
+            payout_id="po_1", part=1, out_biz_no="po_1-1", amount=500, state="PAID", rail_reference="2026100811",
+            failure_reason="", updated_at=MORNING))
+    job = reconcile_job(uow, [FakeAlipay({})], OPTIONS, now=lambda: NOON_AFTER)
+    assert job.run_once()["reconciled"] == 1
+    assert not_ready_flags(engine) == ["stmt_2026-10-08_ACC"]
+
+
+@pytest.fixture
+def reconcile_cli(monkeypatch: pytest.MonkeyPatch) -> click.Group:
+    """`cashier reconcile` as the entry point loads it, its statement source the double of Alipay."""
+    from settlement import cli
+
+    @contextmanager
+    def sources(settings: object) -> Iterator[list[FakeAlipay]]:
+        yield [FakeAlipay({})]
+
+    monkeypatch.setattr(cli, "_statement_sources", sources)
+
+    @click.pass_context
+    def root(ctx: click.Context) -> None:
+        ctx.obj = Context(None)
+
+    group = CashierGroup("cashier", callback=root)
+    group.add_command(cli.reconcile, "reconcile")
+    return group
+
+
+def test_the_cli_says_a_quiet_day_has_nothing_to_reconcile(reconcile_cli: click.Group, database_url: str,
+                                                          engine: Engine, uow: SqlUnitOfWorkFactory) -> None:
+    result = CliRunner().invoke(reconcile_cli, ["reconcile", "statement", "--date", DAY.isoformat()],
+                                env={"CASHIER_DATABASE_URL": database_url})
+    assert result.exit_code == 0, result.output
+    assert result.output.count("nothing moved that day and alipay has no bill for it") == 2
+    with uow() as tx:
+        assert tx.reconciliations.report(DAY, "ACCOUNT", "alipay") is not None
+    with engine.begin() as conn:
+        add_payment(conn, "shop", "pay_a", 1_000, paid_at=MORNING + timedelta(days=1))
+    ledger.backfill(uow)
+    busy = CliRunner().invoke(reconcile_cli, ["reconcile", "statement", "--date", (DAY + timedelta(days=1)).isoformat()],
+                              env={"CASHIER_DATABASE_URL": database_url})
+    assert busy.exit_code == 3
+    assert "is not ready" in busy.output
