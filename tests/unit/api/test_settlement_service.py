@@ -22,6 +22,7 @@ GET_PAYOUT = method(SETTLEMENT, "GetPayout")
 LIST_ENTRIES = method(SETTLEMENT, "ListLedgerEntries")
 GET_STATEMENT = method(SETTLEMENT, "GetStatement")
 RUN = method(SETTLEMENT, "RunSettlement")
+RECONCILE = method(SETTLEMENT, "Reconcile")
 AT = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
 
 
@@ -95,3 +96,14 @@ def test_an_app_reads_only_its_merchants_and_runs_nothing(api: InProcessApi, ten
             grpc.StatusCode.FAILED_PRECONDITION, "RUN_FROM_CLI")
     refused(api.call(GET_BALANCE, spb.GetBalanceRequest(name="merchants/shop-1/balance"), None),
             grpc.StatusCode.UNAUTHENTICATED, "MISSING_CREDENTIALS")
+
+
+def test_reconcile_is_an_operator_s_and_names_its_bad_fields(api: InProcessApi, tenant: Tenant,
+                                                             operator_key: str) -> None:
+    refused(api.call(RECONCILE, spb.ReconcileRequest(date="2026-11-03"), tenant.key),
+            grpc.StatusCode.PERMISSION_DENIED, "WRONG_CREDENTIALS")
+    assert invalid(api.call(RECONCILE, spb.ReconcileRequest(date="3 Nov"), operator_key)) == ["date"]
+    assert invalid(api.call(RECONCILE, spb.ReconcileRequest(date="2026-11-03", kind=99), operator_key)) == ["kind"]
+    # This gateway installs no statement source (no [channels.alipay]): said so, nothing attempted.
+    refused(api.call(RECONCILE, spb.ReconcileRequest(date="2026-11-03"), operator_key),
+            grpc.StatusCode.FAILED_PRECONDITION, "NO_STATEMENT_SOURCE")
