@@ -9,7 +9,7 @@ Per size, a fresh database (a SQLite file, or a scratch PostgreSQL schema droppe
    `iter_trade_bill_rows` mapped to StatementLine) to the end, what reconciliation reads; the bare row parse is
    timed too;
 3. the run (bench/reconcile_run.py, a child process, as `cashier reconcile statement FILE --date D --kind
-   trades`); its peak RSS is the child's ru_maxrss (wait4).
+   trades`); its peak RSS is the child's own VmHWM.
 The run counts only if its report found exactly the planted differences and matched every other line.
 """
 
@@ -138,4 +138,7 @@ def run_child(database_url: str, config: Path, day: date, bill: Path, log: Path)
         result = json.loads(out.strip().splitlines()[-1])
     except (IndexError, ValueError):
         raise RuntimeError(f"the reconciliation run printed no result: {out[-500:]!r}") from None
-    return result, round(usage.ru_maxrss / 1024, 1), round(usage.ru_utime + usage.ru_stime, 3)  # ru_maxrss: KiB
+    # The child's own VmHWM (its image after exec), not wait4's ru_maxrss: Linux keeps in that the high-water
+    # mark of the memory the child was forked from, so a child of a big process (an xdist worker late in a
+    # test run: 437 MiB) reported its parent's size.
+    return result, round(result.pop("peak_rss_mb"), 1), round(usage.ru_utime + usage.ru_stime, 3)

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from datetime import date
 
 import channels.alipay_statements
+from bench import procstat
 from channels.contract.statements import StatementKind
 from gateway.config import load_settings
 from gateway.plugins import collect_statement_sources, make_plugin_manager, start_plugins
@@ -72,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "buckets": {b.value: report.total(b).count for b in Bucket},
         "differences": sorted([d.bucket.value, d.reference] for d in report.differences),
         "fees_booked": report.fees_booked, "unexplained_fen": report.unexplained, "state": report.state,
+        "peak_rss_mb": procstat.peak_rss_mb(os.getpid()),
     }))
     return 0
 

@@ -9,7 +9,7 @@ filled (bench/settlement_fill.py), then in that database:
    settings; timed with its commit;
 2. the run (bench/settlement_run.py, a child process, the same call as `cashier settle run --date`), paying
    every merchant through the Alipay payout rail into a local Alipay sandbox in certificate mode (real HTTP,
-   real RSA2 both ways). Its peak RSS is the child's ru_maxrss (wait4), its time split in release, payouts
+   real RSA2 both ways). Its peak RSS is the child's own VmHWM, its time split in release, payouts
    and the balance cache's refresh.
 The run is checked before it counts: every merchant paid, one release per merchant, and exactly what was
 released paid out.
@@ -179,7 +179,10 @@ def run_child(database_url: str, config: Path, day: date, log: Path) -> tuple[di
         result = json.loads(out.strip().splitlines()[-1])
     except (IndexError, ValueError):
         raise RuntimeError(f"the settlement run printed no result: {out[-500:]!r}") from None
-    return result, round(usage.ru_maxrss / 1024, 1), round(usage.ru_utime + usage.ru_stime, 3)  # ru_maxrss: KiB
+    # The child's own VmHWM (its image after exec), not wait4's ru_maxrss: Linux keeps in that the high-water
+    # mark of the memory the child was forked from, so a child of a big process (an xdist worker late in a
+    # test run: 437 MiB) reported its parent's size.
+    return result, round(result.pop("peak_rss_mb"), 1), round(usage.ru_utime + usage.ru_stime, 3)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from datetime import date
 
 import channels.alipay_payouts
+from bench import procstat
 from gateway.config import load_settings
 from gateway.plugins import collect_payout_rails, make_plugin_manager, start_plugins
 from gateway.storage import migrate
@@ -69,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "released_entries": report.released_entries, "released_fen": report.released_amount,
         "paid_fen": report.total("PAID"), "payouts_paid": states.get("PAID", 0), "states": dict(states),
         "release_skipped": report.release_skipped,
+        "peak_rss_mb": procstat.peak_rss_mb(os.getpid()),
     }))
     return 0
 
