@@ -15,7 +15,6 @@ The run counts only if its report found exactly the planted differences and matc
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -25,7 +24,7 @@ from typing import Any, cast
 from bench import gateway as gw
 from bench import tomlfile
 from bench.reconcile_bill import write_bill
-from bench.settlement import _child, _ratio, _wait
+from bench.settlement import ratio, run_measured
 from bench.settlement_fill import FEE_BPS, day_to_settle, fill_day
 from channels.alipay.rail import AlipayClient
 from channels.alipay.rail.bills import iter_trade_bill_rows
@@ -80,8 +79,8 @@ def case_run(database: str, postgres_url: str | None, work: Path, config: Path, 
         **{k: ran[k] for k in ("read_s", "stage_s", "finish_s", "reconcile_s", "buckets", "fees_booked",
                                "unexplained_fen")},
         "planted": expected, "run_cpu_s": cpu_s, "peak_rss_mb": rss_mb,
-        "ratio_reconcile_to_parse": _ratio(ran["reconcile_s"], parse_s),
-        "lines_per_s": _ratio(bill.lines, ran["reconcile_s"]),
+        "ratio_reconcile_to_parse": ratio(ran["reconcile_s"], parse_s),
+        "lines_per_s": ratio(bill.lines, ran["reconcile_s"]),
     }
 
 
@@ -125,20 +124,6 @@ def _check(ran: dict[str, Any], lines: int, parsed: int, payments: int, planted:
 
 def run_child(database_url: str, config: Path, day: date, bill: Path, log: Path) -> tuple[dict[str, Any], float, float]:
     """The run in a child process: (its JSON line, its peak RSS in MiB, its CPU seconds)."""
-    env = gw.gateway_env(database_url)
     command = [sys.executable, "-m", "bench.reconcile_run", "--config", str(config), "--date", day.isoformat(),
                str(bill)]
-    with open(log, "wb") as err, _child(command, env, err) as proc:
-        status, usage = _wait(proc, RUN_TIMEOUT)
-        assert proc.stdout is not None
-        out = proc.stdout.read().decode(errors="replace")
-    if status != 0:
-        raise RuntimeError(f"the reconciliation run exited with {status}:\n{log.read_text(errors='replace')[-3000:]}")
-    try:
-        result = json.loads(out.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        raise RuntimeError(f"the reconciliation run printed no result: {out[-500:]!r}") from None
-    # The child's own VmHWM (its image after exec), not wait4's ru_maxrss: Linux keeps in that the high-water
-    # mark of the memory the child was forked from, so a child of a big process (an xdist worker late in a
-    # test run: 437 MiB) reported its parent's size.
-    return result, round(result.pop("peak_rss_mb"), 1), round(usage.ru_utime + usage.ru_stime, 3)
+    return run_measured(command, gw.gateway_env(database_url), log, "the reconciliation run")

@@ -74,14 +74,14 @@ def measure(database: str, postgres_url: str | None, sizes: list[int], merchants
             hot = case_run(database, postgres_url, work / f"h{size}", config, day, size, merchants,
                            int(size * HOT_SHARE))
             rows.append({"payments": size, "merchants": merchants, "spread": spread, "hot": hot,
-                         "hot_to_spread_release": _ratio(spread["release_s"], hot["release_s"]),
-                         "hot_to_spread_run": _ratio(spread["run_s"], hot["run_s"])})
+                         "hot_to_spread_release": ratio(spread["release_s"], hot["release_s"]),
+                         "hot_to_spread_run": ratio(spread["run_s"], hot["run_s"])})
     finally:
         alipay.stop()
     return {"day": day.isoformat(), "merchants": merchants, "hot_share": HOT_SHARE, "sizes": rows}
 
 
-def _ratio(numerator: float, denominator: float) -> float:
+def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else 0.0  # 0: not measured, as report.ratio
 
 
@@ -104,10 +104,10 @@ def case_run(database: str, postgres_url: str | None, work: Path, config: Path, 
         **{k: ran[k] for k in ("release_s", "payouts_s", "refresh_s", "run_s", "released_entries",
                                "released_fen", "paid_fen", "payouts_paid", "states")},
         "run_cpu_s": cpu_s, "peak_rss_mb": rss_mb,
-        "ratio_release_to_baseline": _ratio(ran["release_s"], baseline_s),
-        "ratio_run_to_baseline": _ratio(ran["run_s"], baseline_s),
-        "payments_per_s_release": _ratio(size, ran["release_s"]),
-        "payments_per_s_run": _ratio(size, ran["run_s"]),
+        "ratio_release_to_baseline": ratio(ran["release_s"], baseline_s),
+        "ratio_run_to_baseline": ratio(ran["run_s"], baseline_s),
+        "payments_per_s_release": ratio(size, ran["release_s"]),
+        "payments_per_s_run": ratio(size, ran["run_s"]),
     }
 
 
@@ -167,18 +167,23 @@ def _scratch_table() -> Table:
 
 def run_child(database_url: str, config: Path, day: date, log: Path) -> tuple[dict[str, Any], float, float]:
     """The run in a child process: (its JSON line, its peak RSS in MiB, its CPU seconds)."""
-    env = gw.gateway_env(database_url)
     command = [sys.executable, "-m", "bench.settlement_run", "--config", str(config), "--date", day.isoformat()]
+    return run_measured(command, gw.gateway_env(database_url), log, "the settlement run")
+
+
+def run_measured(command: list[str], env: dict[str, str], log: Path, what: str) -> tuple[dict[str, Any], float, float]:
+    """A bench child that prints one JSON line with its `peak_rss_mb`: (that line, its peak RSS in MiB, its CPU
+    seconds). `what` names it in errors."""
     with open(log, "wb") as err, _child(command, env, err) as proc:
-        status, usage = _wait(proc, RUN_TIMEOUT)
+        status, usage = _wait(proc, RUN_TIMEOUT, what)
         assert proc.stdout is not None
         out = proc.stdout.read().decode(errors="replace")
     if status != 0:
-        raise RuntimeError(f"the settlement run exited with {status}:\n{log.read_text(errors='replace')[-3000:]}")
+        raise RuntimeError(f"{what} exited with {status}:\n{log.read_text(errors='replace')[-3000:]}")
     try:
         result = json.loads(out.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        raise RuntimeError(f"the settlement run printed no result: {out[-500:]!r}") from None
+        raise RuntimeError(f"{what} printed no result: {out[-500:]!r}") from None
     # The child's own VmHWM (its image after exec), not wait4's ru_maxrss: Linux keeps in that the high-water
     # mark of the memory the child was forked from, so a child of a big process (an xdist worker late in a
     # test run: 437 MiB) reported its parent's size.
@@ -197,7 +202,7 @@ def _child(command: list[str], env: dict[str, str], err: Any) -> Iterator[subpro
             proc.stdout.close()
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, Any]:
+def _wait(proc: subprocess.Popen[bytes], timeout: float, what: str) -> tuple[int, Any]:
     """Reap the child with wait4, which gives this child's own resource usage (getrusage(RUSAGE_CHILDREN)
     would mix in every child the bench reaped before). The run prints one line, far below a pipe's buffer."""
     deadline = time.monotonic() + timeout
@@ -207,5 +212,5 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, Any]:
             proc.returncode = os.waitstatus_to_exitcode(status)
             return proc.returncode, usage
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the settlement run took more than {timeout:.0f} s")
+            raise RuntimeError(f"{what} took more than {timeout:.0f} s")
         time.sleep(0.05)
