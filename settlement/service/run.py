@@ -446,24 +446,12 @@ def run(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, run_date: date, rule
     with uow() as tx:
         left_open = tx.settlement_payouts.open_payouts(run_date)
     resumed = {p.merchant_id for p in left_open if p.run_date == run_date}
-    merchants: list[str] = []
-    after = ""
-    while True:
-        with uow() as tx:
-            batch = tx.ledger_release.merchants_with_available(after, BATCH)
-        if not batch:
-            break
-        merchants += [m for m in batch if m not in resumed]
-        after = batch[-1]
+    merchants = [m for m in _every(uow, lambda tx, after: tx.ledger_release.merchants_with_available(after, BATCH))
+                 if m not in resumed]
     # Merchants negative at their last run, now back to zero: visited so that their date is forgotten.
-    known, after = set(merchants) | resumed, ""
-    while True:
-        with uow() as tx:
-            batch = tx.settlement_payouts.negative_merchants(after, BATCH)
-        if not batch:
-            break
-        merchants += [m for m in batch if m not in known]
-        after = batch[-1]
+    known = set(merchants) | resumed
+    merchants += [m for m in _every(uow, lambda tx, after: tx.settlement_payouts.negative_merchants(after, BATCH))
+                  if m not in known]
     merchants.sort()
     if on_merchants is not None:
         on_merchants(len(left_open) + len(merchants))
@@ -481,6 +469,22 @@ def run(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, run_date: date, rule
             on_progress(result)
     refresh_balances(uow, now=now)
     return report
+
+
+def _every(uow: SettlementUnitOfWorkFactory, page: Callable[[SettlementUnitOfWork, str], list[str]]) -> list[str]:
+    """Every merchant a keyset-paged listing gives (`page(tx, after)`), a page per read transaction."""
+    found: list[str] = []
+    after = ""
+    while batch := _page(uow, page, after):
+        found += batch
+        after = batch[-1]
+    return found
+
+
+def _page(uow: SettlementUnitOfWorkFactory, page: Callable[[SettlementUnitOfWork, str], list[str]],
+          after: str) -> list[str]:
+    with uow() as tx:
+        return page(tx, after)
 
 
 def _flag_holidays(uow: SettlementUnitOfWorkFactory, exc: WorkingDaysUnknown, at: datetime) -> None:
