@@ -152,7 +152,8 @@ class SettlementServiceServicer:
         account bills) with the ledger, and returns the report per statement, as `cashier reconcile statement`
         prints it. Safe to repeat: the report is redone, nothing is booked twice; each real difference is flagged
         for an operator and its unexplained fen held in the suspense account. A statement the channel does not
-        have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. Operators.
+        have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. A day on which nothing of ours
+        moved never gets a bill: once its bill is overdue (`flag_after`) it is reconciled empty and clean. Operators.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

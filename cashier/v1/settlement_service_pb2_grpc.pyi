@@ -75,7 +75,8 @@ class SettlementServiceStub:
     account bills) with the ledger, and returns the report per statement, as `cashier reconcile statement`
     prints it. Safe to repeat: the report is redone, nothing is booked twice; each real difference is flagged
     for an operator and its unexplained fen held in the suspense account. A statement the channel does not
-    have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. Operators.
+    have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. A day on which nothing of ours
+    moved never gets a bill: once its bill is overdue (`flag_after`) it is reconciled empty and clean. Operators.
     """
 
 @_typing.type_check_only
@@ -125,7 +126,8 @@ class SettlementServiceAsyncStub(SettlementServiceStub):
     account bills) with the ledger, and returns the report per statement, as `cashier reconcile statement`
     prints it. Safe to repeat: the report is redone, nothing is booked twice; each real difference is flagged
     for an operator and its unexplained fen held in the suspense account. A statement the channel does not
-    have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. Operators.
+    have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. A day on which nothing of ours
+    moved never gets a bill: once its bill is overdue (`flag_after`) it is reconciled empty and clean. Operators.
     """
 
 class SettlementServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -214,7 +216,8 @@ class SettlementServiceServicer(metaclass=_abc_1.ABCMeta):
         account bills) with the ledger, and returns the report per statement, as `cashier reconcile statement`
         prints it. Safe to repeat: the report is redone, nothing is booked twice; each real difference is flagged
         for an operator and its unexplained fen held in the suspense account. A statement the channel does not
-        have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. Operators.
+        have yet is FAILED_PRECONDITION (STATEMENT_NOT_READY): ask again later. A day on which nothing of ours
+        moved never gets a bill: once its bill is overdue (`flag_after`) it is reconciled empty and clean. Operators.
         """
 
 def add_SettlementServiceServicer_to_server(servicer: SettlementServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -13,7 +13,8 @@ a gRPC worker's threads and memory. It checks the caller and the date, then answ
 
 Reconcile does run here, for operators: it fetches a day's statements (one download each) and reconciles
 them set-based in the database (settlement/service/reconcile.py), whose memory stays bounded whatever the
-statement's size. A statement not ready yet is FAILED_PRECONDITION (STATEMENT_NOT_READY).
+statement's size. A statement not ready yet is FAILED_PRECONDITION (STATEMENT_NOT_READY), unless nothing of
+ours moved that day and its bill is overdue: Alipay never makes that bill, and the day is reconciled empty.
 """
 
 from __future__ import annotations

@@ -250,8 +250,8 @@ class SettlementOperations(SettlementQueries):
         self.options = options
 
     def reconcile(self, day: date, kinds: Sequence[StatementKind] = KINDS) -> list[ReconciliationReport]:
-        """Reconcile `day` (China time, over) for each source; StatementNotReady becomes FAILED_PRECONDITION
-        (STATEMENT_NOT_READY), a statement that cannot be read FAILED_PRECONDITION (STATEMENT_UNREADABLE)."""
+        """Reconcile `day` (China time, over) for each source; a statement not ready becomes FAILED_PRECONDITION
+        (STATEMENT_NOT_READY) unless the day is quiet and its bill overdue (`quiet_day`), a statement that cannot be read FAILED_PRECONDITION (STATEMENT_UNREADABLE)."""
         if day >= datetime.now(CHINA).date():
             raise InvalidArgument([FieldViolation("date", f"{day.isoformat()} is not over yet; its statement comes "
                                                           "the next day")])
@@ -264,6 +264,13 @@ class SettlementOperations(SettlementQueries):
                 try:
                     reports.append(reconcile(self.settlement_uow, source, day, kind, self.options))
                 except StatementNotReady as exc:
+                    # As the job does: a day on which nothing of ours moved never gets a bill; once it is
+                    # overdue the day is reconciled empty rather than refused for ever.
+                    quiet = (quiet_day(self.settlement_uow, source, day, kind, self.options)
+                             if bill_overdue(day, self.options, _utc_now()) else None)
+                    if quiet is not None:
+                        reports.append(quiet)
+                        continue
                     raise FailedPrecondition(
                         f"the {kind.value} statement of {day.isoformat()} from {source.name} is not ready: {exc}",
                         reason="STATEMENT_NOT_READY",

@@ -16,6 +16,7 @@ import click
 import grpc
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from cashier.v1 import settlement_service_pb2 as spb
 from cashier.v1 import settlement_service_pb2_grpc as spb_grpc
@@ -30,6 +31,8 @@ from tests.support import ROOT, Tenant, error_details, make_settings, seed_tenan
 
 DAY = date(2026, 10, 8)
 MORNING = datetime(2026, 10, 8, 1, 0, tzinfo=UTC)
+UNBILLED = datetime(2026, 10, 5, 1, 0, tzinfo=UTC)
+QUIET = date(2026, 10, 1)  # nothing moved: Alipay never makes a bill of such a day
 
 
 def _line(kind: LineKind, reference: str, amount: int, fee: int) -> StatementLine:
@@ -73,6 +76,8 @@ def running(database_url: str) -> Iterator[RunningGateway]:
         with server.gateway.engine.begin() as conn:
             for payment_id, amount in (("pay_a", 1_000), ("pay_b", 2_000), ("pay_c", 3_000)):
                 add_payment(conn, "shop", payment_id, amount, paid_at=MORNING)
+            # A day with a payment whose statement Alipay has not made (the double has none for it).
+            add_payment(conn, "shop", "pay_early", 500, paid_at=UNBILLED)
         ledger.backfill(SqlUnitOfWorkFactory(server.gateway.engine))
         yield server
     finally:
@@ -132,10 +137,22 @@ def test_apps_bad_dates_and_missing_statements_are_refused(running: RunningGatew
         stub.Reconcile(spb.ReconcileRequest(date="2026-02-30"), metadata=operator, timeout=30)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "date" in error_details(caught.value)[0]
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Reconcile(spb.ReconcileRequest(date="2026-10-01"), metadata=operator, timeout=30)
+        stub.Reconcile(spb.ReconcileRequest(date=UNBILLED.date().isoformat()), metadata=operator, timeout=30)
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     info = error_details(caught.value)[1]
     assert info is not None and info.reason == "STATEMENT_NOT_READY"
+
+
+def test_a_quiet_day_is_reconciled_clean_not_refused(running: RunningGateway, stub: spb_grpc.SettlementServiceStub,
+                                                      operator: list[tuple[str, str]]) -> None:
+    """Alipay makes no bill of a day on which nothing moved: once its bill is overdue the operator gets a clean,
+    empty report (as the job and the CLI record it), not STATEMENT_NOT_READY for ever."""
+    answer = stub.Reconcile(spb.ReconcileRequest(date=QUIET.isoformat()), metadata=operator, timeout=30)
+    assert [(r.kind, r.line_count, r.clean, len(r.differences)) for r in answer.reports] == [
+        (spb.STATEMENT_KIND_TRADES, 0, True, 0), (spb.STATEMENT_KIND_ACCOUNT, 0, True, 0)]
+    with running.gateway.engine.connect() as conn:
+        flags = conn.execute(text("SELECT kind FROM flags")).scalars().all()
+    assert "STATEMENT_NOT_READY" not in flags
 
 
 @pytest.fixture
