@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from gateway.domain.events import Event, EventState
-from gateway.domain.flags import Flag
+from gateway.domain.flags import Flag, FlagKind
 from gateway.domain.hooks import HookRun, HookRunState
 from gateway.domain.merchants import App, Merchant, Principal, PrincipalKind
 from gateway.domain.payments import Payment, PaymentState
@@ -221,6 +221,10 @@ class FlagRepository(Protocol):
 
     def resolve(self, flag_id: str, at: datetime, resolution: str) -> bool:
         """Mark an open flag resolved with the operator's note; False when it is not open."""
+
+    def resolve_kind(self, merchant_id: str, kind: FlagKind, at: datetime, resolution: str) -> int:
+        """Mark every open flag of `kind` of the merchant resolved (an operator's action that answers them all,
+        e.g. un-parking its payouts); returns how many."""
 
 
 class IdempotencyRepository(Protocol):

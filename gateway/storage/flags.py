@@ -51,3 +51,9 @@ class SqlFlagRepository:
     def resolve(self, flag_id: str, at: datetime, resolution: str) -> bool:
         return self.conn.execute(update(flags).where(flags.c.flag_id == flag_id, flags.c.resolved_at.is_(None))
                                  .values(resolved_at=at, resolution=resolution)).rowcount == 1
+
+    def resolve_kind(self, merchant_id: str, kind: FlagKind, at: datetime, resolution: str) -> int:
+        return int(self.conn.execute(
+            update(flags).where(flags.c.merchant_id == merchant_id, flags.c.kind == kind.value,
+                                flags.c.resolved_at.is_(None))
+            .values(resolved_at=at, resolution=resolution)).rowcount)

@@ -1,9 +1,10 @@
 """Un-parking a merchant's payouts (`cashier settle unpark`): after `max_payout_failures` failed runs a run
 parks them and flags PAYOUT_PARKED (settlement/service/run.py); once an operator has fixed the cause (the payout
-account, most often), this re-arms them so that the next run pays again, with an audit row naming the operator.
+account, most often), this re-arms them so that the next run pays again, with an audit row naming the operator,
+and resolves the merchant's open PAYOUT_PARKED flags.
 
 Lock order (gateway/storage/__init__.py): the merchant's row (level 1), as a run takes it, then the payout
-(level 5) and the audit row."""
+(level 5), the audit row, and the flags last."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gateway.domain.errors import FailedPrecondition, NotFound
+from gateway.domain.flags import FlagKind
 from gateway.domain.onboarding.audit import Actor, AuditEvent
 from settlement.service.payout_ports import Payout
 from settlement.service.ports import SettlementUnitOfWorkFactory
@@ -38,5 +40,9 @@ def unpark(uow: SettlementUnitOfWorkFactory, merchant_id: str, actor: Actor,
             subject=f"merchants/{merchant_id}/payouts/{parked.payout_id}",
             before={"state": "PARKED", "failures": parked.failures},
             after={"state": "FAILED", "failures": 0}))
+        # What the PAYOUT_PARKED flag asked an operator to do is done: it leaves the open flags (last: the lock
+        # order's flags level).
+        tx.flags.resolve_kind(merchant_id, FlagKind.PAYOUT_PARKED, at,
+                              f"payouts un-parked by {actor.id} (cashier settle unpark)")
         tx.commit()
     return parked

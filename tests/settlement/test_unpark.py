@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select, update
 
 from gateway.cli import CashierGroup, Context
-from gateway.storage.tables import applications, audit_events, payouts
+from gateway.storage.tables import applications, audit_events, flags, payouts
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from settlement.cli import settle as settle_group
 from tests.e2e import test_settlement_run as e2e
@@ -40,6 +40,14 @@ def unpark(cashier: click.Group, database_url: str, merchant_id: str) -> Result:
                               env={"CASHIER_DATABASE_URL": database_url, "CASHIER_OPERATOR": "op.lin"})
 
 
+def parked_flags(engine: Engine, merchant_id: str) -> list[str | None]:
+    """The resolution of each PAYOUT_PARKED flag of the merchant (None while open)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(flags.c.resolution, flags.c.resolved_at).where(
+            flags.c.merchant_id == merchant_id, flags.c.kind == "PAYOUT_PARKED")).all()
+    return [None if row.resolved_at is None else row.resolution for row in rows]
+
+
 def test_a_parked_merchant_is_unparked_and_paid_by_the_next_run(
         world: World, rail: object, uow: SqlUnitOfWorkFactory, engine: Engine, cashier: click.Group,
         database_url: str) -> None:
@@ -48,6 +56,7 @@ def test_a_parked_merchant_is_unparked_and_paid_by_the_next_run(
     for day in (30, 1, 2):
         report = settle(uow, rail, date(2026, 11, 30) if day == 30 else date(2026, 12, day))
     assert states(report) == {shop: "PARKED"}
+    assert parked_flags(engine, shop) == [None]
     not_yet = unpark(cashier, database_url, "shop-unknown")
     assert not_yet.exit_code == 1 and "no merchant shop-unknown" in not_yet.output
     with engine.begin() as conn:  # the operator puts the payout account's holder right
@@ -66,6 +75,8 @@ def test_a_parked_merchant_is_unparked_and_paid_by_the_next_run(
             payouts.c.merchant_id == shop, payouts.c.run_date == date(2026, 12, 2))).one()
     assert audited == [("merchant.payouts_unparked", "op.lin")]
     assert tuple(parked) == ("FAILED", 0)
+    # The operator's un-park is what the flag asked for: it leaves the list of open flags, saying who did it.
+    assert parked_flags(engine, shop) == ["payouts un-parked by op.lin (cashier settle unpark)"]
 
     assert states(settle(uow, rail, date(2026, 12, 3))) == {shop: "PAID"}
     assert sorted(status for _, _, status in transferred(world, engine, shop)) == ["FAIL"] * 3 + ["SUCCESS"]
