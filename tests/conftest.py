@@ -23,8 +23,11 @@ from tests.support import (
 )
 
 # Property tests run a bounded count in `make test` (the suite's time budget); `pytest
-# --hypothesis-profile=long` runs each property 10,000 times (recorded in the session notes).
+# --hypothesis-profile=long` runs each property 10,000 times (recorded in the session notes); `soak` runs 400,
+# for the slow machines whose examples each cost a database, a gateway and the sandbox (the live settlement
+# machine: ~5 s an example, so 400 take about 40 minutes per database where long would take 15 hours).
 settings.register_profile("ci", max_examples=100, deadline=None)
+settings.register_profile("soak", max_examples=400, deadline=None)
 settings.register_profile("long", max_examples=10_000, deadline=None)
 settings.load_profile("ci")
 
