@@ -8,11 +8,10 @@ flows (page/wap pay) and the app order string reuse the same signed parameters.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from channels.alipay.rail.clock import beijing_timestamp
 from channels.alipay.rail.errors import ParameterError
@@ -20,6 +19,27 @@ from channels.alipay.rail.signing import AlipayCredentials, string_to_sign
 
 CHARSET = "utf-8"
 FORM_CONTENT_TYPE = f"application/x-www-form-urlencoded;charset={CHARSET}"
+
+
+#: What ``urllib.parse.quote_plus`` makes of each UTF-8 byte, indexed by the byte: the unreserved characters
+#: stay, a space is ``+``, every other byte ``%XX`` in capitals.
+_FORM_BYTES = tuple(
+    chr(b) if chr(b).isascii() and (chr(b).isalnum() or chr(b) in "_.-~") else "+" if b == 0x20 else f"%{b:02X}"
+    for b in range(256)
+)
+
+
+def form_quote(value: str) -> str:
+    """``quote_plus(value)`` in UTF-8, the same bytes at half the cost: the UTF-8 bytes, read as Latin-1 (one
+    character per byte), go through one ``str.translate`` instead of a list of per-byte lookups. An app-pay
+    order string is ~800 bytes (the signature alone 344 of them, full of ``+``, ``/``, ``=``), and urlencode was
+    a tenth of CreatePayment's order string and signature together (bench/README.md, issue 20)."""
+    return value.encode(CHARSET).decode("latin-1").translate(_FORM_BYTES)
+
+
+def form_urlencode(pairs: Iterable[tuple[str, str]]) -> str:
+    """``urlencode(pairs, encoding="utf-8")`` for string keys and values: the same bytes, cheaper."""
+    return "&".join(f"{form_quote(key)}={form_quote(value)}" for key, value in pairs)
 
 
 def compact_json(biz: Mapping[str, Any]) -> str:
@@ -47,13 +67,13 @@ class SignedRequest:
 
     def query_string(self) -> str:
         """URL query with the protocol parameters and ``sign`` (what the SDKs put on gateway.do)."""
-        return urlencode(self.protocol_params, encoding=CHARSET)
+        return form_urlencode(self.protocol_params.items())
 
     def form_body(self) -> bytes:
         """The POST body: ``biz_content`` only, form-urlencoded in UTF-8."""
         if self.biz_content is None:
             return b""
-        return urlencode({"biz_content": self.biz_content}, encoding=CHARSET).encode("ascii")
+        return f"biz_content={form_quote(self.biz_content)}".encode("ascii")
 
     def order_string(self) -> str:
         """Every signed parameter plus ``sign`` last, URL-encoded: the app-pay SDK's input."""
@@ -61,7 +81,7 @@ class SignedRequest:
         sign = params.pop("sign")
         ordered = sorted(params.items())
         ordered.append(("sign", sign))
-        return urlencode(ordered, encoding=CHARSET)
+        return form_urlencode(ordered)
 
 
 def build_signed_request(
