@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -103,11 +104,12 @@ class Router:
 
     def route(self, request: RouteRequest) -> RouteDecision:
         rules = [r for r in self.rules if r.matches(request)]
-        pin = next((r for r in rules if r.pin), None)
+        # Most payments match no rule: then no channel is pinned or denied, and there is nothing to search.
+        pin = next((r for r in rules if r.pin), None) if rules else None
         candidates: list[Candidate] = []
         for channel in self.channels:
             candidate = self._ask(channel, request)
-            denial = next((r for r in rules if channel.name in r.deny), None)
+            denial = next((r for r in rules if channel.name in r.deny), None) if rules else None
             if candidate.offered and denial is not None:
                 candidate.offered = False
                 candidate.rule = denial.name
@@ -169,6 +171,7 @@ class Router:
         return f"no channel can serve this payment: {answers}"
 
 
+@functools.cache  # a handful of channel names, compared on every routing decision
 def _reverse_name(name: str) -> tuple[int, ...]:
     # Among equal priorities the alphabetically first name wins; max() needs the order reversed.
     return tuple(-ord(ch) for ch in name)
