@@ -11,12 +11,22 @@ _PAYMENT_PREFIX = "pay_"
 _REFUND_PREFIX = "ref_"
 
 
+#: Every pair of base32 digits, so that one step encodes ten bits: each payment takes three encodings.
+_PAIRS = tuple(high + low for high in _ALPHABET for low in _ALPHABET)
+
+
 def _encode(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, rem = divmod(value, 32)
-        chars.append(_ALPHABET[rem])
-    return "".join(reversed(chars))
+    """The last `length` base32 digits of `value` (of its two's complement when negative, as floor
+    division by 32 gives)."""
+    value &= (1 << 5 * length) - 1
+    parts = []
+    if length & 1:
+        parts.append(_ALPHABET[value & 31])
+        value >>= 5
+    for _ in range(length >> 1):
+        parts.append(_PAIRS[value & 1023])
+        value >>= 10
+    return "".join(reversed(parts))
 
 
 def _ulid(at: datetime, randomness: int) -> str:
