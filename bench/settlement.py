@@ -43,6 +43,7 @@ MAX_MERCHANTS = 99_999  # merchant ids have five digits (bench/settlement_fill.p
 HOT_SHARE = 0.10
 RUN_TIMEOUT = 3600.0  # seconds a run may take before the bench gives up on it
 BASELINE_TABLE = "bench_release_baseline"
+CONCURRENCY_ENV = "CASHIER_BENCH_PAYOUT_CONCURRENCY"  # [settlement] payout_concurrency of the measured run
 
 
 def check_sizes(sizes: list[int], merchants: int) -> str | None:
@@ -55,9 +56,12 @@ def check_sizes(sizes: list[int], merchants: int) -> str | None:
     return None
 
 
-def measure(database: str, postgres_url: str | None, sizes: list[int], merchants: int, work: Path) -> dict[str, Any]:
+def measure(database: str, postgres_url: str | None, sizes: list[int], merchants: int, work: Path,
+            payout_concurrency: int | None = None) -> dict[str, Any]:
     """Every size, spread out then with one hot merchant; the result's `sizes` has one row per size. Always
-    this checkout's code (not --source's): the fill writes this checkout's schema."""
+    this checkout's code (not --source's): the fill writes this checkout's schema. The run pays
+    `payout_concurrency` merchants at once (else $CASHIER_BENCH_PAYOUT_CONCURRENCY, else the configuration's
+    default), written into its configuration's `[settlement]` as an operator would."""
     from channels.alipay.sandbox.local import start_local_alipay
 
     day = day_to_settle(datetime.now(UTC))
@@ -66,8 +70,11 @@ def measure(database: str, postgres_url: str | None, sizes: list[int], merchants
     alipay = start_local_alipay(work / "alipay-keys", certificate_mode=True, accounts=accounts)
     try:
         config = work / "settle.toml"
-        config.write_text(tomlfile.dumps({"logging": {"level": "WARNING"},
-                                          "channels": {"alipay": alipay.channel_table}}), encoding="utf-8")
+        table: dict[str, Any] = {"logging": {"level": "WARNING"}, "channels": {"alipay": alipay.channel_table}}
+        concurrency = payout_concurrency or int(os.environ.get(CONCURRENCY_ENV, "0"))
+        if concurrency:
+            table["settlement"] = {"payout_concurrency": concurrency}
+        config.write_text(tomlfile.dumps(table), encoding="utf-8")
         rows = []
         for size in sizes:
             spread = case_run(database, postgres_url, work / f"s{size}", config, day, size, merchants, 0)
@@ -102,7 +109,7 @@ def case_run(database: str, postgres_url: str | None, work: Path, config: Path, 
         "fill_s": filled.fill_s, "ledger_fill_s": filled.ledger_fill_s, "postings": filled.postings,
         "baseline_s": baseline_s, "baseline_rows": baseline_rows,
         **{k: ran[k] for k in ("release_s", "payouts_s", "refresh_s", "run_s", "released_entries",
-                               "released_fen", "paid_fen", "payouts_paid", "states")},
+                               "released_fen", "paid_fen", "payouts_paid", "states", "payout_concurrency")},
         "run_cpu_s": cpu_s, "peak_rss_mb": rss_mb,
         "ratio_release_to_baseline": ratio(ran["release_s"], baseline_s),
         "ratio_run_to_baseline": ratio(ran["run_s"], baseline_s),

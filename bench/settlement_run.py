@@ -1,7 +1,8 @@
 """`python -m bench.settlement_run --config FILE --date YYYY-MM-DD`: the settlement run the bench measures, in a
 process of its own (so that its peak RSS is the run's alone), built as `cashier settle run --date` builds it
 (settlement/cli.py run_command): the configuration's payout rules and calendar, the gateway's unit of work
-without group commit over one connection, the Alipay payout rail from its plugin. Prints one JSON line.
+without group commit over a connection per payout thread (`[settlement] payout_concurrency`), the Alipay
+payout rail from its plugin. Prints one JSON line.
 
 The run's callbacks split its time: `on_merchants` comes once every release is booked and the merchants to
 pay are listed; the last `on_progress` once every payout has an answer; what follows is the balance cache's
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--date", required=True, type=date.fromisoformat)
     args = p.parse_args(argv)
     settings = load_settings(args.config)  # the database from CASHIER_DATABASE_URL, as for `cashier`
+    rules = settings.settlement.payout_rules  # with [settlement] payout_concurrency, merchants paid at once
     pm = make_plugin_manager(load_entrypoints=False, plugins=[channels.alipay_payouts])
     start_plugins(pm, settings.plugins)
     rails = collect_payout_rails(pm, settings.channels)
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"need exactly one payout rail, got {[r.name for r in rails]}", file=sys.stderr)
         return 2
     rail = rails[0]
-    engine = make_engine(settings.database.url, pool_size=1)
+    engine = make_engine(settings.database.url, pool_size=rules.payout_concurrency)  # as the CLI sizes it
     try:
         migrate.upgrade(engine)  # as the CLI does; the fill migrated already, so this only checks
         uow = SqlUnitOfWorkFactory(engine, group_commit=False)
@@ -55,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             marks["paid"] = time.perf_counter()
 
         began = time.perf_counter()
-        report = run(uow, rail, args.date, settings.settlement.payout_rules, calendar=settings.settlement.calendar(),
+        report = run(uow, rail, args.date, rules, calendar=settings.settlement.calendar(),
                      on_merchants=on_merchants, on_progress=on_progress)
         ended = time.perf_counter()
     finally:
@@ -70,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "release_s": listed - began, "payouts_s": paid - listed, "refresh_s": ended - paid, "run_s": ended - began,
         "released_entries": report.released_entries, "released_fen": report.released_amount,
         "paid_fen": report.total("PAID"), "payouts_paid": states.get("PAID", 0), "states": dict(states),
-        "release_skipped": report.release_skipped,
+        "release_skipped": report.release_skipped, "payout_concurrency": rules.payout_concurrency,
         "peak_rss_mb": procstat.peak_rss_mb(os.getpid()),
     }))
     return 0

@@ -27,7 +27,12 @@ from settlement.domain.calendar import (
     parse_holiday_file,
 )
 from settlement.domain.fees import MAX_BPS, MAX_CHANNELS, FeeSchedule, RefundFeePolicy
-from settlement.domain.payouts import ALIPAY_MAX_TRANSFER, ALIPAY_MIN_TRANSFER, PayoutRules
+from settlement.domain.payouts import (
+    ALIPAY_MAX_TRANSFER,
+    ALIPAY_MIN_TRANSFER,
+    MAX_PAYOUT_CONCURRENCY,
+    PayoutRules,
+)
 from settlement.domain.reconciliation import MAX_WINDOW
 from settlement.domain.reconciliation import Options as ReconcileOptions
 
@@ -293,7 +298,8 @@ class ReconcileSettings(_Section):
 
 
 class SettlementSettings(_Section):
-    """`[settlement]`: the deposit, the platform's fees, what a refund does with them, and the daily cut-off.
+    """`[settlement]`: the deposit, the platform's fees, what a refund does with them, the daily cut-off, and
+    the payout run's rules (parts, parking, negative balances, merchants paid at once: `payout_concurrency`).
 
     Fees (`[settlement.fees]`, channel name → whole basis points, e.g. `mobile = 60` for 0.60 %): the rate is
     read when a payment succeeds and stored on it (settlement/domain/fees.py has the rounding rule). The
@@ -325,6 +331,10 @@ class SettlementSettings(_Section):
     max_transfer: int = Field(5_000_000, strict=True, ge=2 * ALIPAY_MIN_TRANSFER, le=ALIPAY_MAX_TRANSFER)
     # Days a merchant's balance may stay negative (with no deposit left to cover it) before an operator is told.
     negative_days: int = Field(7, strict=True, ge=1, le=366)
+    # Merchants a settlement run pays at once (settlement/service/run.py): each one's payout is still created,
+    # transferred and booked in order, under its own row lock; 1 pays one merchant after another. Each
+    # transfer waits 100-300 ms on Alipay, so 4 cuts a run of 1,000 merchants from minutes to about a quarter.
+    payout_concurrency: int = Field(4, strict=True, ge=1, le=MAX_PAYOUT_CONCURRENCY)
     reconcile: ReconcileSettings = ReconcileSettings()
 
     @field_validator("fees")
@@ -358,7 +368,8 @@ class SettlementSettings(_Section):
     @property
     def payout_rules(self) -> PayoutRules:
         return PayoutRules(max_transfer=self.max_transfer, max_failures=self.max_payout_failures,
-                           negative_days=self.negative_days, deposit_required=self.deposit_required)
+                           negative_days=self.negative_days, deposit_required=self.deposit_required,
+                           payout_concurrency=self.payout_concurrency)
 
     def calendar(self) -> Calendar:
         """The run's calendar: the cut-off, calendar or working days, and the operator's holiday file (read

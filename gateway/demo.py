@@ -548,7 +548,8 @@ def _settle(running: RunningGateway, sandbox_url: str, paid: pb.Payment, refund:
 def _run(settings: Settings, rail: PayoutRail, run_date: date) -> RunReport:
     """The run as `cashier settle run --date` makes it (settlement/cli.py): a database connection of its own,
     the `[settlement]` rules and calendar, the payout rail (the gateway's: the Alipay payouts plugin)."""
-    engine = make_engine(settings.database.url, pool_size=1)
+    # A connection per payout thread ([settlement] payout_concurrency), as the CLI sizes it.
+    engine = make_engine(settings.database.url, pool_size=settings.settlement.payout_concurrency)
     try:
         return settlement_run(SqlUnitOfWorkFactory(engine, group_commit=False), rail, run_date,
                               settings.settlement.payout_rules, calendar=settings.settlement.calendar())

@@ -58,15 +58,15 @@ class _Root(Protocol):
 
 
 @contextmanager
-def _units_of_work() -> Iterator[SettlementUnitOfWorkFactory]:
+def _units_of_work(pool_size: int = 1) -> Iterator[SettlementUnitOfWorkFactory]:
     """The gateway's unit of work factory over the configured database, migrated first (as `cashier serve`
-    would), disposed of afterwards."""
+    would), disposed of afterwards; `pool_size` connections for as many threads (a run's payout threads)."""
     from gateway.storage import migrate
     from gateway.storage.engine import make_engine
     from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 
     root: _Root = click.get_current_context().find_root().obj
-    engine = make_engine(root.settings().database.url, pool_size=1)
+    engine = make_engine(root.settings().database.url, pool_size=pool_size)
     try:
         migrate.upgrade(engine)
         yield SqlUnitOfWorkFactory(engine, group_commit=False)
@@ -264,7 +264,8 @@ def run_command(run_date: datetime) -> None:
         calendar = settings.settlement.calendar()
     except ValueError as exc:  # the holiday file changed since the configuration was read
         raise click.ClickException(f"[settlement] holiday_file: {exc}") from None
-    with _payout_rail(settings) as rail, _units_of_work() as uow, ExitStack() as bars:
+    # A connection per payout thread ([settlement] payout_concurrency), none waiting on another's.
+    with _payout_rail(settings) as rail, _units_of_work(rules.payout_concurrency) as uow, ExitStack() as bars:
         bar: list[Any] = []
 
         def on_merchants(count: int) -> None:

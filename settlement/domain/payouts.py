@@ -38,6 +38,7 @@ ALIPAY_MIN_TRANSFER = 10
 ALIPAY_MAX_TRANSFER = 10_000_000_000
 DEFAULT_DEPOSIT_REQUIRED = 2_000_000  # fen: 20,000.00 CNY
 MAX_PARTS = 999
+MAX_PAYOUT_CONCURRENCY = 32  # `[settlement] payout_concurrency`'s ceiling: transfers in flight at once
 _PAYOUT_ID = re.compile(r"[A-Za-z0-9_]{1,56}")
 
 
@@ -48,6 +49,8 @@ class PayoutRules:
     max_failures: int = 3  # `[settlement] max_payout_failures`
     negative_days: int = 7  # `[settlement] negative_days`
     deposit_required: int = DEFAULT_DEPOSIT_REQUIRED
+    # Merchants paid at once by a run (`[settlement] payout_concurrency`); 1 pays them one after another.
+    payout_concurrency: int = 4
 
     def __post_init__(self) -> None:
         v = Violations()
@@ -64,6 +67,8 @@ class PayoutRules:
             v.add("settlement.negative_days", "must be a whole number of days from 1 to 366")
         if not _whole(self.deposit_required) or not (0 <= self.deposit_required <= ALIPAY_MAX_TRANSFER):
             v.add("settlement.deposit_required", "must be whole fen, not negative")
+        if not _whole(self.payout_concurrency) or not (1 <= self.payout_concurrency <= MAX_PAYOUT_CONCURRENCY):
+            v.add("settlement.payout_concurrency", f"must be a whole number from 1 to {MAX_PAYOUT_CONCURRENCY}")
         v.raise_if_any()
 
 

@@ -20,6 +20,9 @@
    its payouts after `max_failures` failed runs.
 Idempotent and resumable: the payout is unique per (merchant, run date), its creation serialised per
 merchant by the merchant's row lock, and each part's out_biz_no is one Alipay refuses to pay twice.
+Up to `rules.payout_concurrency` merchants are paid at once (`[settlement] payout_concurrency`, `_pay_all`),
+each merchant's payouts one after another on one thread (`_chains`); the report keeps its order and
+`on_progress` is called in the calling thread.
 
 In step a's transaction, with the `deposit applied` entry: a T+0 merchant whose deposit falls below the
 requirement drops to T+15 from the next settlement day (plan change, merchant's plan, an audit row by the
@@ -36,6 +39,7 @@ import functools
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
@@ -455,20 +459,71 @@ def run(uow: SettlementUnitOfWorkFactory, rail: PayoutRail, run_date: date, rule
     merchants.sort()
     if on_merchants is not None:
         on_merchants(len(left_open) + len(merchants))
-    for payout in left_open:
-        result = _isolated(payout.merchant_id, functools.partial(_resume, uow, rail, payout, rules, now))
-        # A restarted run's own payout is reported with the merchants'; an earlier run's, as resumed.
-        (report.merchants if payout.run_date == run_date else report.resumed).append(result)
+    steps: list[_Step] = [(p.merchant_id, functools.partial(_resume, uow, rail, p, rules, now)) for p in left_open]
+    steps += [(m, functools.partial(pay_merchant, uow, rail, m, run_date, rules, now=now)) for m in merchants]
+    results: dict[int, MerchantResult] = {}
+
+    def done(n: int, result: MerchantResult) -> None:  # called in this thread, never in the pool's
+        results[n] = result
         if on_progress is not None:
-            on_progress(result)
-    for merchant_id in merchants:
-        result = _isolated(merchant_id, functools.partial(pay_merchant, uow, rail, merchant_id, run_date, rules,
-                                                          now=now))
-        report.merchants.append(result)
-        if on_progress is not None:
-            on_progress(result)
+            on_progress(result)  # the CLI's progress bar is not thread-safe
+
+    _pay_all(_chains(steps), rules.payout_concurrency, done)
+    # The report in the order of the steps, whatever order they finished in: left_open as listed, then the
+    # merchants sorted; a restarted run's own payout is reported with the merchants', an earlier run's as
+    # resumed.
+    for n, payout in enumerate(left_open):
+        (report.merchants if payout.run_date == run_date else report.resumed).append(results[n])
+    report.merchants += [results[n] for n in range(len(left_open), len(steps))]
     refresh_balances(uow, now=now)
     return report
+
+
+_Step = tuple[str, Callable[[], MerchantResult]]  # (merchant id, what settles one of its payouts)
+_Chain = list[tuple[int, _Step]]  # one merchant's steps, each with its place in the report
+
+
+def _chains(steps: list[_Step]) -> list[_Chain]:
+    """The steps grouped per merchant, in their order, the merchants in order of their first step.
+
+    A merchant's steps are never run at once, nor out of order: `left_open` holds earlier runs' payouts
+    (run_date before this run's, left UNKNOWN or by a crash) of merchants that may also be in `merchants`
+    (only this run's own open payouts are kept out of it, by `resumed`). Settled first, such a payout may
+    give its amount back to available, count a failure or park the merchant, which this run's decision for
+    that merchant must see, as it did when a run paid one merchant after another. So resumed payouts share
+    the pool with new ones, but never ahead of their own merchant's chain. Different merchants share nothing
+    a payout writes (each its own row lock; ledger entries, payout rows and events are appended per
+    merchant) and may go at once."""
+    chains: dict[str, _Chain] = {}
+    for n, step in enumerate(steps):
+        chains.setdefault(step[0], []).append((n, step))
+    return list(chains.values())
+
+
+def _pay_chain(chain: _Chain) -> list[tuple[int, MerchantResult]]:
+    return [(n, _isolated(merchant_id, pay)) for n, (merchant_id, pay) in chain]
+
+
+def _pay_all(chains: list[_Chain], workers: int, done: Callable[[int, MerchantResult], None]) -> None:
+    """Run every chain, giving each result to `done` in the calling thread: with `workers` 1 one chain after
+    another in this thread (merchant by merchant, as before the setting); else on at most `workers` threads of a pool, a chain on one
+    thread, `done` called as chains finish. Between a payout's transactions a thread waits for the rail
+    (steps a to c), which is where the time goes, so the database sees at most `workers` short
+    transactions at once (SQLite: queued on the factory's write lock within a process, on busy_timeout
+    across processes). If the caller stops (an exception, Ctrl-C), chains not started are cancelled and
+    those started finish: the next run resumes the rest, as after a crash."""
+    if workers == 1:
+        for chain in chains:
+            for n, result in _pay_chain(chain):
+                done(n, result)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="payout")
+    try:
+        for future in as_completed([pool.submit(_pay_chain, chain) for chain in chains]):
+            for n, result in future.result():
+                done(n, result)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _every(uow: SettlementUnitOfWorkFactory, page: Callable[[SettlementUnitOfWork, str], list[str]]) -> list[str]:

@@ -413,7 +413,12 @@ def test_cashier_settle_run_killed_with_sigkill_pays_each_merchant_once(
         world.admin.delete("/sandbox/faults")
     assert process.returncode == -signal.SIGKILL
     report = settle(uow, rail, date(2026, 11, 20))
-    assert set(states(report).values()) == {"PAID"} and set(states(report)) == set(shops)
+    # The killed run paid its merchants several at once ([settlement] payout_concurrency): those whose answers
+    # it booked are done; the one whose answer was held, and any it had not reached, are this run's.
+    assert set(states(report).values()) == {"PAID"} and set(states(report)) <= set(shops)
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(payouts.c.merchant_id, payouts.c.state)).all()) == sorted(
+            (shop, "PAID") for shop in shops)
     for n, shop in enumerate(shops):
         assert [(fen, status) for _, fen, status in transferred(world, engine, shop)] == [(2_000 + n, "SUCCESS")]
         assert balances(uow, shop) == {"pending": 0, "available": 0, "payouts_in_transit": 0}
