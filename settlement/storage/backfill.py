@@ -16,11 +16,11 @@ The statements build exactly the entries the domain's builders would (`ledger.bo
   +amount, merchant deposit −amount (`ledger.deposit_recorded`). A RELEASED deposit was given back before
   settlement existed, outside the ledger, and is not booked.
 
-Idempotent: (kind, reference) is unique, each INSERT skips what exists (ON CONFLICT DO NOTHING) and postings
-are written only for entries that have none, so a second backfill, or two at once, books nothing twice. What
-was booked before must match what the backfill would book (ConflictingReplay otherwise, nothing booked). The
-entries go in (merchant_id, reference) order, kind by kind, the order every writer keeps, so concurrent
-backfills wait on each other rather than deadlock.
+Idempotent: (kind, reference) is unique and each INSERT skips what exists (ON CONFLICT DO NOTHING), postings
+too (on their key: an entry that has postings has its lines 0 and 1), so a second backfill, or two at once,
+books nothing twice. What was booked before must match what the backfill would book (ConflictingReplay
+otherwise, nothing booked). The entries go in (merchant_id, reference) order, kind by kind, the order every
+writer keeps, so concurrent backfills wait on each other rather than deadlock.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from sqlalchemy import (
     Connection,
     Date,
     and_,
+    case,
     cast,
     func,
     literal,
@@ -181,7 +182,8 @@ class SqlLedgerBackfill:
     def book(self, at: datetime, cutoff: time, policy: RefundFeePolicy) -> BackfillReport:
         """Book every paid payment and succeeded refund not booked yet; returns the entries added by kind."""
         self.check_bookable(cutoff, policy)
-        # Postings are written for new entries only: those above the watermark (ids grow) without postings.
+        # Postings are written for new entries only: those above the watermark (ids grow), skipping any
+        # that have them.
         watermark = self.conn.execute(select(func.coalesce(func.max(ledger_entries.c.entry_id), 0))).scalar_one()
         paid, refunded = self._paid(cutoff), self._refunded(cutoff, policy)
         held = self._deposits(cutoff, held_only=True)
@@ -194,10 +196,14 @@ class SqlLedgerBackfill:
         )
         pending = AccountKind.MERCHANT_PENDING
         clearing, revenue = accounts.CHANNEL_CLEARING.key, accounts.FEE_REVENUE.key
+        # Payments and deposits are tables: their new entries drive (a range of entry ids); refunds are a
+        # window query, which has no index, so each of its rows finds its entry instead (see _postings).
         self._postings(EntryKind.PAYMENT_SUCCEEDED, paid, watermark, clearing, pending, paid.c.amount)
         self._postings(EntryKind.FEE, paid, watermark, pending, revenue, paid.c.fee)
-        self._postings(EntryKind.REFUND_SUCCEEDED, refunded, watermark, pending, clearing, refunded.c.amount)
-        self._postings(EntryKind.FEE_RETURNED, refunded, watermark, revenue, pending, refunded.c.share)
+        self._postings(EntryKind.REFUND_SUCCEEDED, refunded, watermark, pending, clearing, refunded.c.amount,
+                       by_entry_range=False)
+        self._postings(EntryKind.FEE_RETURNED, refunded, watermark, revenue, pending, refunded.c.share,
+                       by_entry_range=False)
         self._postings(EntryKind.DEPOSIT_RECORDED, held, watermark, clearing, AccountKind.MERCHANT_DEPOSIT, held.c.amount)
         # What was booked before (by the payment path, or a backfill with other settings) must be what this
         # backfill would book: the set-based form of ledger.check_replay. The caller's transaction rolls back.
@@ -224,20 +230,26 @@ class SqlLedgerBackfill:
         and one credit of it to one of `credit`, for the source row's merchant."""
         e, q = ledger_entries, ledger_postings
 
-        def posting(accounts_: tuple[str | AccountKind, ...], signed: Any) -> Any:
+        def matches(accounts_: tuple[str | AccountKind, ...], signed: Any) -> Any:
             keys = [_merchant_account(e.c.merchant_id, a) if isinstance(a, AccountKind) else literal(a)
                     for a in accounts_]
-            return select(literal(1)).where(q.c.merchant_id == e.c.merchant_id, q.c.entry_id == e.c.entry_id,
-                                            or_(*(q.c.account == key for key in keys)),
-                                            q.c.amount == cast(signed, BigInteger)).exists()
+            return and_(or_(*(q.c.account == key for key in keys)), q.c.amount == cast(signed, BigInteger))
 
-        lines = (select(func.count()).where(q.c.merchant_id == e.c.merchant_id, q.c.entry_id == e.c.entry_id)
-                 .scalar_subquery())
-        stmt = (select(source.c.reference)
-                .select_from(source.join(e, and_(e.c.kind == kind.value, e.c.reference == source.c.reference)))
-                .where(or_(e.c.merchant_id != source.c.merchant_id, lines != 2,
-                           ~posting(debit, amount), ~posting(credit, -amount)))
-                .order_by(source.c.reference).limit(MAX_NAMED))
+        # One look at the entry's postings (a range of their primary key) instead of three: a line scores 1
+        # when it is the debit, 4 when it is the credit, 16 otherwise, so 5 is exactly one of each and
+        # nothing else (no two lines make 5 any other way; three or more make more, one less).
+        score = case((matches(debit, amount), 1), (matches(credit, -amount), 4), else_=16)
+        lines = (select(func.coalesce(func.sum(score), 0))
+                 .where(q.c.merchant_id == e.c.merchant_id, q.c.entry_id == e.c.entry_id).scalar_subquery())
+        # Materialized, then sorted and cut to the few named: with ORDER BY … LIMIT on the join itself,
+        # PostgreSQL chose a fast-start plan (entries in reference order, each looking for its payment by
+        # payment_id alone, a scan of pk_payments per entry) expecting to stop after a few conflicts; there
+        # are usually none, so it read them all that way.
+        found = (select(source.c.reference)
+                 .select_from(source.join(e, and_(e.c.kind == kind.value, e.c.reference == source.c.reference)))
+                 .where(or_(e.c.merchant_id != source.c.merchant_id, lines != 5))
+                 .cte(f"conflicts_{kind.value}").prefix_with("MATERIALIZED"))
+        stmt = select(found.c.reference).order_by(found.c.reference).limit(MAX_NAMED)
         return [f"{kind.value}:{reference}" for reference in self.conn.execute(stmt).scalars()]
 
     def _entries(self, kind: EntryKind, source: Any, condition: Any, at: datetime) -> int:
@@ -252,20 +264,40 @@ class SqlLedgerBackfill:
         return int(self.conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount)
 
     def _postings(self, kind: EntryKind, source: Any, watermark: int, debit: str | AccountKind,
-                  credit: str | AccountKind, amount: Any) -> None:
+                  credit: str | AccountKind, amount: Any, *, by_entry_range: bool = True) -> None:
         """The two postings (line 0 the debit, line 1 the credit, as the builders order them) of each entry
-        of `kind` this backfill added."""
+        of `kind` this backfill added.
+
+        `by_entry_range`: the new entries drive, read by a range of the primary key (entry_id > watermark) and
+        materialized before the kind is filtered, so that they come in id order, which is (merchant_id,
+        reference) order, the order of the source's primary key and of the postings' indexes: every lookup
+        and every index insert moves forward. Filtering the kind on ledger_entries itself let SQLite drive
+        with the (kind, reference) index instead: every entry of the kind the ledger ever booked, in reference
+        order, each a random lookup into the source, the postings and their two indexes, a cost that grew
+        with the ledger and faster than linear once those outgrew the page cache. Only for a source with
+        indexes (a table): a materialized source (refunds' window query) is scanned instead, each of its rows
+        finding its entry through (kind, reference)."""
         e = ledger_entries
-        new = (e.join(source, and_(source.c.merchant_id == e.c.merchant_id, source.c.reference == e.c.reference)))
-        where = (e.c.kind == kind.value, e.c.entry_id > watermark, ~select(literal(1)).where(
-            ledger_postings.c.merchant_id == e.c.merchant_id, ledger_postings.c.entry_id == e.c.entry_id).exists())
+        if by_entry_range:
+            entries: Any = (select(e.c.merchant_id, e.c.entry_id, e.c.kind, e.c.reference)
+                            .where(e.c.entry_id > watermark).cte(f"added_{kind.value}").prefix_with("MATERIALIZED"))
+        else:
+            entries = e
+        new = entries.join(source, and_(source.c.merchant_id == entries.c.merchant_id,
+                                        source.c.reference == entries.c.reference))
+        where = (entries.c.kind == kind.value, entries.c.entry_id > watermark)
 
         def line(number: int, account: str | AccountKind, signed: Any) -> Any:
-            key = (_merchant_account(e.c.merchant_id, account) if isinstance(account, AccountKind)
+            key = (_merchant_account(entries.c.merchant_id, account) if isinstance(account, AccountKind)
                    else literal(account))
-            return (select(e.c.merchant_id, e.c.entry_id, literal(number), key, cast(signed, BigInteger))
+            return (select(entries.c.merchant_id, entries.c.entry_id, literal(number), key, cast(signed, BigInteger))
                     .select_from(new).where(*where))
 
         rows = union_all(line(0, debit, amount), line(1, credit, -amount))
-        self.conn.execute(ledger_postings.insert().from_select(
-            ["merchant_id", "entry_id", "line", "account", "amount"], rows))
+        # An entry above the watermark that has postings was booked by another transaction (a backfill or
+        # the payment path at the same time), which wrote them with it, lines from 0 (an entry has two at
+        # least): its lines 0 and 1 exist and both rows are skipped. ON CONFLICT rather than NOT EXISTS: an
+        # anti-join, planned on statistics that still said ledger_postings was empty, scanned the postings
+        # once per entry on PostgreSQL.
+        self.conn.execute(self._insert(ledger_postings).from_select(
+            ["merchant_id", "entry_id", "line", "account", "amount"], rows).on_conflict_do_nothing())
