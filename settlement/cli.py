@@ -3,8 +3,9 @@
 
 - `cashier settle backfill`: book, once, the payments, refunds and held deposits made before settlement
   existed;
-- `cashier settle balances`: recompute and cache every balance; with `--check`, recompute and compare with
-  the cache, changing nothing, and exit 1 on any difference;
+- `cashier settle balances`: bring the balance cache up to date (adding the postings booked since its last
+  refresh); with `--check`, recompute every balance from all postings and compare with the cache, changing
+  nothing, and exit 1 on any difference;
 - `cashier settle statement --merchant M --from D --to D [--csv]`: a merchant's statement for a period
   (settlement/service/statements.py), or every entry of it as CSV;
 - `cashier settle run --date YYYY-MM-DD`: the settlement run for a date (settlement/service/run.py), with a

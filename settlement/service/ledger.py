@@ -45,8 +45,10 @@ class BalanceCheck:
 
 
 def refresh_balances(uow: SettlementUnitOfWorkFactory, *, now: Callable[[], datetime] = _utc_now) -> int:
-    """Recompute every cached balance from the postings of the entries committed for good (the settled
-    watermark, taken in a short transaction of its own first); returns the number of cached rows."""
+    """Bring every cached balance up to the entries committed for good (the settled watermark, taken in a
+    short transaction of its own first), adding only the postings of the entries booked since the last
+    refresh (settlement/storage/ledger.py); returns the number of cached rows. Refreshes run one at a
+    time. `recompute_balances` recomputes from scratch to prove it."""
     with uow(write=True) as tx:
         as_of = tx.ledger.settled_watermark()
         tx.commit()

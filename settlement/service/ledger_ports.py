@@ -60,8 +60,8 @@ class LedgerRepository(Protocol):
         own: on PostgreSQL it briefly holds new entries back)."""
 
     def refresh_cache(self, at: datetime, as_of: int) -> int:
-        """Recompute and store every cached balance from the entries up to `as_of`; returns the number of
-        cached rows."""
+        """Bring the cached balances up to `as_of` by adding the postings of the entries after the cache's
+        own watermark (one refresh at a time, so none is added twice); returns the number of cached rows."""
 
     def cached_balances(self) -> dict[Account, int]: ...
 

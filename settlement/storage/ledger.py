@@ -22,6 +22,10 @@ from settlement.domain.accounts import Account
 from settlement.domain.ledger import EntryKind, JournalEntry, Posting, check_replay
 from settlement.service.ledger_ports import BalanceDifference
 
+# pg_advisory_xact_lock's key for the balance cache's refresh ("lgrbal" in ASCII): a constant no other
+# advisory lock of the application uses.
+BALANCE_REFRESH_LOCK = 0x6C6772_62616C
+
 
 def _sum(column: Any) -> Any:
     # PostgreSQL sums BIGINT as NUMERIC (Decimal in Python): cast back, money stays int.
@@ -132,24 +136,59 @@ class SqlLedgerRepository:
         return int(self.conn.execute(select(func.coalesce(func.max(ledger_entries.c.entry_id), 0))).scalar_one())
 
     def refresh_cache(self, at: datetime, as_of: int) -> int:
-        """Recompute every cached balance from the postings of entries up to `as_of` (a settled watermark),
-        in one INSERT … SELECT SUM … GROUP BY … ON CONFLICT DO UPDATE; a row is never moved back to an older
-        watermark by a slower concurrent refresh. Returns the number of cached rows. Never run in a
-        payment's transaction."""
-        sums = (select(ledger_postings.c.merchant_id, ledger_postings.c.account,
-                       _sum(ledger_postings.c.amount), literal(as_of, BigInteger),
-                       literal(at, ledger_balances.c.updated_at.type))
-                .where(ledger_postings.c.entry_id <= as_of)
-                .group_by(ledger_postings.c.merchant_id, ledger_postings.c.account))
-        stmt = _dialect(self.conn).insert(ledger_balances).from_select(
-            ["merchant_id", "account", "balance", "as_of_entry_id", "updated_at"], sums)
+        """Bring the cache up to `as_of` (a settled watermark) incrementally: add to each cached row the
+        postings of the entries after the cache's watermark up to `as_of`, and insert rows for accounts new
+        since; then mark every row as of `as_of`. What it reads grows with the entries booked since the last
+        refresh, never with the ledger's history: the new entries are a range of ledger_entries' primary key
+        and their postings are found through theirs (merchant_id, entry_id). An empty cache is built from
+        every entry (the way to rebuild one that `compare_cache` found wrong: delete its rows, refresh).
+        Returns the number of cached rows. Never run in a payment's transaction.
+
+        Refreshes are serialized (`_serialize`): each reads the cache's watermark after the previous one
+        committed, so none adds a delta twice; each UPDATE is also conditional on the row's old watermark,
+        and a slower refresh with an older `as_of` changes nothing (a row never moves back)."""
+        self._serialize()
+        b = ledger_balances
+        since = int(self.conn.execute(select(func.coalesce(func.min(b.c.as_of_entry_id), 0))).scalar_one())
+        if as_of > since:
+            self._add_new_postings(at, since, as_of)
+            # Rows without new postings are right as of `as_of` too: say so, so that the next refresh starts
+            # there instead of rereading what this one read.
+            self.conn.execute(b.update().where(b.c.as_of_entry_id < as_of)
+                              .values(as_of_entry_id=as_of, updated_at=at))
+        return int(self.conn.execute(select(func.count()).select_from(b)).scalar_one())
+
+    def _serialize(self) -> None:
+        """One refresh at a time. PostgreSQL: a transaction-level advisory lock (released at commit or
+        rollback), taken before anything is read. SQLite: the write transaction is BEGIN IMMEDIATE, one
+        writer at a time, already."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(select(func.pg_advisory_xact_lock(BALANCE_REFRESH_LOCK)))
+
+    def _add_new_postings(self, at: datetime, since: int, as_of: int) -> None:
+        """One INSERT … SELECT … ON CONFLICT DO UPDATE: the sums per (merchant shard, account) of the
+        postings of entries in (since, as_of] (`since` the smallest watermark of any row), leaving out for
+        each row the postings its own watermark already counts; an account with no row yet gets one."""
+        e, p, b = ledger_entries, ledger_postings, ledger_balances
+        # `entry_id + 0`: with a plain column, SQLite carries the range on e.entry_id over to p.entry_id and
+        # then reads each entry's postings as a range of the merchant's new postings (quadratic in a busy
+        # merchant's new entries) instead of by their key. tests/settlement/test_ledger_incremental.py
+        # holds the plan.
+        new = (select(p.c.merchant_id, p.c.account, _sum(p.c.amount), literal(as_of, BigInteger),
+                      literal(at, b.c.updated_at.type))
+               .select_from(e.join(p, and_(p.c.merchant_id == e.c.merchant_id, p.c.entry_id == e.c.entry_id + 0))
+                            .outerjoin(b, and_(b.c.merchant_id == p.c.merchant_id, b.c.account == p.c.account)))
+               .where(e.c.entry_id > since, e.c.entry_id <= as_of,
+                      e.c.entry_id > func.coalesce(b.c.as_of_entry_id, 0))
+               .group_by(p.c.merchant_id, p.c.account))
+        stmt = _dialect(self.conn).insert(b).from_select(
+            ["merchant_id", "account", "balance", "as_of_entry_id", "updated_at"], new)
         stmt = stmt.on_conflict_do_update(
             index_elements=["merchant_id", "account"],
-            set_={"balance": stmt.excluded.balance, "as_of_entry_id": stmt.excluded.as_of_entry_id,
+            set_={"balance": b.c.balance + stmt.excluded.balance, "as_of_entry_id": stmt.excluded.as_of_entry_id,
                   "updated_at": stmt.excluded.updated_at},
-            where=ledger_balances.c.as_of_entry_id <= stmt.excluded.as_of_entry_id)
+            where=b.c.as_of_entry_id < stmt.excluded.as_of_entry_id)
         self.conn.execute(stmt)
-        return int(self.conn.execute(select(func.count()).select_from(ledger_balances)).scalar_one())
 
     def cached_balances(self) -> dict[Account, int]:
         """Raw cached sums per account (a platform account's rows added over its merchants)."""
