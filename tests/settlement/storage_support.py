@@ -3,10 +3,12 @@ database), and the ledger read back as domain entries."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from gateway.storage.tables import deposits, ledger_entries, ledger_postings, merchants, payments, refunds
 from settlement.domain.accounts import Account
@@ -58,3 +60,25 @@ def stored_entries(engine: Engine) -> dict[tuple[EntryKind, str], tuple[JournalE
                                  tuple(lines.get(row.entry_id, ())))
             out[entry.key] = (entry, row.settlement_day)
         return out
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements run on `engine` meanwhile, with their parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
+    """The statement's plan, a line per node: SQLite's EXPLAIN QUERY PLAN details, PostgreSQL's EXPLAIN."""
+    explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
+    with engine.connect() as conn:
+        return [str(row[-1]).strip() for row in conn.exec_driver_sql(f"{explain} {statement}", parameters)]

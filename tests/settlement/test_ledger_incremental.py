@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from settlement.domain import accounts, fees, ledger
 from settlement.service.ledger import backfill, recompute_balances, refresh_balances
-from tests.settlement.storage_support import add_deposit, add_payment, add_refund
+from tests.settlement.storage_support import add_deposit, add_payment, add_refund, plan, statements
 
 DAY = date(2026, 10, 8)
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -197,26 +195,6 @@ def test_a_refresh_waits_for_the_one_in_flight_and_adds_only_what_that_one_left(
 
 
 # --- the query plans (SQLite) --------------------------------------------------------------------------------
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
-    """The SQL statements run on `engine` meanwhile, with their parameters."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
-        seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
-def plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
-    with engine.connect() as conn:
-        return [row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
-
 
 def sqlite_only(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
