@@ -104,9 +104,21 @@ class SqlReconciliationRepository:
         return ReconciliationRun(row.reconciliation_id, run_id, day, kind, source)
 
     def stage(self, run: ReconciliationRun, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert a batch of lines: tuples in LINE_COLUMNS' order (run id first), checked by the caller."""
-        if rows:
-            self.conn.execute(insert(reconciliation_lines), [dict(zip(LINE_COLUMNS, row, strict=True)) for row in rows])
+        """Insert a batch of lines: tuples in LINE_COLUMNS' order (run id first), checked by the caller.
+        PostgreSQL takes them by COPY: a million lines staged by executemany took 107 s there, most of a
+        reconciliation's time (the driver adapts each value the same way as for an INSERT)."""
+        if not rows:
+            return
+        if self.conn.dialect.name == "postgresql":
+            driver = self.conn.connection.driver_connection  # psycopg, inside this transaction
+            assert driver is not None  # a connection in use has its driver's
+            columns = ", ".join(LINE_COLUMNS)
+            with driver.cursor() as cursor, cursor.copy(
+                    f"COPY {reconciliation_lines.name} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        self.conn.execute(insert(reconciliation_lines), [dict(zip(LINE_COLUMNS, row, strict=True)) for row in rows])
 
     def finish(self, run: ReconciliationRun, rules: Rules, at: datetime) -> Report:
         """Classify, count, book and record the run (module docstring), in the caller's transaction."""
