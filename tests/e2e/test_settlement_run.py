@@ -29,8 +29,6 @@ from channels.alipay_payouts.rail import AlipayPayoutRail
 from channels.contract import PayoutRail, TransferOutcome, TransferPurpose, TransferRequest
 from gateway.cli import CashierGroup, Context
 from gateway.plugins import collect_payout_rails, make_plugin_manager
-from gateway.storage import migrate
-from gateway.storage.engine import make_engine
 from gateway.storage.tables import applications, flags, merchants, payout_parts, payouts, settlement_plans
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from settlement.cli import settle as settle_group
@@ -39,6 +37,7 @@ from settlement.domain.payouts import PayoutRules
 from settlement.service.run import RunReport, open_payout, release_due, run
 from tests.e2e.alipay_world import World, start_world, unique
 from tests.e2e.test_alipay_payouts_sandbox import app_table
+from tests.settlement.storage_support import migrated_engine
 from tests.support import ROOT
 
 APP_ID = "2021000000000418"
@@ -80,12 +79,8 @@ def rail(alipay_table: dict[str, Any]) -> Iterator[PayoutRail]:
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url, pool_size=8)
-    migrate.upgrade(engine)
-    try:
+    with migrated_engine(database_url) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ import pytest
 from sqlalchemy import Engine
 
 from channels.contract import PayoutRail, TransferAnswer, TransferRequest
-from gateway.storage import migrate
-from gateway.storage.engine import make_engine
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from settlement.domain.payouts import PayoutRules
 from settlement.service.run import MerchantResult, run
@@ -36,6 +34,7 @@ from tests.e2e.test_settlement_run import (  # noqa: F401 - fixtures: the sandbo
     transferred,
     world,
 )
+from tests.settlement.storage_support import migrated_engine
 
 WORKERS = 4
 DAY = date(2026, 11, 30)
@@ -76,12 +75,8 @@ class InFlight:
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url, pool_size=WORKERS)  # as `cashier settle run` sizes it
-    migrate.upgrade(engine)
-    try:
+    with migrated_engine(database_url, WORKERS) as engine:  # as `cashier settle run` sizes it
         yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

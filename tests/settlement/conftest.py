@@ -8,19 +8,14 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine
 
-from gateway.storage import migrate
-from gateway.storage.engine import make_engine
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
+from tests.settlement.storage_support import migrated_engine
 
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url, pool_size=8)
-    migrate.upgrade(engine)
-    try:
+    with migrated_engine(database_url) as engine:
         yield engine
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event, select
 
+from gateway.storage import migrate
+from gateway.storage.engine import make_engine
 from gateway.storage.tables import deposits, ledger_entries, ledger_postings, merchants, payments, refunds
 from settlement.domain.accounts import Account
 from settlement.domain.ledger import EntryKind, JournalEntry, Posting
@@ -82,3 +84,14 @@ def plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
     explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
     with engine.connect() as conn:
         return [str(row[-1]).strip() for row in conn.exec_driver_sql(f"{explain} {statement}", parameters)]
+
+
+@contextmanager
+def migrated_engine(database_url: str, pool_size: int = 8) -> Iterator[Engine]:
+    """The gateway's engine over the test's database, migrated, disposed of afterwards."""
+    engine = make_engine(database_url, pool_size=pool_size)
+    migrate.upgrade(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
