@@ -196,14 +196,11 @@ def test_a_refresh_waits_for_the_one_in_flight_and_adds_only_what_that_one_left(
 
 # --- the query plans (SQLite) --------------------------------------------------------------------------------
 
-def sqlite_only(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("EXPLAIN QUERY PLAN is SQLite's; PostgreSQL's plans depend on its statistics")
 
-
+# EXPLAIN QUERY PLAN is SQLite's; PostgreSQL's plans depend on its statistics.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_refresh_reads_the_new_entries_by_id_and_their_postings_by_key(
         uow: SqlUnitOfWorkFactory, engine: Engine) -> None:
-    sqlite_only(engine)
     book(uow, random.Random(5), 0, 10, merchants=2)
     refresh_balances(uow, now=lambda: NOW)
     book(uow, random.Random(6), 10, 10, merchants=2)
@@ -217,9 +214,10 @@ def test_the_refresh_reads_the_new_entries_by_id_and_their_postings_by_key(
     assert not [line for line in lines if line.startswith("SCAN ledger_")], lines
 
 
+# EXPLAIN QUERY PLAN is SQLite's; PostgreSQL's plans depend on its statistics.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_backfill_drives_its_postings_by_the_new_entry_ids_and_scans_no_ledger_table(
         uow: SqlUnitOfWorkFactory, engine: Engine) -> None:
-    sqlite_only(engine)
     with engine.begin() as conn:
         for i in range(6):
             add_payment(conn, f"shop-{i % 2}", f"pay_{i}", 1_000 + i, fee_bps=60)

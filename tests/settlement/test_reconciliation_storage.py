@@ -145,13 +145,12 @@ def test_booking_the_bills_fees_reads_no_postings(booked: SqlUnitOfWorkFactory, 
                 assert "reconciliation_results" in accesses[0], (statement, lines)
 
 
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 def test_postgresql_has_statistics_of_the_staged_rows_before_joining_them(booked: SqlUnitOfWorkFactory,
                                                                           engine: Engine) -> None:
     """Staging tables are filled and emptied by each run: without statistics PostgreSQL took a million staged
     results for one row and nested a scan of every new fee entry under each (the 1,000,000-line bench did not
     end). A run analyzes what it staged before it joins it."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("statistics are PostgreSQL's planner's")
     reconcile(booked, FakeAlipay({(DAY, StatementKind.TRADES): trades()}), DAY, StatementKind.TRADES, OPTIONS)
     with engine.connect() as conn:
         analyzed = dict(conn.execute(text(
