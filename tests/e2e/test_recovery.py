@@ -186,13 +186,42 @@ def test_the_serving_gateway_recovers_on_its_own(database_url: str, alipay: Loca
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
     settings = make_settings(database_url, channels={"alipay": alipay.channel_table},
-                             recovery={"pending_after_seconds": 0, "every_seconds": 0.2})
+                             # A round may ask before the buyer has paid (no trade yet): the next look is
+                             # `revisit_seconds` later, well inside the test's wait (the default is 60).
+                             recovery={"pending_after_seconds": 0, "every_seconds": 0.2, "revisit_seconds": 1})
     running = start(settings)  # housekeeping on, as `cashier serve` runs it
     try:
         with grpc.insecure_channel(running.grpc_target) as channel:
             app = CashierClient(channel, seed_tenant(running.gateway))
             drop_notifications(alipay)
             payment = paid_but_not_told(app, alipay)
+            deadline = time.monotonic() + 10
+            while state(app, payment) != pb.PAYMENT_STATE_SUCCEEDED and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED
+    finally:
+        running.stop(0.5)
+
+
+def test_a_payment_asked_about_before_the_buyer_paid_is_asked_again(database_url: str, alipay: LocalAlipay,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The serving gateway's recovery may ask about a payment before the buyer has opened it at Alipay (no
+    trade yet: still pending). It asks again `revisit_seconds` later, and then finds it paid."""
+    monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
+    settings = make_settings(database_url, channels={"alipay": alipay.channel_table},
+                             recovery={"pending_after_seconds": 0, "every_seconds": 0.1, "revisit_seconds": 1})
+    running = start(settings)
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            app = CashierClient(channel, seed_tenant(running.gateway))
+            drop_notifications(alipay)
+            payment = app.create()
+            asked = 'cashier_recovered_total{channel="mobile",result="pending"} 1.0'
+            deadline = time.monotonic() + 10
+            while asked not in httpx.get(f"{running.http_url}/metrics").text and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert asked in httpx.get(f"{running.http_url}/metrics").text  # asked before the buyer paid
+            assert trade_paid(open_at_alipay(alipay, payment, pay=True))
             deadline = time.monotonic() + 10
             while state(app, payment) != pb.PAYMENT_STATE_SUCCEEDED and time.monotonic() < deadline:
                 time.sleep(0.1)
