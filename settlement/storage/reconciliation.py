@@ -417,9 +417,12 @@ class SqlReconciliationRepository:
     def _book_suspense(self, run: ReconciliationRun, rules: Rules, runs: int, watermark: int, at: datetime) -> int:
         """The change of each item's unexplained amount since the last run, against suspense."""
         res, i = reconciliation_results, reconciliation_items
+        unexplained = self._unexplained(rules)
+        # Only the items with something unexplained: a matched day of a million lines has none, and summing a
+        # zero per line took a spilling aggregate over every result, four times a run.
         desired = (select(res.c.item_key.label("item_key"), res.c.merchant_id.label("merchant_id"),
-                          self._unexplained(rules).label("amount"))
-                   .where(res.c.run_id == run.run_id))
+                          unexplained.label("amount"))
+                   .where(res.c.run_id == run.run_id, unexplained != 0))
         booked = (select(i.c.item_key, i.c.merchant_id, -i.c.suspense)
                   .where(i.c.reconciliation_id == run.reconciliation_id, i.c.suspense != 0))
         both = union_all(desired, booked).subquery("both")
@@ -446,6 +449,8 @@ class SqlReconciliationRepository:
                 .where(true()).order_by(source.c.merchant_id, source.c.reference))
         stmt = self._insert(e).from_select(["merchant_id", "kind", "reference", "settlement_day", "created_at"],
                                            rows).on_conflict_do_nothing()
+        if self.conn.dialect.name == "postgresql":
+            return self._book_in_one(stmt, source, debit, credit)
         added = int(self.conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount)
         if not added:
             return 0
@@ -466,6 +471,24 @@ class SqlReconciliationRepository:
             union_all(posting(0, debit, source.c.amount), posting(1, credit, -source.c.amount)))
             .on_conflict_do_nothing())
         return added
+
+    def _book_in_one(self, entries: Any, source: Any, debit: str, credit: str) -> int:
+        """PostgreSQL: `_book` as one statement. The entries' INSERT is a data-modifying CTE whose RETURNING
+        names the entries it really added (not those another writer booked first), and the postings are
+        written from those alone, two per entry: no join back through the entries' (kind, reference) key, no
+        second pass over the source, and no conflict to check on the postings. A million fee entries: the
+        postings' statement took 6.5 s of every 300,000 this way saved ~40 % (bench/README.md)."""
+        e = ledger_entries
+        added = entries.returning(e.c.merchant_id, e.c.entry_id, e.c.reference).cte("added")
+        line = union_all(select(literal(0).label("line")), select(literal(1))).subquery("line")
+        rows = (select(added.c.merchant_id, added.c.entry_id, line.c.line,
+                       case((line.c.line == 0, literal(debit)), else_=literal(credit)),
+                       cast(case((line.c.line == 0, source.c.amount), else_=-source.c.amount), BigInteger))
+                .select_from(added.join(source, and_(source.c.merchant_id == added.c.merchant_id,
+                                                     source.c.reference == added.c.reference)).join(line, true())))
+        postings = (insert(ledger_postings).from_select(["merchant_id", "entry_id", "line", "account", "amount"], rows)
+                    .add_cte(added))
+        return int(self.conn.execute(postings, execution_options={"preserve_rowcount": True}).rowcount) // 2
 
     def _replace_items(self, run: ReconciliationRun, rules: Rules) -> None:
         res, i = reconciliation_results, reconciliation_items

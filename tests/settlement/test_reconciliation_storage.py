@@ -208,6 +208,26 @@ def test_the_next_day_bills_the_last_second_and_a_missing_neighbour_is_reported(
     assert buckets(report) == {Bucket.MISSING_THEIRS: ["pay_e"], Bucket.MISSING_OURS: ["pay_z"]}
 
 
+def test_a_fee_booked_by_another_day_s_run_is_booked_once_with_its_two_postings(
+        booked: SqlUnitOfWorkFactory, engine: Engine) -> None:
+    """A trade on both days' bills (the last second of the day, billed twice): the second run finds its fee
+    booked by the first and adds neither an entry nor postings (on PostgreSQL the postings are written from
+    what the entries' INSERT really added)."""
+    next_day = DAY + timedelta(days=1)
+    twice = line(LineKind.PAYMENT, "pay_e", 800, 5, at=LAST_SECOND)
+    source = FakeAlipay({(next_day, StatementKind.TRADES): [twice], (DAY, StatementKind.TRADES): [*trades(), twice]})
+    assert reconcile(booked, source, next_day, StatementKind.TRADES, OPTIONS).fees_booked == 1
+    assert reconcile(booked, source, DAY, StatementKind.TRADES, OPTIONS).fees_booked == 3  # pay_a, pay_c and pay_d
+    with engine.connect() as conn:
+        fees = conn.execute(text(
+            "SELECT e.reference, COUNT(p.line), SUM(ABS(p.amount)) FROM ledger_entries e LEFT JOIN ledger_postings p "
+            "ON p.merchant_id = e.merchant_id AND p.entry_id = e.entry_id WHERE e.kind = 'alipay_service_fee' "
+            "GROUP BY e.reference ORDER BY e.reference")).all()
+    assert [tuple(row) for row in fees] == [("pay_a", 2, 12), ("pay_c", 2, 36), ("pay_d", 2, 80), ("pay_e", 2, 10)]
+    with booked() as tx:
+        assert tx.ledger.total() == 0
+
+
 def test_a_statement_not_ready_writes_nothing(booked: SqlUnitOfWorkFactory, engine: Engine) -> None:
     count = entries(engine)
     with pytest.raises(StatementNotReady):
