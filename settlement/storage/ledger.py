@@ -22,9 +22,10 @@ from settlement.domain.accounts import Account
 from settlement.domain.ledger import EntryKind, JournalEntry, Posting, check_replay
 from settlement.service.ledger_ports import BalanceDifference
 
-# pg_advisory_xact_lock's key for the balance cache's refresh ("lgrbal" in ASCII): a constant no other
-# advisory lock of the application uses.
-BALANCE_REFRESH_LOCK = 0x6C6772_62616C
+# pg_advisory_xact_lock's first key for the balance cache's refresh ("lgrb" in ASCII, a constant no other
+# advisory lock of the application uses); the second is the schema's, since advisory locks are database-wide
+# and gateways on other schemas of the database have ledgers of their own.
+BALANCE_REFRESH_LOCK = 0x6C677262
 
 
 def _sum(column: Any) -> Any:
@@ -163,7 +164,8 @@ class SqlLedgerRepository:
         rollback), taken before anything is read. SQLite: the write transaction is BEGIN IMMEDIATE, one
         writer at a time, already."""
         if self.conn.dialect.name == "postgresql":
-            self.conn.execute(select(func.pg_advisory_xact_lock(BALANCE_REFRESH_LOCK)))
+            self.conn.execute(select(func.pg_advisory_xact_lock(BALANCE_REFRESH_LOCK,
+                                                                func.hashtext(func.current_schema()))))
 
     def _add_new_postings(self, at: datetime, since: int, as_of: int) -> None:
         """One INSERT … SELECT … ON CONFLICT DO UPDATE: the sums per (merchant shard, account) of the

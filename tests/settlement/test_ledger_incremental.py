@@ -7,6 +7,7 @@ reference order, which grew faster than linear)."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from datetime import UTC, date, datetime
@@ -18,7 +19,15 @@ from sqlalchemy import Engine, text
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from settlement.domain import accounts, fees, ledger
 from settlement.service.ledger import backfill, recompute_balances, refresh_balances
-from tests.settlement.storage_support import add_deposit, add_payment, add_refund, plan, statements
+from tests.settlement.storage_support import (
+    add_deposit,
+    add_payment,
+    add_refund,
+    migrated_engine,
+    plan,
+    statements,
+)
+from tests.support import postgres_schema_url
 
 DAY = date(2026, 10, 8)
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -191,6 +200,30 @@ def test_a_refresh_waits_for_the_one_in_flight_and_adds_only_what_that_one_left(
     finally:
         first.__exit__(None, None, None)
     thread.join()
+    assert_cache_is_a_recompute(uow)
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_gateways_on_other_schemas_of_one_database_refresh_at_the_same_time(uow: SqlUnitOfWorkFactory) -> None:
+    """The refresh's advisory lock is per schema: PostgreSQL's advisory locks are database-wide, and with one
+    key for all, a gateway's refresh waited for that of another gateway sharing the database on its own
+    schema (a test suite's, a second tenant's)."""
+    book(uow, random.Random(5), 0, 5, merchants=2)
+    with contextlib.ExitStack() as stack:
+        other_url = stack.enter_context(contextlib.contextmanager(postgres_schema_url)())
+        other = SqlUnitOfWorkFactory(stack.enter_context(migrated_engine(other_url, pool_size=2)))
+        book(other, random.Random(6), 0, 5, merchants=2)
+        first = stack.enter_context(uow(write=True))
+        first.ledger.refresh_cache(NOW, first.ledger.settled_watermark())  # holds this schema's lock
+
+        def refresh_the_other() -> None:
+            refresh_balances(other, now=lambda: NOW)
+
+        thread = threading.Thread(target=refresh_the_other, daemon=True)
+        thread.start()
+        thread.join(10)
+        assert not thread.is_alive()  # it did not wait for this schema's refresh
+        first.commit()
     assert_cache_is_a_recompute(uow)
 
 
