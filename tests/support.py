@@ -112,7 +112,7 @@ class CashierClient:
         return svc.CreatePaymentRequest(**values)
 
     def create(self, idempotency_key: str | None = None, **fields: Any) -> pb.Payment:
-        return self.stub.CreatePayment(self.request(**fields), metadata=self.metadata(idempotency_key)).payment
+        return self.stub.CreatePayment(self.request(**fields), metadata=tuple(self.metadata(idempotency_key))).payment
 
 
 def error_details(err: grpc.RpcError) -> tuple[dict[str, str], error_details_pb2.ErrorInfo | None]:
