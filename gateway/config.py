@@ -163,7 +163,9 @@ class RecoverySettings(_Section):
     pending_after_seconds: float = Field(60.0, ge=0)
     # How often `cashier serve` looks for such payments, and for expired ones to close.
     every_seconds: float = Field(30.0, gt=0)
-    # How long a payment rests after recovery asked about it before it is asked again.
+    # How long a payment rests after recovery asked about it before it is asked again. With a small
+    # pending_after_seconds a payment may be asked about before the buyer has opened it at the channel
+    # (no trade there yet: still pending); its success is then recovered up to this much later.
     revisit_seconds: float = Field(60.0, gt=0)
     batch: int = Field(100, ge=1, le=10000)
 
