@@ -249,8 +249,8 @@ class SqlReconciliationRepository:
     def _per_payment(self, run_id: str, rules: Rules, kind: str) -> Any:
         """Our refunds (kind REFUND) or Alipay's fees net of the fee given back with refunds (FEE) of each
         payment, summed per payment and part of the window (the day before's, the day's, the next day's), as
-        the account statement shows them; one row per payment, the day's part first (the staging key is the
-        payment's)."""
+        the account statement shows them; one row per payment (the staging key is the payment's): the parts
+        whose sum the statement's line for the payment shows, else the day's part, else the window's first."""
         lo, hi = rules.start - rules.window, rules.end + rules.window
         first, last = rules.day - timedelta(days=1), rules.day + timedelta(days=2)
         e, q = ledger_entries, ledger_postings
@@ -275,12 +275,34 @@ class SqlReconciliationRepository:
         summed = (select(moved.c.reference, func.max(moved.c.merchant_id).label("merchant_id"),
                          _sum(moved.c.amount).label("amount"), func.min(moved.c.at).label("at"), moved.c.part)
                   .group_by(moved.c.reference, moved.c.part).subquery("summed"))
-        first_part = func.row_number().over(partition_by=summed.c.reference,
-                                            order_by=(func.abs(summed.c.part), summed.c.part))
-        ranked = select(summed, first_part.label("n")).subquery("ranked")
-        return (select(literal(run_id), literal(kind), ranked.c.reference, ranked.c.merchant_id, ranked.c.amount,
-                       ranked.c.at, literal("ledger"))
-                .where(ranked.c.n == 1))
+
+        def of(part: int, column: Any) -> Any:  # the part's value, NULL without one
+            return func.max(case((summed.c.part == part, column), else_=null()))
+
+        per = (select(summed.c.reference, func.max(summed.c.merchant_id).label("merchant_id"),
+                      of(0, summed.c.amount).label("a0"), of(-1, summed.c.amount).label("am"),
+                      of(1, summed.c.amount).label("ap"), of(0, summed.c.at).label("t0"),
+                      of(-1, summed.c.at).label("tm"), of(1, summed.c.at).label("tp"))
+               .group_by(summed.c.reference).subquery("per"))
+        # The statement's sum for the payment (its lines are collapsed to one per payment before this runs).
+        line = reconciliation_lines
+        billed = (select(line.c.reference, _sum(line.c.amount).label("amount"))
+                  .where(line.c.run_id == run_id, line.c.kind == kind).group_by(line.c.reference).subquery("billed"))
+        a0, am, ap, t0, tm, tp = per.c.a0, per.c.am, per.c.ap, per.c.t0, per.c.tm, per.c.tp
+        has = {0: a0.is_not(None), -1: am.is_not(None), 1: ap.is_not(None)}
+        # The parts whose sum the statement shows, the day's own first: a refund (or a fee given back) near
+        # midnight may be billed with the other day's. A match that takes a neighbour's part is dated by it,
+        # so it is EXPECTED (crossed the boundary) and kept as an item the neighbour's run finds billed.
+        combinations = [((0,), a0, t0), ((0, -1), a0 + am, tm), ((0, 1), a0 + ap, tp), ((0, -1, 1), a0 + am + ap, tm),
+                        ((-1,), am, tm), ((1,), ap, tp), ((-1, 1), am + ap, tm)]
+        matches = [(and_(*(has[p] for p in parts), total == billed.c.amount), total, at)
+                   for parts, total, at in combinations]
+        # None matches: the day's part, else the first of the window's, as the staging key holds one per payment.
+        amount = case(*((match, total) for match, total, _ in matches), else_=func.coalesce(a0, am, ap))
+        at = case(*((match, when) for match, _, when in matches), else_=func.coalesce(t0, tm, tp))
+        return (select(literal(run_id), literal(kind), per.c.reference, per.c.merchant_id, amount, at,
+                       literal("ledger"))
+                .select_from(per.outerjoin(billed, billed.c.reference == per.c.reference)))
 
     def _neighbour(self, run: ReconciliationRun, days: int) -> tuple[int, bool] | None:
         """(id, reconciled) of the same statement's row for the day before (-1) or after (1), if any."""

@@ -315,6 +315,37 @@ def test_on_the_account_bill_refunds_and_returned_fees_match_per_payment(booked:
     assert (again.totals, again.unexplained, entries(engine)) == (account.totals, account.unexplained, count)
 
 
+def test_two_refunds_either_side_of_midnight_billed_on_one_day_match_on_the_account_bill(
+        booked: SqlUnitOfWorkFactory) -> None:
+    """The account bill names a refund by its trade only, so a payment's refund lines are summed into one; our
+    refunds are summed per payment and part of the window. pay_b is refunded at 23:59 and again at 00:06;
+    Alipay bills both on the next day: that day's sum is both parts of ours, not its own part alone (which
+    was reported AMOUNT_DIFFERENCE, a false flag)."""
+    next_day = DAY + timedelta(days=1)
+    with booked.engine.begin() as conn:
+        add_refund(conn, "shop", "pay_b", "ref_b1", 100, at=LAST_SECOND - timedelta(seconds=59))
+        add_refund(conn, "shop", "pay_b", "ref_b2", 200, at=LAST_SECOND + timedelta(minutes=6))
+    ledger.backfill(booked)
+    billed = [StatementLine(LineKind.REFUND, "", "f1", -100, 0, LAST_SECOND + timedelta(seconds=30),
+                            payment_reference="pay_b"),
+              StatementLine(LineKind.REFUND, "", "f2", -200, 0, LAST_SECOND + timedelta(minutes=6, seconds=3),
+                            payment_reference="pay_b")]
+    source = FakeAlipay({(next_day, StatementKind.ACCOUNT): billed, (DAY, StatementKind.ACCOUNT): []})
+    report = reconcile(booked, source, next_day, StatementKind.ACCOUNT, OPTIONS)
+    assert buckets(report) == {}
+    assert report.total(Bucket.EXPECTED) == rec.Total(1, -300, -300)  # crossed the boundary, as billed
+    # The day before, run after: its own refund, unbilled near its end, is found billed the next day.
+    before = reconcile(booked, source, DAY, StatementKind.ACCOUNT, OPTIONS)
+    assert [d.bucket for d in before.differences if (d.kind, d.reference) == (rec.REFUND, "pay_b")] == []
+    assert before.total(Bucket.EXPECTED) == rec.Total(1, 0, -100)
+    # Billed on its own day instead, each day's sum is its own part.
+    on_time = FakeAlipay({(next_day, StatementKind.ACCOUNT): billed[1:], (DAY, StatementKind.ACCOUNT): [
+        StatementLine(LineKind.REFUND, "", "f1", -100, 0, LAST_SECOND - timedelta(seconds=57),
+                      payment_reference="pay_b")]})
+    assert reconcile(booked, on_time, next_day, StatementKind.ACCOUNT, OPTIONS).total(Bucket.MATCHED) == rec.Total(
+        1, -200, -200)
+
+
 # --- a day on which nothing moved: Alipay never makes its bill ---------------------------------------------
 
 NOON_AFTER = datetime(2026, 10, 9, 4, 30, tzinfo=UTC)  # 12:30 China time the next day: past flag_after (12:00)
