@@ -7,7 +7,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -182,25 +183,34 @@ def test_two_recoveries_never_ask_about_the_same_payment(app: CashierClient, ali
     assert all(state(app, p) == pb.PAYMENT_STATE_SUCCEEDED for p in payments)
 
 
+@contextmanager
+def serving(database_url: str, alipay: LocalAlipay, **recovery: float) -> Iterator[tuple[RunningGateway, CashierClient]]:
+    """A gateway with its background jobs on, as `cashier serve` runs it, recovering as `recovery` says; the
+    sandbox drops every notification. Needs CASHIER_LOAD_CHANNELS=mobile."""
+    running = start(make_settings(database_url, channels={"alipay": alipay.channel_table}, recovery=recovery))
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            drop_notifications(alipay)
+            yield running, CashierClient(channel, seed_tenant(running.gateway))
+    finally:
+        running.stop(0.5)
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return check()
+
+
 def test_the_serving_gateway_recovers_on_its_own(database_url: str, alipay: LocalAlipay,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
-    settings = make_settings(database_url, channels={"alipay": alipay.channel_table},
-                             # A round may ask before the buyer has paid (no trade yet): the next look is
-                             # `revisit_seconds` later, well inside the test's wait (the default is 60).
-                             recovery={"pending_after_seconds": 0, "every_seconds": 0.2, "revisit_seconds": 1})
-    running = start(settings)  # housekeeping on, as `cashier serve` runs it
-    try:
-        with grpc.insecure_channel(running.grpc_target) as channel:
-            app = CashierClient(channel, seed_tenant(running.gateway))
-            drop_notifications(alipay)
-            payment = paid_but_not_told(app, alipay)
-            deadline = time.monotonic() + 10
-            while state(app, payment) != pb.PAYMENT_STATE_SUCCEEDED and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED
-    finally:
-        running.stop(0.5)
+    # A round may ask before the buyer has paid (no trade yet): the next look is `revisit_seconds` later, well
+    # inside the wait here (the default is 60).
+    with serving(database_url, alipay, pending_after_seconds=0, every_seconds=0.2, revisit_seconds=1) as (_, app):
+        payment = paid_but_not_told(app, alipay)
+        assert eventually(lambda: state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED)
 
 
 def test_a_payment_asked_about_before_the_buyer_paid_is_asked_again(database_url: str, alipay: LocalAlipay,
@@ -208,26 +218,12 @@ def test_a_payment_asked_about_before_the_buyer_paid_is_asked_again(database_url
     """The serving gateway's recovery may ask about a payment before the buyer has opened it at Alipay (no
     trade yet: still pending). It asks again `revisit_seconds` later, and then finds it paid."""
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
-    settings = make_settings(database_url, channels={"alipay": alipay.channel_table},
-                             recovery={"pending_after_seconds": 0, "every_seconds": 0.1, "revisit_seconds": 1})
-    running = start(settings)
-    try:
-        with grpc.insecure_channel(running.grpc_target) as channel:
-            app = CashierClient(channel, seed_tenant(running.gateway))
-            drop_notifications(alipay)
-            payment = app.create()
-            asked = 'cashier_recovered_total{channel="mobile",result="pending"} 1.0'
-            deadline = time.monotonic() + 10
-            while asked not in httpx.get(f"{running.http_url}/metrics").text and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert asked in httpx.get(f"{running.http_url}/metrics").text  # asked before the buyer paid
-            assert trade_paid(open_at_alipay(alipay, payment, pay=True))
-            deadline = time.monotonic() + 10
-            while state(app, payment) != pb.PAYMENT_STATE_SUCCEEDED and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED
-    finally:
-        running.stop(0.5)
+    with serving(database_url, alipay, pending_after_seconds=0, every_seconds=0.1, revisit_seconds=1) as (running, app):
+        payment = app.create()
+        asked = 'cashier_recovered_total{channel="mobile",result="pending"} 1.0'
+        assert eventually(lambda: asked in httpx.get(f"{running.http_url}/metrics").text)  # before the buyer paid
+        assert trade_paid(open_at_alipay(alipay, payment, pay=True))
+        assert eventually(lambda: state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED)
 
 
 def test_the_old_reconcile_section_still_works_for_one_release(app: CashierClient, alipay: LocalAlipay,
