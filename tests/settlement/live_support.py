@@ -22,8 +22,10 @@ from sqlalchemy import select, text
 
 import channels.alipay_payouts
 from channels.alipay.sandbox.local import LocalAlipay, start_local_alipay
+from channels.alipay.sandbox.values import beijing_now
 from channels.contract import PayoutRail
 from channels.contract.protocol import NotificationReceiver
+from channels.contract.statements import StatementKind
 from gateway.bootstrap import Gateway, bootstrap
 from gateway.domain.merchants import Principal, PrincipalKind
 from gateway.domain.onboarding.application import Decision, FinancialInfo
@@ -33,6 +35,8 @@ from gateway.plugins import collect_payout_rails, make_plugin_manager
 from gateway.storage.tables import ledger_entries, ledger_postings, payout_parts, payouts
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
 from settlement.domain.calendar import CHINA, settlement_day
+from settlement.domain.reconciliation import Report
+from settlement.service.reconcile import reconcile
 from settlement.service.run import RunReport, run
 from tests.e2e.alipay_world import World
 from tests.onboarding_support import CREDIT_CODE, OTHER_CREDIT_CODE, PNG, form
@@ -40,6 +44,7 @@ from tests.support import make_settings, postgres_schema_url
 
 TRANSFER = "alipay.fund.trans.uni.transfer"
 FEE_BPS = 60
+ALIPAY_FEE_BPS = 60  # the sandbox's service_fee_bps (its default): the rate [settlement.reconcile] expects
 DEPOSIT_REQUIRED = 50_000  # small, so that sequences reach T+0, spend deposits and drop back
 MAX_TRANSFER = 40_000  # small, so that payouts are split into parts
 OPERATOR = Actor(ActorKind.OPERATOR, "ops-machine")
@@ -173,9 +178,10 @@ class LiveGateway:
     @contextmanager
     def open(cls, alipay: LiveAlipay, database_url: str, merchants: int = 2) -> Iterator[LiveGateway]:
         settings = make_settings(database_url, channels={"alipay": alipay.local.channel_table}, settlement={
-            "fees": {"mobile": FEE_BPS}, "deposit_required": DEPOSIT_REQUIRED, "max_transfer": MAX_TRANSFER})
+            "fees": {"mobile": FEE_BPS}, "deposit_required": DEPOSIT_REQUIRED, "max_transfer": MAX_TRANSFER,
+            "reconcile": {"alipay_fee_bps": ALIPAY_FEE_BPS}})
         previous = os.environ.get("CASHIER_LOAD_CHANNELS")
-        os.environ["CASHIER_LOAD_CHANNELS"] = "mobile,alipay_payouts"
+        os.environ["CASHIER_LOAD_CHANNELS"] = "mobile,alipay_payouts,alipay_statements"
         try:
             gateway = bootstrap(settings)
         finally:
@@ -183,10 +189,15 @@ class LiveGateway:
                 del os.environ["CASHIER_LOAD_CHANNELS"]
             else:
                 os.environ["CASHIER_LOAD_CHANNELS"] = previous
+        sandbox = alipay.local.handle.sandbox.config
         try:
             clock = SimClock()
             for service in (gateway.payments, gateway.refunds, gateway.onboarding, gateway.admin):
                 service.clock = clock
+            # Alipay's clock is the simulated one too, so that its bills put each trade, refund and transfer on
+            # the day the gateway booked it; a day's bill exists once the day is over, as at Alipay.
+            sandbox.clock = lambda: clock.at.astimezone(CHINA).replace(microsecond=0)
+            sandbox.strict_bill_date = True
             app_id = "machine-app"
             gateway.admin.create_app(app_id, "Machine app")
             shops = [onboard(gateway, f"shop-{n}", code) for n, code in enumerate((CREDIT_CODE, OTHER_CREDIT_CODE))]
@@ -195,6 +206,7 @@ class LiveGateway:
             principal = Principal(PrincipalKind.APP, app_id, frozenset(s.merchant_id for s in shops))
             yield cls(alipay, gateway, clock, shops, principal)
         finally:
+            sandbox.clock, sandbox.strict_bill_date = beijing_now, False
             gateway.close()
 
     @property
@@ -221,6 +233,12 @@ class LiveGateway:
         settlement = self.gateway.settings.settlement
         return run(self.uow, self.alipay.rail, run_date, settlement.payout_rules, now=self.clock,
                    calendar=settlement.calendar())
+
+    def reconcile(self, day: date, kind: StatementKind) -> Report:
+        """What `cashier reconcile statement --date` does: the day's bill of `kind` from Alipay (the sandbox's
+        statement source), reconciled against the ledger, Alipay's fees and the unexplained booked."""
+        return reconcile(self.uow, self.gateway.statement_sources[0], day, kind,  # type: ignore[arg-type]
+                         self.gateway.settings.settlement.reconcile.options, now=self.clock)
 
     # --- reading what the product stored -------------------------------------------------------------------
 
