@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +26,8 @@ from gateway.runtime import RunningGateway, start
 from gateway.service.recovery import PaymentRecovery, RecoveryReport
 from gateway.storage.engine import make_engine
 from gateway.storage.unit_of_work_factory import SqlUnitOfWorkFactory
+from tests.e2e.alipay_world import wait_until
+from tests.e2e.checkout_support import wait_for_state
 from tests.support import CashierClient, cashier_cli, make_settings, running_gateway, seed_tenant
 
 
@@ -196,13 +198,6 @@ def serving(database_url: str, alipay: LocalAlipay, **recovery: float) -> Iterat
         running.stop(0.5)
 
 
-def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return check()
-
-
 def test_the_serving_gateway_recovers_on_its_own(database_url: str, alipay: LocalAlipay,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CASHIER_LOAD_CHANNELS", "mobile")
@@ -210,7 +205,7 @@ def test_the_serving_gateway_recovers_on_its_own(database_url: str, alipay: Loca
     # inside the wait here (the default is 60).
     with serving(database_url, alipay, pending_after_seconds=0, every_seconds=0.2, revisit_seconds=1) as (_, app):
         payment = paid_but_not_told(app, alipay)
-        assert eventually(lambda: state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED)
+        assert wait_for_state(app, payment, pb.PAYMENT_STATE_SUCCEEDED).state == pb.PAYMENT_STATE_SUCCEEDED
 
 
 def test_a_payment_asked_about_before_the_buyer_paid_is_asked_again(database_url: str, alipay: LocalAlipay,
@@ -221,9 +216,9 @@ def test_a_payment_asked_about_before_the_buyer_paid_is_asked_again(database_url
     with serving(database_url, alipay, pending_after_seconds=0, every_seconds=0.1, revisit_seconds=1) as (running, app):
         payment = app.create()
         asked = 'cashier_recovered_total{channel="mobile",result="pending"} 1.0'
-        assert eventually(lambda: asked in httpx.get(f"{running.http_url}/metrics").text)  # before the buyer paid
+        wait_until(lambda: asked in httpx.get(f"{running.http_url}/metrics").text)  # asked before the buyer paid
         assert trade_paid(open_at_alipay(alipay, payment, pay=True))
-        assert eventually(lambda: state(app, payment) == pb.PAYMENT_STATE_SUCCEEDED)
+        assert wait_for_state(app, payment, pb.PAYMENT_STATE_SUCCEEDED).state == pb.PAYMENT_STATE_SUCCEEDED
 
 
 def test_the_old_reconcile_section_still_works_for_one_release(app: CashierClient, alipay: LocalAlipay,
